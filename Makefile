@@ -1,0 +1,37 @@
+# Two commands for a newcomer: `make demo` (the example use case end to end) and `make test`.
+# Both create .venv with the pinned stack and the patched Horovod build when missing.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ATELIER := $(VENV)/bin/atelier
+USE_CASE ?= flights_delay
+START ?= 2013-01-01
+END ?= 2013-12-31
+PYTEST_ARGS ?=
+
+.PHONY: venv demo test test-fast bench clean help
+
+help:
+	@echo "make demo   - set up, then build the example use case's Delta tables ($(START)..$(END))"
+	@echo "make test   - set up, then run the test suite"
+	@echo "make bench  - benchmarks (prints ratios)"
+	@echo "make clean  - remove var/ (tables, catalog, caches); keeps .venv"
+
+venv:
+	@scripts/setup_venv.sh
+
+demo: venv
+	@scripts/demo.sh $(USE_CASE) $(START) $(END)
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: venv
+	$(PY) -m pytest -m "not integration and not slow" $(PYTEST_ARGS)
+
+bench: venv
+	$(VENV)/bin/pip install --quiet duckdb
+	$(PY) bench/features.py
+
+clean:
+	rm -rf var/ derby.log metastore_db/ spark-warehouse/

@@ -1,0 +1,13 @@
+"""spark-submit entry point: the collect job (same arguments as `atelier collect`).
+
+    atelier submit collect -- --use-case flights_delay --date 2013-01-01
+    spark-submit --packages io.delta:delta-spark_2.12:3.3.3 jobs/collect.py --use-case flights_delay --date 2013-01-01
+"""
+from __future__ import annotations
+
+import sys
+
+from atelier.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["collect", *sys.argv[1:]]))

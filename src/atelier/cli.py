@@ -1,0 +1,157 @@
+"""The `atelier` command: run jobs, list tables, query the catalog with SQL, generate data.
+
+Each job sub-command is also a `spark-submit`-able file in jobs/ that calls the same function here.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from atelier import runtime
+from atelier.errors import ConfigError
+from atelier.runtime import add_config_args, add_use_case_args, open_job
+
+log = logging.getLogger("atelier")
+
+JOBS_DIR = Path(__file__).resolve().parents[2] / "jobs"
+EXAMPLE_DATE = "--use-case flights_delay --date 2013-01-01"
+
+
+def cmd_collect(args: argparse.Namespace) -> None:
+    from atelier.collect.ingest import collect
+
+    with open_job(args, "collect") as job:
+        report = collect(job.spark, job.platform, job.use_case, job.dates.start, job.dates.end)
+        for table, rows in report.rows.items():
+            log.info("%-28s %9d rows%s", table, rows, "  (unchanged)" if table in report.unchanged else "")
+
+
+def cmd_features(args: argparse.Namespace) -> None:
+    from atelier.features.build import run_features
+
+    with open_job(args, "features") as job:
+        report = run_features(job.spark, job.platform, job.use_case, job.dates.start, job.dates.end)
+        for table, version in report.versions.items():
+            log.info("%-28s version %d", table, version)
+
+
+def cmd_tables(args: argparse.Namespace) -> None:
+    from atelier.spark.tables import list_tables
+
+    with open_job(args, "tables", use_case=False) as job:
+        rows = [(t.name, str(t.version), str(t.rows), f"{t.last_write:%Y-%m-%d %H:%M:%S}", t.last_operation, t.location)
+                for t in list_tables(job.spark, job.platform)]
+    print(_format_table(["table", "version", "rows", "last write", "operation", "location"], rows))
+
+
+def cmd_sql(args: argparse.Namespace) -> None:
+    with open_job(args, "sql", use_case=False) as job:
+        result = job.spark.sql(args.query)
+        rows = [tuple("NULL" if v is None else str(v) for v in r) for r in result.limit(args.limit).collect()]
+    print(_format_table(result.columns, rows))
+
+
+def cmd_synth(args: argparse.Namespace) -> None:
+    from atelier.collect.synth import synthesize
+
+    with open_job(args, "synth", dated=False) as job:
+        path = synthesize(job.spark, job.platform, job.use_case, args.rows, args.seed, args.out)
+    print(path)
+
+
+def cmd_submit(args: argparse.Namespace) -> None:
+    """spark-submit a job file with Delta's jars and the platform's Spark settings."""
+    from atelier.config.loader import load_platform
+    from atelier.spark.session import submit_args
+
+    platform = load_platform(args.conf_dir, args.env, args.overrides)
+    job_file = JOBS_DIR / f"{args.job}.py"
+    if not job_file.is_file():
+        raise ConfigError(f"no job file {job_file}; jobs: {sorted(p.stem for p in JOBS_DIR.glob('*.py'))}")
+    command = [str(Path(sys.executable).parent / "spark-submit"), *submit_args(platform), str(job_file), *args.job_args]
+    log.info("running: %s", shlex.join(command))
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
+    code = subprocess.call(command, env=env)
+    if code:
+        raise SystemExit(code)
+
+
+def cmd_spark_sql(args: argparse.Namespace) -> None:
+    """Start Spark's own `spark-sql` shell on the same catalog, jars and settings as the jobs."""
+    from atelier.config.loader import load_platform
+    from atelier.spark.session import submit_args
+
+    platform = load_platform(args.conf_dir, args.env, args.overrides)
+    bin_dir = Path(sys.executable).parent
+    command = [str(bin_dir / "spark-sql"), *submit_args(platform), *args.sql_args]
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "PYSPARK_PYTHON": sys.executable}
+    code = subprocess.call(command, env=env)
+    if code:
+        raise SystemExit(code)
+
+
+def _format_table(header: list[str], rows: list[tuple[str, ...]]) -> str:
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows), f"({len(rows)} rows)"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="atelier", description="atelier: YAML use cases -> Spark + Delta ML loop.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, fn: Callable, help_: str, example: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_, epilog=f"example:\n  atelier {name} {example}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(fn=fn)
+        add_config_args(p)
+        return p
+
+    p = command("collect", cmd_collect, "Collect a use case's sources into bronze Delta tables for a date (or "
+                "range), and the outcomes that matured by then into the outcomes table.", EXAMPLE_DATE)
+    add_use_case_args(p)
+    p = command("features", cmd_features, "Build the silver (clean, joined) and gold (feature) tables of a use "
+                "case for a date or range from bronze.",
+                "--use-case flights_delay --start 2013-01-01 --end 2013-01-31")
+    add_use_case_args(p)
+    command("tables", cmd_tables, "List every Delta table in the lake with its version, row count and last write.", "")
+    p = command("sql", cmd_sql, "Run Spark SQL over the catalog and print the result.",
+                "\"SELECT flight_date, count(*) FROM gold.flight_features GROUP BY 1 ORDER BY 1\"")
+    p.add_argument("query", help="a Spark SQL query; tables by <database>.<table>")
+    p.add_argument("--limit", type=int, default=100, help="rows to print (default 100)")
+    p = command("synth", cmd_synth, "Write a seeded synthetic copy of a use case's primary source, N rows drawn "
+                "from the real data's distributions, as Parquet (for benchmarks at scale).",
+                "--use-case flights_delay --rows 1000000 --out var/synth/flights_1m")
+    add_use_case_args(p, dated=False)
+    p.add_argument("--rows", type=int, required=True, help="rows to generate")
+    p.add_argument("--seed", type=int, default=13, help="random seed (default 13)")
+    p.add_argument("--out", type=Path, required=True, help="output folder (Parquet)")
+    p = command("submit", cmd_submit, "spark-submit a job file from jobs/ with Delta's jars and the platform's "
+                "Spark settings (what Airflow runs).", "collect -- --use-case flights_delay --date 2013-01-01")
+    p.add_argument("job", help="job name: a file jobs/<JOB>.py")
+    p.add_argument("job_args", nargs=argparse.REMAINDER, help="arguments for the job (after --)")
+    p = command("spark-sql", cmd_spark_sql, "Open Spark's spark-sql shell (or run -e QUERY) on the lake's catalog.",
+                "-- -e 'SELECT flight_date, count(*) FROM gold.flight_features GROUP BY 1'")
+    p.add_argument("sql_args", nargs=argparse.REMAINDER, help="spark-sql arguments (after --), e.g. -e QUERY")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    def run(args_list: list[str] | None) -> None:
+        args = build_parser().parse_args(args_list)
+        for rest in ("job_args", "sql_args"):
+            if getattr(args, rest, None) and getattr(args, rest)[0] == "--":
+                setattr(args, rest, getattr(args, rest)[1:])
+        args.fn(args)
+
+    return runtime.run_main(run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Collection: source adapters, bronze ingestion and the outcomes table."""

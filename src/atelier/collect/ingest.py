@@ -1,0 +1,172 @@
+"""The collect job: sources -> bronze Delta tables, and observed outcomes -> the outcomes table.
+
+Event sources are collected one date range at a time into `bronze.<source>` (partition
+`_batch_date`); reference sources become a new table version only when their content changed.
+Columns known only after the event (`outcome_columns`) never reach bronze: they go to the
+outcomes table, `outcome_delay_days` after the event date.
+
+Every source is read and checked before anything is written, so a bad source fails the job
+with no table touched; each table write is then one atomic Delta commit.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from atelier.collect import sources as src
+from atelier.config.schema import DateRange, PlatformConfig, SourceConfig, UseCaseConfig
+from atelier.errors import SourceError
+from atelier.features.keys import dedupe_latest, with_entity_key
+from atelier.spark import tables
+
+log = logging.getLogger(__name__)
+
+BATCH_DATE = "_batch_date"
+INGESTED_AT = "_ingested_at"
+SOURCE = "_source"
+OUTCOME_DATE = "outcome_date"
+
+
+@dataclass
+class CollectReport:
+    run_id: str
+    rows: dict[str, int] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)
+    unchanged: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CheckedSource:
+    """A source read, typed and checked: rows (stamped, dated for events) and row counts per date."""
+
+    name: str
+    config: SourceConfig
+    location: str
+    rows: DataFrame
+    counts: dict[object, int]
+
+
+def bronze_table(platform: PlatformConfig, source_name: str) -> str:
+    return f"{platform.databases.bronze}.{source_name}"
+
+
+def collect(
+    spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date, end: dt.date
+) -> CollectReport:
+    """Collect every source of `use_case` for [start, end] and the outcomes that have matured by then."""
+    report = CollectReport(run_id=uuid.uuid4().hex)
+    checked = [check_source(spark, platform, use_case, n, s, start, end) for n, s in use_case.sources.items()]
+    for source in checked:
+        if source.config.kind == "reference":
+            _write_reference(spark, platform, source, end, report)
+        else:
+            _write_events(spark, platform, use_case, source, start, end, report)
+            if source.config.outcome_columns:
+                _write_outcomes(spark, platform, use_case, source, start, end, report)
+    log.info("collect %s %s..%s done: %s", use_case.name, start, end, report.rows)
+    return report
+
+
+def check_source(
+    spark: SparkSession,
+    platform: PlatformConfig,
+    use_case: UseCaseConfig,
+    name: str,
+    source: SourceConfig,
+    start: dt.date,
+    end: dt.date,
+) -> CheckedSource:
+    """Read one source and check its columns, types and (for events) that the dates have rows."""
+    location = src.resolve_location(name, source, Path(platform.cache_dir))
+    raw = src.read_raw(spark, name, source, location)
+    flagged, bad = src.apply_schema(raw, name, source, location)
+    stamp = {SOURCE: F.lit(f"{name}:{location}"), INGESTED_AT: F.current_timestamp()}
+    if source.kind == "reference":
+        counts = src.check_types(flagged, raw, bad, name, source, location)
+        return CheckedSource(name, source, location, src.drop_flags(flagged).withColumns(stamp), counts)
+    delay = dt.timedelta(days=use_case.outcome_delay_days if source.outcome_columns else 0)
+    dated = flagged.withColumn(BATCH_DATE, F.expr(source.date_expr).cast("date"))
+    scoped = dated.filter(F.col(BATCH_DATE).between(start - delay, end))
+    counts = src.check_types(scoped, raw, bad, name, source, location, group_by=BATCH_DATE)
+    missing = [d for d in DateRange(start=start, end=end).dates() if not counts.get(d)]
+    if missing and name == use_case.clean.primary:
+        bounds = dated.agg(F.min(BATCH_DATE), F.max(BATCH_DATE)).collect()[0]
+        raise SourceError(
+            f"source '{name}' ({location}) has no rows for {len(missing)} of the requested date(s), first "
+            f"{missing[0]}; its data covers {bounds[0]}..{bounds[1]} (date_expr: {source.date_expr})"
+        )
+    if missing:
+        log.warning("source '%s' has no rows for %d date(s) of %s..%s, first %s", name, len(missing), start, end, missing[0])
+    return CheckedSource(name, source, location, src.drop_flags(scoped).withColumns(stamp), counts)
+
+
+def _write_events(
+    spark: SparkSession,
+    platform: PlatformConfig,
+    use_case: UseCaseConfig,
+    source: CheckedSource,
+    start: dt.date,
+    end: dt.date,
+    report: CollectReport,
+) -> None:
+    events = source.rows.filter(F.col(BATCH_DATE).between(start, end)).drop(*source.config.outcome_columns)
+    table = bronze_table(platform, source.name)
+    meta = {"job": "collect", "run_id": report.run_id, "use_case": use_case.name, "source": source.location}
+    report.versions[table] = tables.replace_dates(spark, platform, events, table, BATCH_DATE, start, end, meta)
+    report.rows[table] = sum(n for d, n in source.counts.items() if start <= d <= end)
+
+
+def _write_outcomes(
+    spark: SparkSession,
+    platform: PlatformConfig,
+    use_case: UseCaseConfig,
+    source: CheckedSource,
+    start: dt.date,
+    end: dt.date,
+    report: CollectReport,
+) -> None:
+    """Outcomes of the events `outcome_delay_days` before each collected date, keyed by entity."""
+    delay = dt.timedelta(days=use_case.outcome_delay_days)
+    matured = source.rows.filter(F.col(BATCH_DATE).between(start - delay, end - delay))
+    keyed = with_entity_key(matured, use_case.entity.key, use_case.entity.natural_key)
+    outcomes = dedupe_latest(keyed, [use_case.entity.key], INGESTED_AT).select(
+        use_case.entity.key,
+        F.col(BATCH_DATE).alias(use_case.date_column),
+        F.date_add(F.col(BATCH_DATE), delay.days).alias(OUTCOME_DATE),
+        *source.config.outcome_columns,
+        INGESTED_AT,
+    )
+    table = use_case.tables.outcomes
+    meta = {"job": "collect", "run_id": report.run_id, "use_case": use_case.name, "outcome_delay_days": delay.days}
+    report.versions[table] = tables.replace_dates(spark, platform, outcomes, table, OUTCOME_DATE, start, end, meta)
+    report.rows[table] = sum(n for d, n in source.counts.items() if d <= end - delay)
+
+
+def _write_reference(
+    spark: SparkSession, platform: PlatformConfig, source: CheckedSource, as_of: dt.date, report: CollectReport
+) -> None:
+    """A new snapshot version of a reference table, only if its content changed (so reruns add nothing)."""
+    table = bronze_table(platform, source.name)
+    content = list(source.config.columns)
+    fingerprint = _fingerprint(source.rows, content)
+    report.rows[table] = fingerprint[0]
+    current = tables.read_table(spark, platform, table) if tables.exists(platform, table) else None
+    if current is not None and set(content) <= set(current.columns) and _fingerprint(current, content) == fingerprint:
+        report.unchanged.append(table)
+        log.info("%s unchanged since its last snapshot; no new version", table)
+        return
+    snapshot = source.rows.withColumn(BATCH_DATE, F.lit(as_of))
+    meta = {"job": "collect", "run_id": report.run_id, "snapshot_of": str(as_of), "source": source.location}
+    report.versions[table] = tables.replace_table(spark, platform, snapshot, table, meta)
+
+
+def _fingerprint(df: DataFrame, columns: list[str]) -> tuple[int, int]:
+    """Row count and an order-independent hash of the rows' content."""
+    row = df.agg(F.count(F.lit(1)), F.sum(F.xxhash64(*columns).cast("decimal(38,0)"))).collect()[0]
+    return int(row[0]), int(row[1] or 0)

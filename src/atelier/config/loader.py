@@ -1,0 +1,222 @@
+"""Load YAML configuration: base, then the environment's overlay, then `--set key.path=value`.
+
+Every value remembers the file that set it, so a validation error names the file and the key path.
+`${VAR}` is substituted only in secret-bearing keys (passwords, tokens, URIs); an unset variable is
+an error, never an empty string.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from atelier.config.schema import PlatformConfig, UseCaseConfig
+from atelier.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+CONF_DIR_ENV = "ATELIER_CONF_DIR"
+ENV_ENV = "ATELIER_ENV"
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SECRET_KEY = re.compile(r"(password|secret|token|credential|_uri$|^uri$)", re.IGNORECASE)
+Model = TypeVar("Model", bound=BaseModel)
+KeyPath = tuple[str, ...]
+
+
+def default_conf_dir() -> Path:
+    """`$ATELIER_CONF_DIR`, else `conf/` of the current directory."""
+    return Path(os.environ.get(CONF_DIR_ENV, "conf"))
+
+
+def load_platform(
+    conf_dir: Path | None = None, env: str | None = None, overrides: list[str] | None = None
+) -> PlatformConfig:
+    """The platform config: `base/platform.yaml`, overlaid by `<env>/platform.yaml` and overrides."""
+    layers = _layers(conf_dir, env, "platform.yaml", required=True)
+    return _build(PlatformConfig, layers, _route(overrides, "platform"))
+
+
+def load_use_case(
+    name: str,
+    conf_dir: Path | None = None,
+    env: str | None = None,
+    overrides: list[str] | None = None,
+) -> UseCaseConfig:
+    """A use case by name from `base/use_cases/<name>.yaml` (with `extends`), overlaid like the platform."""
+    conf = conf_dir or default_conf_dir()
+    layers = _resolve_extends(name, conf, env, seen=())
+    return _build(UseCaseConfig, layers, _route(overrides, "use_case"))
+
+
+def list_use_cases(conf_dir: Path | None = None) -> list[str]:
+    folder = (conf_dir or default_conf_dir()) / "base" / "use_cases"
+    return sorted(p.stem for p in folder.glob("*.yaml"))
+
+
+def _resolve_extends(name: str, conf: Path, env: str | None, seen: tuple[str, ...]) -> list[tuple[Path, dict]]:
+    if name in seen:
+        raise ConfigError(f"use case '{name}': 'extends' forms a cycle {' -> '.join(seen + (name,))}")
+    layers = _layers(conf, env, f"use_cases/{name}.yaml", required=True)
+    parent = next((d.get("extends") for _, d in reversed(layers) if "extends" in d), None)
+    for _, data in layers:
+        data.pop("extends", None)
+    if parent is None:
+        return layers
+    return _resolve_extends(str(parent), conf, env, seen + (name,)) + layers
+
+
+def _layers(conf_dir: Path | None, env: str | None, relpath: str, required: bool) -> list[tuple[Path, dict]]:
+    conf = conf_dir or default_conf_dir()
+    env = env if env is not None else os.environ.get(ENV_ENV)
+    base = conf / "base" / relpath
+    if required and not base.is_file():
+        raise ConfigError(f"{base}: file not found (is the working directory the project root?)")
+    layers = [(base, _read_yaml(base))]
+    if env:
+        env_dir = conf / env
+        if not env_dir.is_dir():
+            raise ConfigError(f"{env_dir}: environment '{env}' has no folder of overlays")
+        overlay = env_dir / relpath
+        if overlay.is_file():
+            layers.append((overlay, _read_yaml(overlay)))
+    return layers
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def _route(overrides: list[str] | None, target: str) -> list[str]:
+    """Keep the `--set` items meant for `target`: prefixed `platform.`/`use_case.`, or a top-level key of it."""
+    model = PlatformConfig if target == "platform" else UseCaseConfig
+    other = UseCaseConfig if target == "platform" else PlatformConfig
+    kept = []
+    for item in overrides or []:
+        key = item.split("=", 1)[0]
+        head, _, rest = key.partition(".")
+        if head == target:
+            kept.append(item.split(".", 1)[1])
+        elif head in ("platform", "use_case"):
+            continue
+        elif head in model.model_fields:
+            kept.append(item)
+        elif head not in other.model_fields:
+            raise ConfigError(f"--set {item}: unknown key '{head}' (prefix with platform. or use_case.)")
+    return kept
+
+
+def _build(model: type[Model], layers: list[tuple[Path, dict]], overrides: list[str]) -> Model:
+    merged: dict = {}
+    origin: dict[KeyPath, str] = {}
+    for path, data in layers:
+        _merge(merged, copy.deepcopy(data), origin, str(path), ())
+    for item in overrides:
+        _apply_override(merged, item, origin)
+    _substitute(merged, origin, ())
+    try:
+        return model.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, origin, layers[0][0])) from None
+
+
+def _merge(into: dict, data: dict, origin: dict[KeyPath, str], source: str, prefix: KeyPath) -> None:
+    """Deep-merge mappings; lists and scalars are replaced whole."""
+    for key, value in data.items():
+        path = prefix + (str(key),)
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value, origin, source, path)
+        else:
+            into[key] = value
+            origin[path] = source
+
+
+def _apply_override(merged: dict, item: str, origin: dict[KeyPath, str]) -> None:
+    if "=" not in item:
+        raise ConfigError(f"--set {item}: expected key.path=value")
+    key, raw = item.split("=", 1)
+    parts = key.split(".")
+    node: Any = merged
+    for i, part in enumerate(parts[:-1]):
+        node = _child(node, part, item, create=True)
+    last = parts[-1]
+    value = yaml.safe_load(raw) if raw else ""
+    if isinstance(node, list):
+        node[_index(node, last, item)] = value
+    else:
+        node[last] = value
+    origin[tuple(parts)] = f"--set {item}"
+
+
+def _child(node: Any, part: str, item: str, create: bool) -> Any:
+    if isinstance(node, list):
+        return node[_index(node, part, item)]
+    if not isinstance(node, dict):
+        raise ConfigError(f"--set {item}: '{part}' is below a value that is not a mapping")
+    if part not in node and create:
+        node[part] = {}
+    return node[part]
+
+
+def _index(node: list, part: str, item: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(f"--set {item}: '{part}' is not an index of a list of {len(node)}")
+    return int(part)
+
+
+def _substitute(node: Any, origin: dict[KeyPath, str], path: KeyPath) -> None:
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in list(items):
+        here = path + (str(key),)
+        if isinstance(value, (dict, list)):
+            _substitute(value, origin, here)
+        elif isinstance(value, str) and _VAR.search(value):
+            where = f"{_origin_of(origin, here)}: {'.'.join(here)}"
+            if not _SECRET_KEY.search(str(key)):
+                raise ConfigError(
+                    f"{where}: ${{VAR}} substitution is for secrets only (password, token, secret, *_uri); "
+                    "put environment-specific values in an overlay under conf/<env>/"
+                )
+            node[key] = _VAR.sub(lambda m: _env_value(m.group(1), where), value)
+
+
+def _env_value(name: str, where: str) -> str:
+    value = os.environ.get(name)
+    if value is None:
+        raise ConfigError(f"{where}: environment variable {name} is not set")
+    return value
+
+
+def _origin_of(origin: dict[KeyPath, str], path: KeyPath) -> str:
+    for end in range(len(path), 0, -1):
+        if path[:end] in origin:
+            return origin[path[:end]]
+    return "<defaults>"
+
+
+def _describe(exc: ValidationError, origin: dict[KeyPath, str], base: Path) -> str:
+    lines = []
+    for err in exc.errors():
+        path = tuple(str(p) for p in err["loc"])
+        where = _origin_of(origin, path) if path else str(base)
+        if where == "<defaults>":
+            where = str(base)
+        key = ".".join(path) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{where}: {key}: {msg}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)

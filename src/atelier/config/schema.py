@@ -1,0 +1,232 @@
+"""The configuration schema: the platform (resources) and use cases (what to build)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SPARK_TYPES = {"string", "int", "bigint", "double", "float", "boolean", "date", "timestamp"}
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors: a typo must not silently fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SparkConfig(StrictModel):
+    master: str = "local[*]"
+    app_name: str = "atelier"
+    shuffle_partitions: int = Field(8, ge=1)
+    driver_memory: str = "4g"
+    log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "WARN"
+    ui_enabled: bool = False
+    extra_conf: dict[str, str] = Field(default_factory=dict)
+
+
+class Databases(StrictModel):
+    bronze: str = "bronze"
+    silver: str = "silver"
+    gold: str = "gold"
+    ml: str = "ml"
+    ops: str = "ops"
+    quarantine: str = "quarantine"
+
+
+class MlflowConfig(StrictModel):
+    tracking_uri: str = "sqlite:///var/mlflow/mlflow.db"
+    registry_uri: str | None = None
+
+
+class PlatformConfig(StrictModel):
+    """Where things live and how Spark runs; environments change these, never code."""
+
+    lake_root: str = "var/lake"
+    metastore_dir: str = "var/metastore"
+    cache_dir: str = "var/cache"
+    spark: SparkConfig = Field(default_factory=SparkConfig)
+    databases: Databases = Field(default_factory=Databases)
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
+
+
+class EntityConfig(StrictModel):
+    key: str
+    natural_key: list[str] = Field(min_length=1)
+
+
+class SourceConfig(StrictModel):
+    """One input: where it is, its schema, and whether it is dated events or a reference snapshot."""
+
+    kind: Literal["events", "reference"]
+    format: Literal["csv", "parquet", "delta", "package"]
+    path: str
+    package: str | None = None
+    date_expr: str | None = None
+    columns: dict[str, str] = Field(min_length=1)
+    outcome_columns: list[str] = Field(default_factory=list)
+    options: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("columns")
+    @classmethod
+    def _known_types(cls, columns: dict[str, str]) -> dict[str, str]:
+        bad = {c: t for c, t in columns.items() if t not in SPARK_TYPES}
+        if bad:
+            raise ValueError(f"unknown column types {bad}; use one of {sorted(SPARK_TYPES)}")
+        return columns
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SourceConfig:
+        if self.format == "package" and not self.package:
+            raise ValueError("format 'package' needs 'package' (the Python package that ships the file)")
+        if self.kind == "events" and not self.date_expr:
+            raise ValueError("an 'events' source needs 'date_expr' (the SQL giving each row's date)")
+        missing = [c for c in self.outcome_columns if c not in self.columns]
+        if missing:
+            raise ValueError(f"outcome_columns {missing} are not in columns")
+        return self
+
+
+class RuleConfig(StrictModel):
+    """A cleaning rule: rows where `condition` is false are dropped, or the named columns nulled."""
+
+    name: str
+    condition: str
+    action: Literal["drop", "set_null"]
+    columns: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _columns_for_null(self) -> RuleConfig:
+        if self.action == "set_null" and not self.columns:
+            raise ValueError(f"rule '{self.name}': action 'set_null' needs 'columns'")
+        return self
+
+
+class JoinConfig(StrictModel):
+    """A join of the primary source with another: `lookup` on keys, or point-in-time `asof`."""
+
+    source: str
+    type: Literal["lookup", "asof"]
+    keys: dict[str, str] = Field(min_length=1)
+    select: list[str] | dict[str, str]
+    prefix: str = ""
+    left_time: str | None = None
+    right_time: str | None = None
+    tolerance_hours: float | None = Field(None, gt=0)
+    time_alias: str | None = None
+
+    @model_validator(mode="after")
+    def _asof_fields(self) -> JoinConfig:
+        if self.type == "asof" and not (self.left_time and self.right_time and self.tolerance_hours):
+            raise ValueError("an 'asof' join needs left_time, right_time and tolerance_hours")
+        return self
+
+    def output_columns(self) -> dict[str, str]:
+        """Right-side column -> name in the joined frame."""
+        if isinstance(self.select, dict):
+            return dict(self.select)
+        return {c: f"{self.prefix}{c}" for c in self.select}
+
+
+class CleanConfig(StrictModel):
+    primary: str
+    derive: dict[str, str] = Field(default_factory=dict)
+    rules: list[RuleConfig] = Field(default_factory=list)
+    joins: list[JoinConfig] = Field(default_factory=list)
+    enrich: dict[str, str] = Field(default_factory=dict)
+
+
+class FeatureConfig(StrictModel):
+    """One feature of the gold table; see conf/base/use_cases/flights_delay.yaml for the forms."""
+
+    name: str
+    type: Literal["numeric", "categorical"] = "numeric"
+    expr: str | None = None
+    cyclic: float | None = Field(None, gt=0)
+    builtin: str | None = None
+    args: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> FeatureConfig:
+        if self.builtin and self.expr:
+            raise ValueError(f"feature '{self.name}': give 'expr' or 'builtin', not both")
+        if self.cyclic and self.type != "numeric":
+            raise ValueError(f"feature '{self.name}': 'cyclic' applies to numeric features only")
+        return self
+
+    def output_columns(self) -> list[str]:
+        if self.cyclic:
+            return [f"{self.name}_sin", f"{self.name}_cos"]
+        return [self.name]
+
+
+class LabelConfig(StrictModel):
+    name: str
+    task: Literal["binary", "regression"]
+    expr: str
+
+
+class TablesConfig(StrictModel):
+    silver: str
+    features: str
+    outcomes: str
+
+
+class DateRange(StrictModel):
+    start: dt.date
+    end: dt.date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateRange:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+    def dates(self) -> list[dt.date]:
+        return [self.start + dt.timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+
+class UseCaseConfig(StrictModel):
+    """A use case: sources, cleaning and joins, features, label, and the tables they land in."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = ""
+    entity: EntityConfig
+    date_column: str
+    event_time: str
+    outcome_delay_days: int = Field(1, ge=0)
+    data_range: DateRange | None = None
+    sources: dict[str, SourceConfig] = Field(min_length=1)
+    clean: CleanConfig
+    features: list[FeatureConfig] = Field(min_length=1)
+    label: LabelConfig
+    tables: TablesConfig
+
+    @model_validator(mode="after")
+    def _references(self) -> UseCaseConfig:
+        primary = self.sources.get(self.clean.primary)
+        if primary is None:
+            raise ValueError(f"clean.primary '{self.clean.primary}' is not a source")
+        if primary.kind != "events":
+            raise ValueError(f"clean.primary '{self.clean.primary}' must be an 'events' source")
+        missing_key = [c for c in self.entity.natural_key if c not in primary.columns]
+        if missing_key:
+            raise ValueError(f"entity.natural_key {missing_key} are not columns of source '{self.clean.primary}'")
+        stray = [n for n, s in self.sources.items() if s.outcome_columns and n != self.clean.primary]
+        if stray:
+            raise ValueError(f"sources {stray}: outcome_columns belong on the primary source only")
+        for i, join in enumerate(self.clean.joins):
+            if join.source not in self.sources:
+                raise ValueError(f"clean.joins.{i}.source '{join.source}' is not a source")
+        names = [c for f in self.features for c in f.output_columns()]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"features: duplicate output columns {dupes}")
+        return self
+
+    @property
+    def primary(self) -> SourceConfig:
+        return self.sources[self.clean.primary]
+
+    def feature_columns(self, kind: str | None = None) -> list[str]:
+        return [c for f in self.features if kind in (None, f.type) for c in f.output_columns()]

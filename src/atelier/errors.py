@@ -1,0 +1,18 @@
+"""Typed errors: each names what failed and where, so a job log says what to fix."""
+from __future__ import annotations
+
+
+class AtelierError(Exception):
+    """Base class of the errors atelier raises on purpose."""
+
+
+class ConfigError(AtelierError):
+    """A configuration file or key is missing, unknown or of the wrong type."""
+
+
+class SourceError(AtelierError):
+    """A source cannot be read as configured (file, column, type or date)."""
+
+
+class TableError(AtelierError):
+    """A table that a job needs is missing or holds no rows for the requested dates."""

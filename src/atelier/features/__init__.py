@@ -1,0 +1,1 @@
+"""Cleaning, point-in-time joins and feature transforms: pure DataFrame -> DataFrame functions."""

@@ -1,0 +1,114 @@
+"""The features job: bronze -> silver (clean, keyed, deduplicated, joined) -> gold feature table."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import uuid
+from dataclasses import dataclass, field
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from atelier.collect.ingest import BATCH_DATE, INGESTED_AT, SOURCE, bronze_table
+from atelier.config.schema import DateRange, JoinConfig, PlatformConfig, UseCaseConfig
+from atelier.errors import TableError
+from atelier.features.clean import apply_rules, derive
+from atelier.features.joins import asof_join, lookup_join
+from atelier.features.keys import dedupe_latest, with_entity_key
+from atelier.features.transforms import BuildWindow, build_features
+from atelier.spark import tables
+
+log = logging.getLogger(__name__)
+
+BRONZE_METADATA = (BATCH_DATE, INGESTED_AT, SOURCE)
+
+
+@dataclass
+class FeaturesReport:
+    run_id: str
+    inputs: dict[str, int] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)
+
+
+def build_silver(primary: DataFrame, joined_sources: dict[str, DataFrame], use_case: UseCaseConfig) -> DataFrame:
+    """Clean the primary events, key and deduplicate them, join the other sources, enrich."""
+    clean = use_case.clean
+    df = apply_rules(derive(primary, clean.derive), clean.rules)
+    df = with_entity_key(df, use_case.entity.key, use_case.entity.natural_key)
+    df = dedupe_latest(df, [use_case.entity.key], INGESTED_AT).drop(*BRONZE_METADATA)
+    for join in clean.joins:
+        df = _join(df, joined_sources[join.source], join, use_case.entity.key)
+    return derive(df, clean.enrich)
+
+
+def _join(df: DataFrame, right: DataFrame, join: JoinConfig, key: str) -> DataFrame:
+    if join.type == "lookup":
+        return lookup_join(df, right, join.keys, join.output_columns())
+    return asof_join(
+        df, right, left_id=key, on=join.keys, left_time=join.left_time, right_time=join.right_time,
+        tolerance_hours=join.tolerance_hours, columns=join.output_columns(), time_alias=join.time_alias,
+    )
+
+
+def build_gold(silver: DataFrame, use_case: UseCaseConfig, window: BuildWindow) -> DataFrame:
+    """Key, date and event time, and every configured feature (stateless transforms only)."""
+    keep = [use_case.entity.key, use_case.date_column, use_case.event_time]
+    return build_features(silver, use_case.features, keep, window)
+
+
+def run_features(
+    spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date, end: dt.date
+) -> FeaturesReport:
+    """Build silver and gold for [start, end] from bronze; each table replaced per date, atomically."""
+    report = FeaturesReport(run_id=uuid.uuid4().hex)
+    primary = _bronze_events(spark, platform, use_case.clean.primary, start, end, report)
+    _require_dates(primary, use_case.clean.primary, platform, start, end)
+    joined: dict[str, DataFrame] = {}
+    for join in use_case.clean.joins:
+        if use_case.sources[join.source].kind == "reference":
+            joined[join.source] = _bronze(spark, platform, join.source, report)
+        else:
+            lookback = dt.timedelta(days=math.ceil((join.tolerance_hours or 0) / 24) + 1)
+            joined[join.source] = _bronze_events(spark, platform, join.source, start - lookback, end, report)
+
+    meta = {"job": "features", "run_id": report.run_id, "use_case": use_case.name, "inputs": report.inputs}
+    silver_name, gold_name = use_case.tables.silver, use_case.tables.features
+    silver = build_silver(primary, joined, use_case)
+    report.versions[silver_name] = tables.replace_dates(
+        spark, platform, silver, silver_name, use_case.date_column, start, end, meta
+    )
+    written = tables.read_table(spark, platform, silver_name, report.versions[silver_name])
+    in_range = written.filter(F.col(use_case.date_column).between(start, end))
+    gold = build_gold(in_range, use_case, BuildWindow(start, end))
+    meta["inputs"] = {**report.inputs, silver_name: report.versions[silver_name]}
+    report.versions[gold_name] = tables.replace_dates(
+        spark, platform, gold, gold_name, use_case.date_column, start, end, meta
+    )
+    log.info("features %s %s..%s done: %s", use_case.name, start, end, report.versions)
+    return report
+
+
+def _bronze(spark: SparkSession, platform: PlatformConfig, source: str, report: FeaturesReport) -> DataFrame:
+    name = bronze_table(platform, source)
+    version = tables.current_version(spark, platform, name) if tables.exists(platform, name) else None
+    if version is None:
+        raise TableError(f"{name} does not exist: run `atelier collect` first")
+    report.inputs[name] = version
+    return tables.read_table(spark, platform, name, version)
+
+
+def _bronze_events(
+    spark: SparkSession, platform: PlatformConfig, source: str, start: dt.date, end: dt.date, report: FeaturesReport
+) -> DataFrame:
+    return _bronze(spark, platform, source, report).filter(F.col(BATCH_DATE).between(start, end))
+
+
+def _require_dates(primary: DataFrame, source: str, platform: PlatformConfig, start: dt.date, end: dt.date) -> None:
+    present = {r[0] for r in primary.select(BATCH_DATE).distinct().collect()}
+    missing = [d for d in DateRange(start=start, end=end).dates() if d not in present]
+    if missing:
+        raise TableError(
+            f"{bronze_table(platform, source)} has no rows for {len(missing)} date(s) of {start}..{end}, "
+            f"first {missing[0]}: run `atelier collect` for them first"
+        )

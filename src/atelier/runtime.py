@@ -1,0 +1,93 @@
+"""What every job entry point shares: common arguments, configuration, logging and the session."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from atelier.config.loader import load_platform, load_use_case
+from atelier.config.schema import DateRange, PlatformConfig, UseCaseConfig
+from atelier.errors import AtelierError, ConfigError
+
+log = logging.getLogger("atelier")
+
+
+@dataclass(frozen=True)
+class Job:
+    platform: PlatformConfig
+    spark: SparkSession
+    use_case: UseCaseConfig | None = None
+    dates: DateRange | None = None
+
+
+def setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("py4j", "pyspark"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def add_config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--env", help="configuration overlay: conf/<ENV>/ (default: $ATELIER_ENV)")
+    parser.add_argument("--conf-dir", type=Path, help="configuration root (default: $ATELIER_CONF_DIR or ./conf)")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+        help="override one configuration value (repeatable), e.g. --set spark.master=local[2]",
+    )
+
+
+def add_use_case_args(parser: argparse.ArgumentParser, dated: bool = True) -> None:
+    parser.add_argument("--use-case", required=True, help="use case name: conf/base/use_cases/<NAME>.yaml")
+    if dated:
+        parser.add_argument("--date", type=_date, help="the logical date to process (YYYY-MM-DD)")
+        parser.add_argument("--start", type=_date, help="first date of a backfill (with --end)")
+        parser.add_argument("--end", type=_date, help="last date of a backfill, inclusive (with --start)")
+
+
+def date_range(args: argparse.Namespace) -> DateRange:
+    """`--date D`, or `--start D1 --end D2`: exactly one of the two forms."""
+    if args.date and (args.start or args.end):
+        raise ConfigError("give --date, or --start and --end, not both")
+    if args.date:
+        return DateRange(start=args.date, end=args.date)
+    if args.start and args.end:
+        if args.end < args.start:
+            raise ConfigError(f"--end {args.end} is before --start {args.start}")
+        return DateRange(start=args.start, end=args.end)
+    raise ConfigError("a date is required: --date YYYY-MM-DD, or --start and --end for a range")
+
+
+@contextmanager
+def open_job(args: argparse.Namespace, name: str, use_case: bool = True, dated: bool = True) -> Iterator[Job]:
+    """Load and validate configuration first (fail fast, before any JVM starts), then the session."""
+    from atelier.spark.session import build_session
+
+    platform = load_platform(args.conf_dir, args.env, args.overrides)
+    uc = load_use_case(args.use_case, args.conf_dir, args.env, args.overrides) if use_case else None
+    dates = date_range(args) if use_case and dated else None
+    spark = build_session(platform, app_name=f"atelier-{name}" + (f"-{uc.name}" if uc else ""))
+    yield Job(platform=platform, spark=spark, use_case=uc, dates=dates)
+
+
+def run_main(fn, argv: list[str] | None) -> int:
+    """Run a CLI/job main: an AtelierError becomes one clear line on stderr and exit status 2."""
+    setup_logging()
+    try:
+        fn(argv)
+    except AtelierError as exc:
+        log.error("%s: %s", type(exc).__name__, exc)
+        return 2
+    return 0
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None

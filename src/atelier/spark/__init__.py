@@ -1,0 +1,1 @@
+"""Spark: the session builder (Delta + persistent catalog) and Delta table I/O."""

@@ -13,7 +13,8 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from pyspark.errors import AnalysisException
+from py4j.protocol import Py4JJavaError
+from pyspark.errors import PySparkException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -78,8 +79,8 @@ def read_raw(spark: SparkSession, name: str, source: SourceConfig, location: str
         if "/" in location:
             return spark.read.format("delta").options(**source.options).load(location)
         return spark.read.table(location)
-    except AnalysisException as exc:
-        raise SourceError(f"source '{name}': cannot read {location}: {exc.getMessage()}") from exc
+    except (PySparkException, Py4JJavaError) as exc:
+        raise SourceError(f"source '{name}': cannot read {location}: {first_line(exc)}") from exc
 
 
 def apply_schema(raw: DataFrame, name: str, source: SourceConfig, location: str) -> tuple[DataFrame, dict[str, Column]]:
@@ -119,7 +120,10 @@ def check_types(
     """
     aggs = [F.count(F.lit(1)).alias("__rows")] + [F.sum(F.col(f"__bad_{c}").cast("int")).alias(c) for c in bad]
     grouped = flagged.groupBy(group_by) if group_by else flagged.groupBy()
-    rows = grouped.agg(*aggs).collect()
+    try:
+        rows = grouped.agg(*aggs).collect()
+    except (PySparkException, Py4JJavaError) as exc:
+        raise SourceError(f"source '{name}': cannot read {location}: {first_line(exc)}") from exc
     offenders = {c: n for c in bad if (n := sum(r[c] or 0 for r in rows))}
     if offenders:
         column, count = next(iter(offenders.items()))
@@ -131,6 +135,13 @@ def check_types(
             f"{source.columns[column]}{shown}" + (f"; other columns with bad values: {others}" if others else "")
         )
     return {(r[group_by] if group_by else None): r["__rows"] for r in rows}
+
+
+def first_line(exc: Exception) -> str:
+    """The useful line of a Spark error (the JVM's stack trace follows it)."""
+    text = str(exc).strip()
+    caused = [line for line in text.splitlines() if line.startswith("Caused by:")]
+    return (caused[-1].removeprefix("Caused by: ") if caused else text.splitlines()[0])[:500]
 
 
 def drop_flags(flagged: DataFrame) -> DataFrame:

@@ -89,7 +89,10 @@ def cmd_spark_sql(args: argparse.Namespace) -> None:
 
     platform = load_platform(args.conf_dir, args.env, args.overrides)
     bin_dir = Path(sys.executable).parent
-    command = [str(bin_dir / "spark-sql"), *submit_args(platform), *args.sql_args]
+    # Delta answers min/max/count from its log as java.time.LocalDate, which the spark-sql shell
+    # cannot print for DATE columns (ClassCastException); the shell reads the files instead.
+    workaround = ["--conf", "spark.databricks.delta.optimizeMetadataQuery.enabled=false"]
+    command = [str(bin_dir / "spark-sql"), *submit_args(platform), *workaround, *args.sql_args]
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "PYSPARK_PYTHON": sys.executable}
     code = subprocess.call(command, env=env)
     if code:

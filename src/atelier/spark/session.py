@@ -12,6 +12,7 @@ from atelier.config.schema import PlatformConfig
 
 log = logging.getLogger(__name__)
 
+LOG4J2 = Path(__file__).with_name("log4j2.properties")
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
@@ -33,7 +34,7 @@ def session_conf(platform: PlatformConfig) -> dict[str, str]:
         "spark.hadoop.javax.jdo.option.ConnectionURL": (
             f"jdbc:derby:;databaseName={metastore / 'metastore_db'};create=true"
         ),
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={metastore}",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={metastore} -Dlog4j2.configurationFile={LOG4J2}",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(platform.spark.shuffle_partitions),
         "spark.driver.memory": platform.spark.driver_memory,

@@ -1,0 +1,31 @@
+"""A job started by spark-submit writes a table that a fresh spark-sql process finds by name."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+ATELIER = str(Path(sys.executable).parent / "atelier")
+
+
+def test_submitted_collect_is_queryable_from_spark_sql(tmp_path: Path) -> None:
+    where = [f"--set=lake_root={tmp_path / 'lake'}", f"--set=metastore_dir={tmp_path / 'metastore'}",
+             f"--set=cache_dir={tmp_path / 'cache'}", "--set=spark.master=local[2]"]
+    job = [ATELIER, "submit", *where, "collect", "--", "--use-case", "flights_delay", "--date", "2013-01-01", *where]
+    submitted = subprocess.run(job, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert submitted.returncode == 0, submitted.stderr[-3000:]
+    # spark-submit's Python driver writes its log to stdout
+    assert "bronze.flights                     842 rows" in submitted.stdout + submitted.stderr
+
+    query = [ATELIER, "spark-sql", *where, "--", "-e",
+             "SELECT count(*), min(_batch_date) FROM bronze.flights; SHOW TABLES IN bronze"]
+    answered = subprocess.run(query, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert answered.returncode == 0, answered.stderr[-3000:]
+    lines = answered.stdout.split("\n")
+    assert "842\t2013-01-01" in lines
+    assert {"flights", "weather", "planes", "airlines", "airports"} <= set(lines)

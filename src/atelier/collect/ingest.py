@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -50,27 +51,46 @@ class CheckedSource:
     location: str
     rows: DataFrame
     counts: dict[object, int]
+    cached: DataFrame | None = None  # the persisted frame behind `rows`, released after the writes
 
 
 def bronze_table(platform: PlatformConfig, source_name: str) -> str:
     return f"{platform.databases.bronze}.{source_name}"
 
 
+@dataclass(frozen=True)
+class Batch:
+    """One run of the collect job: where it writes, for which use case and dates."""
+
+    spark: SparkSession
+    platform: PlatformConfig
+    use_case: UseCaseConfig
+    start: dt.date
+    end: dt.date
+    report: CollectReport
+
+    def metadata(self, **extra: object) -> dict[str, object]:
+        return {"job": "collect", "run_id": self.report.run_id, "use_case": self.use_case.name, **extra}
+
+
 def collect(
     spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date, end: dt.date
 ) -> CollectReport:
     """Collect every source of `use_case` for [start, end] and the outcomes that have matured by then."""
-    report = CollectReport(run_id=uuid.uuid4().hex)
+    batch = Batch(spark, platform, use_case, start, end, CollectReport(run_id=uuid.uuid4().hex))
     checked = [check_source(spark, platform, use_case, n, s, start, end) for n, s in use_case.sources.items()]
     for source in checked:
         if source.config.kind == "reference":
-            _write_reference(spark, platform, source, end, report)
+            _write_reference(batch, source)
         else:
-            _write_events(spark, platform, use_case, source, start, end, report)
+            _write_events(batch, source)
             if source.config.outcome_columns:
-                _write_outcomes(spark, platform, use_case, source, start, end, report)
-    log.info("collect %s %s..%s done: %s", use_case.name, start, end, report.rows)
-    return report
+                _write_outcomes(batch, source)
+    for source in checked:
+        if source.cached is not None:
+            source.cached.unpersist()
+    log.info("collect %s %s..%s done: %s", use_case.name, start, end, batch.report.rows)
+    return batch.report
 
 
 def check_source(
@@ -92,7 +112,8 @@ def check_source(
         return CheckedSource(name, source, location, src.drop_flags(flagged).withColumns(stamp), counts)
     delay = dt.timedelta(days=use_case.outcome_delay_days if source.outcome_columns else 0)
     dated = flagged.withColumn(BATCH_DATE, F.expr(source.date_expr).cast("date"))
-    scoped = dated.filter(F.col(BATCH_DATE).between(start - delay, end))
+    # Kept after the check, so that the writes do not parse the source again.
+    scoped = dated.filter(F.col(BATCH_DATE).between(start - delay, end)).persist(StorageLevel.MEMORY_AND_DISK)
     counts = src.check_types(scoped, raw, bad, name, source, location, group_by=BATCH_DATE)
     missing = [d for d in DateRange(start=start, end=end).dates() if not counts.get(d)]
     if missing and name == use_case.clean.primary:
@@ -103,37 +124,24 @@ def check_source(
         )
     if missing:
         log.warning("source '%s' has no rows for %d date(s) of %s..%s, first %s", name, len(missing), start, end, missing[0])
-    return CheckedSource(name, source, location, src.drop_flags(scoped).withColumns(stamp), counts)
+    return CheckedSource(name, source, location, src.drop_flags(scoped).withColumns(stamp), counts, scoped)
 
 
-def _write_events(
-    spark: SparkSession,
-    platform: PlatformConfig,
-    use_case: UseCaseConfig,
-    source: CheckedSource,
-    start: dt.date,
-    end: dt.date,
-    report: CollectReport,
-) -> None:
-    events = source.rows.filter(F.col(BATCH_DATE).between(start, end)).drop(*source.config.outcome_columns)
-    table = bronze_table(platform, source.name)
-    meta = {"job": "collect", "run_id": report.run_id, "use_case": use_case.name, "source": source.location}
-    report.versions[table] = tables.replace_dates(spark, platform, events, table, BATCH_DATE, start, end, meta)
-    report.rows[table] = sum(n for d, n in source.counts.items() if start <= d <= end)
+def _write_events(batch: Batch, source: CheckedSource) -> None:
+    events = source.rows.filter(F.col(BATCH_DATE).between(batch.start, batch.end)).drop(*source.config.outcome_columns)
+    table = bronze_table(batch.platform, source.name)
+    batch.report.versions[table] = tables.replace_dates(
+        batch.spark, batch.platform, events, table, BATCH_DATE, batch.start, batch.end,
+        batch.metadata(source=source.location),
+    )
+    batch.report.rows[table] = sum(n for d, n in source.counts.items() if batch.start <= d <= batch.end)
 
 
-def _write_outcomes(
-    spark: SparkSession,
-    platform: PlatformConfig,
-    use_case: UseCaseConfig,
-    source: CheckedSource,
-    start: dt.date,
-    end: dt.date,
-    report: CollectReport,
-) -> None:
+def _write_outcomes(batch: Batch, source: CheckedSource) -> None:
     """Outcomes of the events `outcome_delay_days` before each collected date, keyed by entity."""
+    use_case = batch.use_case
     delay = dt.timedelta(days=use_case.outcome_delay_days)
-    matured = source.rows.filter(F.col(BATCH_DATE).between(start - delay, end - delay))
+    matured = source.rows.filter(F.col(BATCH_DATE).between(batch.start - delay, batch.end - delay))
     keyed = with_entity_key(matured, use_case.entity.key, use_case.entity.natural_key)
     outcomes = dedupe_latest(keyed, [use_case.entity.key], INGESTED_AT).select(
         use_case.entity.key,
@@ -143,27 +151,29 @@ def _write_outcomes(
         INGESTED_AT,
     )
     table = use_case.tables.outcomes
-    meta = {"job": "collect", "run_id": report.run_id, "use_case": use_case.name, "outcome_delay_days": delay.days}
-    report.versions[table] = tables.replace_dates(spark, platform, outcomes, table, OUTCOME_DATE, start, end, meta)
-    report.rows[table] = sum(n for d, n in source.counts.items() if d <= end - delay)
+    batch.report.versions[table] = tables.replace_dates(
+        batch.spark, batch.platform, outcomes, table, OUTCOME_DATE, batch.start, batch.end,
+        batch.metadata(outcome_delay_days=delay.days),
+    )
+    batch.report.rows[table] = sum(n for d, n in source.counts.items() if batch.start - delay <= d <= batch.end - delay)
 
 
-def _write_reference(
-    spark: SparkSession, platform: PlatformConfig, source: CheckedSource, as_of: dt.date, report: CollectReport
-) -> None:
+def _write_reference(batch: Batch, source: CheckedSource) -> None:
     """A new snapshot version of a reference table, only if its content changed (so reruns add nothing)."""
+    spark, platform = batch.spark, batch.platform
     table = bronze_table(platform, source.name)
     content = list(source.config.columns)
     fingerprint = _fingerprint(source.rows, content)
-    report.rows[table] = fingerprint[0]
+    batch.report.rows[table] = fingerprint[0]
     current = tables.read_table(spark, platform, table) if tables.exists(platform, table) else None
     if current is not None and set(content) <= set(current.columns) and _fingerprint(current, content) == fingerprint:
-        report.unchanged.append(table)
+        batch.report.unchanged.append(table)
         log.info("%s unchanged since its last snapshot; no new version", table)
         return
-    snapshot = source.rows.withColumn(BATCH_DATE, F.lit(as_of))
-    meta = {"job": "collect", "run_id": report.run_id, "snapshot_of": str(as_of), "source": source.location}
-    report.versions[table] = tables.replace_table(spark, platform, snapshot, table, meta)
+    snapshot = source.rows.withColumn(BATCH_DATE, F.lit(batch.end))
+    batch.report.versions[table] = tables.replace_table(
+        spark, platform, snapshot, table, batch.metadata(snapshot_of=str(batch.end), source=source.location)
+    )
 
 
 def _fingerprint(df: DataFrame, columns: list[str]) -> tuple[int, int]:

@@ -72,7 +72,8 @@ def replace_dates(
     """
     path = table_path(platform, name)
     writer = (
-        df.write.format("delta")
+        df.repartition(date_column)  # one file per date, not one per task and date
+        .write.format("delta")
         .mode("overwrite")
         .option("replaceWhere", date_predicate(date_column, start, end))
         .partitionBy(date_column)

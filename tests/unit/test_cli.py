@@ -1,0 +1,68 @@
+"""The `atelier` command line: help with examples, date arguments, one-line errors."""
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from atelier.cli import build_parser
+from atelier.errors import ConfigError
+from atelier.runtime import date_range
+from tests.conftest import REPO
+
+ATELIER = str(Path(sys.executable).parent / "atelier")
+
+
+def subcommands() -> list[str]:
+    parser = build_parser()
+    return list(parser._subparsers._group_actions[0].choices)  # noqa: SLF001 - argparse has no public accessor
+
+
+@pytest.mark.parametrize("name", subcommands())
+def test_every_command_explains_itself_with_an_example(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args([name, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert f"example:\n  atelier {name}" in out
+    assert "--set KEY.PATH=VALUE" in out
+
+
+def test_required_commands_exist() -> None:
+    assert {"collect", "features", "tables", "sql", "synth", "submit", "spark-sql"} <= set(subcommands())
+
+
+def parse_dates(*argv: str) -> tuple[dt.date, dt.date]:
+    args = build_parser().parse_args(["collect", "--use-case", "flights_delay", *argv])
+    dates = date_range(args)
+    return dates.start, dates.end
+
+
+def test_dates_single_or_range() -> None:
+    assert parse_dates("--date", "2013-01-02") == (dt.date(2013, 1, 2), dt.date(2013, 1, 2))
+    assert parse_dates("--start", "2013-01-01", "--end", "2013-01-31") == (dt.date(2013, 1, 1), dt.date(2013, 1, 31))
+    with pytest.raises(ConfigError, match="not both"):
+        parse_dates("--date", "2013-01-02", "--start", "2013-01-01", "--end", "2013-01-03")
+    with pytest.raises(ConfigError, match="is before --start"):
+        parse_dates("--start", "2013-01-05", "--end", "2013-01-01")
+    with pytest.raises(ConfigError, match="a date is required"):
+        parse_dates()
+
+
+def test_bad_date_is_refused_by_the_parser() -> None:
+    with pytest.raises(SystemExit):
+        parse_dates("--date", "2013-13-01")
+
+
+def test_config_error_is_one_line_and_exit_status_2_before_spark_starts() -> None:
+    result = subprocess.run(
+        [ATELIER, "collect", "--use-case", "flights_delay", "--date", "2013-01-01", "--set", "spark.shuffle_partitions=x"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "ConfigError: invalid configuration:" in result.stderr
+    assert "--set spark.shuffle_partitions=x: spark.shuffle_partitions: Input should be a valid integer" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -14,6 +14,10 @@ step "features $use_case $start..$end: bronze -> silver (clean, point-in-time jo
 $atelier features --use-case "$use_case" --start "$start" --end "$end"
 step "the tables (Delta under var/lake, registered in the catalog under var/metastore)"
 $atelier tables
+step "validation: what the rules quarantined, and the runs' reports"
+$atelier quarantine list
+$atelier sql "SELECT table_name, date, rows_in, rows_quarantined, failures_by_rule, report FROM ops.validation_runs \
+WHERE outcome <> 'passed' ORDER BY date"
 step "a query over the feature table"
 $atelier sql "SELECT origin, count(*) AS flights, round(avg(wx_visib), 2) AS avg_visibility, \
 round(avg(sched_block_minutes), 1) AS avg_block_minutes FROM gold.flight_features GROUP BY origin ORDER BY origin"
@@ -24,5 +28,7 @@ Query them:
   .venv/bin/atelier sql "SELECT * FROM gold.flight_features WHERE flight_date = DATE'2013-07-04' LIMIT 10"
   .venv/bin/atelier spark-sql                 # Spark's own SQL shell on the same catalog
   .venv/bin/atelier tables                    # versions, row counts, last writes
+Quarantined rows:  .venv/bin/atelier sql "SELECT * FROM quarantine.bronze_weather"   (docs/validation.md)
+Data Docs (one page per validation run): var/reports/data_docs/index.html
 Rerun one day (idempotent):  .venv/bin/atelier features --use-case $use_case --date 2013-07-04
 MSG

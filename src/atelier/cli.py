@@ -41,6 +41,30 @@ def cmd_features(args: argparse.Namespace) -> None:
             log.info("%-28s version %d", table, version)
 
 
+def cmd_validate(args: argparse.Namespace) -> None:
+    from atelier.validation.operations import validate_table
+
+    with open_job(args, "validate") as job:
+        counts = validate_table(job.spark, job.platform, job.use_case, args.table, job.dates.start, job.dates.end)
+    log.info("validated %s: %s", args.table, counts)
+
+
+def cmd_quarantine(args: argparse.Namespace) -> None:
+    from atelier.validation.operations import quarantine_summary, release
+
+    if args.action == "list":
+        with open_job(args, "quarantine", use_case=False) as job:
+            result = quarantine_summary(job.spark, job.platform)
+            rows = [tuple(str(v) for v in r) for r in result.collect()]
+        print(_format_table(result.columns, rows))
+        return
+    if not args.use_case or not args.table:
+        raise ConfigError("quarantine release needs --use-case and --table (and --date or --start/--end)")
+    with open_job(args, "quarantine") as job:
+        counts = release(job.spark, job.platform, job.use_case, args.table, job.dates.start, job.dates.end)
+    log.info("release %s: %s", args.table, counts)
+
+
 def cmd_tables(args: argparse.Namespace) -> None:
     from atelier.spark.tables import list_tables
 
@@ -123,6 +147,21 @@ def build_parser() -> argparse.ArgumentParser:
                 "case for a date or range from bronze.",
                 "--use-case flights_delay --start 2013-01-01 --end 2013-01-31")
     add_use_case_args(p)
+    p = command("validate", cmd_validate, "Validate a table's dates against the use case's rules: rows that "
+                "break a row rule move to the quarantine, a table-rule breach fails; the run goes to ops.validation_runs "
+                "and a Data Docs page under var/reports/data_docs.",
+                "--use-case flights_delay --table flights --date 2013-02-12")
+    add_use_case_args(p)
+    p.add_argument("--table", required=True, help="a source name (its bronze table), 'silver' or 'features'")
+    p = command("quarantine", cmd_quarantine, "List quarantined rows by table, date and rule, or release the rows "
+                "of a table's dates that pass the current rules back into it (exactly once).",
+                "release --use-case flights_delay --table weather --date 2013-02-12")
+    p.add_argument("action", choices=["list", "release"])
+    p.add_argument("--use-case", help="use case name (release)")
+    p.add_argument("--table", help="a source name, 'silver' or 'features' (release)")
+    p.add_argument("--date", type=runtime.parse_date, help="date to release")
+    p.add_argument("--start", type=runtime.parse_date, help="first date to release")
+    p.add_argument("--end", type=runtime.parse_date, help="last date to release")
     command("tables", cmd_tables, "List every Delta table in the lake with its version, row count and last write.", "")
     p = command("sql", cmd_sql, "Run Spark SQL over the catalog and print the result.",
                 "\"SELECT flight_date, count(*) FROM gold.flight_features GROUP BY 1 ORDER BY 1\"")

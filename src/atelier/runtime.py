@@ -45,9 +45,9 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
 def add_use_case_args(parser: argparse.ArgumentParser, dated: bool = True) -> None:
     parser.add_argument("--use-case", required=True, help="use case name: conf/base/use_cases/<NAME>.yaml")
     if dated:
-        parser.add_argument("--date", type=_date, help="the logical date to process (YYYY-MM-DD)")
-        parser.add_argument("--start", type=_date, help="first date of a backfill (with --end)")
-        parser.add_argument("--end", type=_date, help="last date of a backfill, inclusive (with --start)")
+        parser.add_argument("--date", type=parse_date, help="the logical date to process (YYYY-MM-DD)")
+        parser.add_argument("--start", type=parse_date, help="first date of a backfill (with --end)")
+        parser.add_argument("--end", type=parse_date, help="last date of a backfill, inclusive (with --start)")
 
 
 def date_range(args: argparse.Namespace) -> DateRange:
@@ -86,7 +86,7 @@ def run_main(fn, argv: list[str] | None) -> int:
     return 0
 
 
-def _date(text: str) -> dt.date:
+def parse_date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:

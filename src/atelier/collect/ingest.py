@@ -25,6 +25,9 @@ from atelier.config.schema import DateRange, PlatformConfig, SourceConfig, UseCa
 from atelier.errors import SourceError
 from atelier.features.keys import dedupe_latest, with_entity_key
 from atelier.spark import tables
+from atelier.validation import gate
+from atelier.validation.gate import GateOutcome, Scope
+from atelier.validation.rules import flag_rows, passed
 
 log = logging.getLogger(__name__)
 
@@ -76,21 +79,37 @@ class Batch:
 def collect(
     spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date, end: dt.date
 ) -> CollectReport:
-    """Collect every source of `use_case` for [start, end] and the outcomes that have matured by then."""
+    """Collect every source of `use_case` for [start, end] and the outcomes that have matured by then.
+
+    Every source is read, typed and validated (row rules, table rules) before any table is written.
+    """
     batch = Batch(spark, platform, use_case, start, end, CollectReport(run_id=uuid.uuid4().hex))
     checked = [check_source(spark, platform, use_case, n, s, start, end) for n, s in use_case.sources.items()]
+    gates = {s.name: _gate(batch, s) for s in checked if s.config.kind == "events"}
     for source in checked:
         if source.config.kind == "reference":
             _write_reference(batch, source)
-        else:
-            _write_events(batch, source)
-            if source.config.outcome_columns:
-                _write_outcomes(batch, source)
+            continue
+        _write_events(batch, source, gates[source.name])
+        if source.config.outcome_columns:
+            _write_outcomes(batch, source)
     for source in checked:
         if source.cached is not None:
             source.cached.unpersist()
     log.info("collect %s %s..%s done: %s", use_case.name, start, end, batch.report.rows)
     return batch.report
+
+
+def _gate(batch: Batch, source: CheckedSource) -> GateOutcome | None:
+    """Validate the source's rows for the collected dates, if the use case has rules for it."""
+    validation = batch.use_case.validation
+    rules = validation.tables.get(source.name)
+    if not (validation.on_write and rules):
+        return None
+    table = bronze_table(batch.platform, source.name)
+    scope = Scope("collect", batch.report.run_id, table, BATCH_DATE, batch.start, batch.end)
+    rows = source.rows.filter(F.col(BATCH_DATE).between(batch.start, batch.end))
+    return gate.check(batch.spark, batch.platform, scope, rows, rules, dict(source.config.columns))
 
 
 def check_source(
@@ -127,14 +146,19 @@ def check_source(
     return CheckedSource(name, source, location, src.drop_flags(scoped).withColumns(stamp), counts, scoped)
 
 
-def _write_events(batch: Batch, source: CheckedSource) -> None:
-    events = source.rows.filter(F.col(BATCH_DATE).between(batch.start, batch.end)).drop(*source.config.outcome_columns)
+def _write_events(batch: Batch, source: CheckedSource, gated: GateOutcome | None) -> None:
+    """The dates' rows (those that passed validation) to bronze; the rejected ones to the quarantine."""
+    rows = gated.passed if gated else source.rows.filter(F.col(BATCH_DATE).between(batch.start, batch.end))
+    events = rows.drop(*source.config.outcome_columns)
     table = bronze_table(batch.platform, source.name)
     batch.report.versions[table] = tables.replace_dates(
         batch.spark, batch.platform, events, table, BATCH_DATE, batch.start, batch.end,
         batch.metadata(source=source.location),
     )
-    batch.report.rows[table] = sum(n for d, n in source.counts.items() if batch.start <= d <= batch.end)
+    written = tables.last_commit_rows(batch.spark, batch.platform, table)
+    batch.report.rows[table] = written
+    if gated:
+        gate.confirm(batch.spark, batch.platform, gated, written)
 
 
 def _write_outcomes(batch: Batch, source: CheckedSource) -> None:
@@ -142,6 +166,9 @@ def _write_outcomes(batch: Batch, source: CheckedSource) -> None:
     use_case = batch.use_case
     delay = dt.timedelta(days=use_case.outcome_delay_days)
     matured = source.rows.filter(F.col(BATCH_DATE).between(batch.start - delay, batch.end - delay))
+    rules = use_case.validation.tables.get(source.name)
+    if use_case.validation.on_write and rules:  # rows quarantined with their events get no outcome either
+        matured = passed(flag_rows(matured, rules.row_rules))
     keyed = with_entity_key(matured, use_case.entity.key, use_case.entity.natural_key)
     outcomes = dedupe_latest(keyed, [use_case.entity.key], INGESTED_AT).select(
         use_case.entity.key,
@@ -155,7 +182,7 @@ def _write_outcomes(batch: Batch, source: CheckedSource) -> None:
         batch.spark, batch.platform, outcomes, table, OUTCOME_DATE, batch.start, batch.end,
         batch.metadata(outcome_delay_days=delay.days),
     )
-    batch.report.rows[table] = sum(n for d, n in source.counts.items() if batch.start - delay <= d <= batch.end - delay)
+    batch.report.rows[table] = tables.last_commit_rows(batch.spark, batch.platform, table)
 
 
 def _write_reference(batch: Batch, source: CheckedSource) -> None:

@@ -45,6 +45,7 @@ class PlatformConfig(StrictModel):
     lake_root: str = "var/lake"
     metastore_dir: str = "var/metastore"
     cache_dir: str = "var/cache"
+    reports_dir: str = "var/reports"
     spark: SparkConfig = Field(default_factory=SparkConfig)
     databases: Databases = Field(default_factory=Databases)
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
@@ -186,6 +187,82 @@ class DateRange(StrictModel):
         return [self.start + dt.timedelta(days=i) for i in range((self.end - self.start).days + 1)]
 
 
+class RowRule(StrictModel):
+    """A rule each row must meet; rows that break it are quarantined with the rule's name.
+
+    `between`, `in_set` and `regex` let nulls pass (`not_null` is the rule for those); a `sql`
+    condition that evaluates to null counts as broken.
+    """
+
+    name: str
+    type: Literal["not_null", "between", "in_set", "regex", "sql"]
+    column: str | None = None
+    columns: list[str] = Field(default_factory=list)
+    min: float | None = None
+    max: float | None = None
+    values: list[Any] = Field(default_factory=list)
+    pattern: str | None = None
+    condition: str | None = None
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> RowRule:
+        need = {
+            "not_null": self.columns or self.column,
+            "between": self.column and (self.min is not None or self.max is not None),
+            "in_set": self.column and self.values,
+            "regex": self.column and self.pattern,
+            "sql": self.condition,
+        }[self.type]
+        if not need:
+            raise ValueError(f"row rule '{self.name}' of type {self.type} is missing its fields "
+                             "(not_null: columns; between: column, min/max; in_set: column, values; "
+                             "regex: column, pattern; sql: condition)")
+        return self
+
+    def checked_columns(self) -> list[str]:
+        return self.columns or ([self.column] if self.column else [])
+
+
+class TableRule(StrictModel):
+    """A rule on the whole table for the date; a breach fails the job.
+
+    schema: the configured columns and types are present; unique: `columns` identify rows;
+    row_count: between `min_ratio` and `max_ratio` of the trailing `trailing_days` runs' average
+    (and at least `min_rows`); freshness: the latest `column` is at most `max_age_hours` before
+    the end of the run's date.
+    """
+
+    name: str
+    type: Literal["schema", "unique", "row_count", "freshness"]
+    columns: list[str] = Field(default_factory=list)
+    column: str | None = None
+    min_rows: int = Field(1, ge=0)
+    min_ratio: float | None = Field(None, ge=0)
+    max_ratio: float | None = Field(None, ge=0)
+    trailing_days: int = Field(7, ge=1)
+    max_age_hours: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> TableRule:
+        if self.type == "unique" and not self.columns:
+            raise ValueError(f"table rule '{self.name}': unique needs columns")
+        if self.type == "freshness" and not (self.column and self.max_age_hours):
+            raise ValueError(f"table rule '{self.name}': freshness needs column and max_age_hours")
+        return self
+
+
+class TableValidation(StrictModel):
+    row_rules: list[RowRule] = Field(default_factory=list)
+    table_rules: list[TableRule] = Field(default_factory=list)
+
+
+class ValidationConfig(StrictModel):
+    """Expectations per table: keys are source names (their bronze tables), `silver` and `features`."""
+
+    on_write: bool = True
+    tables: dict[str, TableValidation] = Field(default_factory=dict)
+
+
 class UseCaseConfig(StrictModel):
     """A use case: sources, cleaning and joins, features, label, and the tables they land in."""
 
@@ -201,6 +278,7 @@ class UseCaseConfig(StrictModel):
     features: list[FeatureConfig] = Field(min_length=1)
     label: LabelConfig
     tables: TablesConfig
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
 
     @model_validator(mode="after")
     def _references(self) -> UseCaseConfig:
@@ -218,6 +296,9 @@ class UseCaseConfig(StrictModel):
         for i, join in enumerate(self.clean.joins):
             if join.source not in self.sources:
                 raise ValueError(f"clean.joins.{i}.source '{join.source}' is not a source")
+        unknown = sorted(set(self.validation.tables) - set(self.sources) - {"silver", "features"})
+        if unknown:
+            raise ValueError(f"validation.tables {unknown}: expected source names, 'silver' or 'features'")
         names = [c for f in self.features for c in f.output_columns()]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

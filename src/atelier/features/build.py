@@ -18,6 +18,9 @@ from atelier.features.joins import asof_join, lookup_join
 from atelier.features.keys import dedupe_latest, with_entity_key
 from atelier.features.transforms import BuildWindow, build_features
 from atelier.spark import tables
+from atelier.validation import gate
+from atelier.validation.gate import Scope
+from atelier.validation.targets import validated_target
 
 log = logging.getLogger(__name__)
 
@@ -75,18 +78,37 @@ def run_features(
     meta = {"job": "features", "run_id": report.run_id, "use_case": use_case.name, "inputs": report.inputs}
     silver_name, gold_name = use_case.tables.silver, use_case.tables.features
     silver = build_silver(primary, joined, use_case)
-    report.versions[silver_name] = tables.replace_dates(
-        spark, platform, silver, silver_name, use_case.date_column, start, end, meta
-    )
+    report.versions[silver_name] = _write(spark, platform, use_case, "silver", silver, start, end, meta)
     written = tables.read_table(spark, platform, silver_name, report.versions[silver_name])
     in_range = written.filter(F.col(use_case.date_column).between(start, end))
     gold = build_gold(in_range, use_case, BuildWindow(start, end))
     meta["inputs"] = {**report.inputs, silver_name: report.versions[silver_name]}
-    report.versions[gold_name] = tables.replace_dates(
-        spark, platform, gold, gold_name, use_case.date_column, start, end, meta
-    )
+    report.versions[gold_name] = _write(spark, platform, use_case, "features", gold, start, end, meta)
     log.info("features %s %s..%s done: %s", use_case.name, start, end, report.versions)
     return report
+
+
+def _write(
+    spark: SparkSession,
+    platform: PlatformConfig,
+    use_case: UseCaseConfig,
+    role: str,
+    frame: DataFrame,
+    start: dt.date,
+    end: dt.date,
+    meta: dict,
+) -> int:
+    """Replace the dates of the silver or features table, through the validation gate when it has rules."""
+    target = validated_target(platform, use_case, role)
+    outcome = None
+    if use_case.validation.on_write and target.rules is not None:
+        scope = Scope("features", meta["run_id"], target.table, target.date_column, start, end)
+        outcome = gate.check(spark, platform, scope, frame, target.rules, target.expected)
+    rows = outcome.passed if outcome else frame
+    version = tables.replace_dates(spark, platform, rows, target.table, target.date_column, start, end, meta)
+    if outcome:
+        gate.confirm(spark, platform, outcome, tables.last_commit_rows(spark, platform, target.table))
+    return version
 
 
 def _bronze(spark: SparkSession, platform: PlatformConfig, source: str, report: FeaturesReport) -> DataFrame:

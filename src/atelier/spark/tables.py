@@ -63,8 +63,11 @@ def replace_dates(
     start: dt.date,
     end: dt.date,
     metadata: dict[str, object] | None = None,
+    also: str | None = None,
 ) -> int:
     """Atomically replace the rows of `name` whose `date_column` is in [start, end] with `df`.
+
+    `also` narrows what is replaced with one more SQL condition (e.g. rows of one job only).
 
     One Delta commit (`replaceWhere`): readers see the old rows or the new ones, never a mix, and a
     rerun for the same dates leaves the same rows. Delta rejects rows of `df` outside the range.
@@ -75,7 +78,7 @@ def replace_dates(
         df.repartition(date_column)  # one file per date, not one per task and date
         .write.format("delta")
         .mode("overwrite")
-        .option("replaceWhere", date_predicate(date_column, start, end))
+        .option("replaceWhere", date_predicate(date_column, start, end) + (f" AND ({also})" if also else ""))
         .partitionBy(date_column)
     )
     if metadata:
@@ -122,6 +125,24 @@ def read_table(
 def current_version(spark: SparkSession, platform: PlatformConfig, name: str) -> int:
     history = DeltaTable.forPath(spark, str(table_path(platform, name))).history(1).collect()
     return int(history[0]["version"])
+
+
+def last_commit_rows(spark: SparkSession, platform: PlatformConfig, name: str) -> int:
+    """Rows written by the table's latest commit (Delta's `numOutputRows` metric)."""
+    last = DeltaTable.forPath(spark, str(table_path(platform, name))).history(1).collect()[0]
+    return int((last["operationMetrics"] or {}).get("numOutputRows", 0))
+
+
+def append(
+    spark: SparkSession, platform: PlatformConfig, df: DataFrame, name: str, metadata: dict[str, object] | None = None
+) -> int:
+    """Append `df` in one commit (for logs such as ops tables); returns the new version."""
+    writer = df.write.format("delta").mode("append")
+    if metadata:
+        writer = writer.option("userMetadata", json.dumps(metadata, sort_keys=True, default=str))
+    writer.save(str(table_path(platform, name)))
+    ensure_table_registered(spark, platform, name)
+    return current_version(spark, platform, name)
 
 
 def table_info(spark: SparkSession, platform: PlatformConfig, name: str) -> TableInfo:

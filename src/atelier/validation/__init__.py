@@ -1,0 +1,1 @@
+"""Validation: expectation rules from YAML, the quarantine, Great Expectations reports, the gate."""

@@ -1,0 +1,213 @@
+"""The validation gate: split rows by row rules, judge table rules, quarantine, record, report.
+
+    outcome = check(...)           # one pass: flags, per-date measures; table rules judged; no writes
+    (write outcome.passed to the target table)
+    confirm(..., outcome, written) # quarantine written; rows in = written + quarantined; run recorded
+
+A table-rule breach raises `ValidationError` before anything is written (the failed run is
+recorded, and the Data Docs page says why). Rows that break row rules go to
+`quarantine.<database>_<table>` with the rule names, the row's values as JSON, the run id and the
+date; rerunning a date replaces that date's quarantine, so nothing is quarantined twice.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from delta.tables import DeltaTable
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from atelier.config.schema import DateRange, PlatformConfig, TableValidation
+from atelier.errors import AtelierError
+from atelier.spark import tables
+from atelier.validation.judge import Breach, date_breaches, schema_breaches
+from atelier.validation.report import DataDocs
+from atelier.validation.rules import FAILED, Measures, flag_rows, measure, passed, rejected
+
+log = logging.getLogger(__name__)
+
+QUARANTINE_DATE = "_date"
+_docs: dict[Path, DataDocs] = {}
+
+
+class ValidationError(AtelierError):
+    """A table rule failed, or rows went missing between the gate and the tables."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Who validates what: the job and run, the target table and its date column and dates."""
+
+    job: str
+    run_id: str
+    table: str
+    date_column: str
+    start: dt.date
+    end: dt.date
+
+    def dates(self) -> list[dt.date]:
+        return DateRange(start=self.start, end=self.end).dates()
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    scope: Scope
+    flagged: DataFrame  # the input rows with their failed rules, persisted until `confirm`
+    measures: dict[object, Measures]
+    report: Path | None
+
+    @property
+    def passed(self) -> DataFrame:
+        return passed(self.flagged)
+
+
+def quarantine_table(platform: PlatformConfig, table: str) -> str:
+    return f"{platform.databases.quarantine}.{table.replace('.', '_')}"
+
+
+def runs_table(platform: PlatformConfig) -> str:
+    return f"{platform.databases.ops}.validation_runs"
+
+
+def reports_dir(platform: PlatformConfig) -> Path:
+    return Path(platform.reports_dir) / "data_docs"
+
+
+def check(
+    spark: SparkSession,
+    platform: PlatformConfig,
+    scope: Scope,
+    frame: DataFrame,
+    rules: TableValidation,
+    expected_schema: dict[str, str],
+) -> GateOutcome:
+    """Flag rows, measure them per date in one pass, judge the table rules, run the GX suite.
+
+    Writes nothing but the report (and, on a breach, the failed run's record).
+    """
+    flagged = flag_rows(frame, rules.row_rules).persist(StorageLevel.MEMORY_AND_DISK)
+    measures = measure(flagged, scope.date_column, rules.row_rules, rules.table_rules)
+    actual = {f.name: f.dataType.simpleString() for f in frame.schema.fields}
+    breaches = schema_breaches(rules.table_rules, actual, expected_schema) + date_breaches(
+        rules.table_rules, scope.dates(), measures, _trailing_averages(spark, platform, scope, rules, measures)
+    )
+    folder = reports_dir(platform)
+    if folder not in _docs:
+        _docs[folder] = DataDocs(folder)  # one GX context per process and reports folder
+    docs = _docs[folder]
+    # GX reads the persisted rows: its one-job-per-expectation never recomputes the frame's lineage.
+    report = docs.validate(flagged.drop(FAILED), scope.table, f"{scope.job}-{scope.run_id}", rules, list(expected_schema), len(scope.dates()))
+    if breaches:
+        _record(spark, platform, scope, measures, {}, breaches, report.page)
+        flagged.unpersist()
+        raise ValidationError(
+            f"{scope.table} {scope.start}..{scope.end} failed {len(breaches)} table rule(s): "
+            + "; ".join(map(str, breaches)) + f". Report: {report.page}"
+        )
+    return GateOutcome(scope, flagged, measures, report.page)
+
+
+def confirm(
+    spark: SparkSession, platform: PlatformConfig, outcome: GateOutcome, written: int, quarantined: int | None = None
+) -> None:
+    """Check rows in = rows written + rows quarantined and record the run per date.
+
+    Writes the quarantine first unless the caller already did (`quarantined` given): a job that
+    removes rows from a table must quarantine them before it rewrites the table.
+    """
+    scope = outcome.scope
+    if quarantined is None:
+        quarantined = write_quarantine(spark, platform, outcome)
+    outcome.flagged.unpersist()
+    rows_in = sum(m.rows_in for m in outcome.measures.values())
+    log.info("%s %s..%s: %d rows in, %d written, %d quarantined; report %s",
+             scope.table, scope.start, scope.end, rows_in, written, quarantined, outcome.report)
+    _record(spark, platform, scope, outcome.measures, {"written": written, "quarantined": quarantined}, [], outcome.report)
+    if rows_in != written + quarantined:
+        raise ValidationError(
+            f"{scope.table} {scope.start}..{scope.end}: {rows_in} rows in but {written} written + {quarantined} quarantined"
+        )
+
+
+def write_quarantine(spark: SparkSession, platform: PlatformConfig, outcome: GateOutcome) -> int:
+    """Replace the dates' quarantine with this run's rejected rows (none is a valid, empty replacement)."""
+    scope, flagged = outcome.scope, outcome.flagged
+    data_columns = [c for c in flagged.columns if c != FAILED]
+    rows = rejected(flagged).select(
+        F.col(scope.date_column).cast("date").alias(QUARANTINE_DATE),
+        F.col(FAILED).alias("failed_rules"),
+        F.to_json(F.struct(*[F.col(f"`{c}`") for c in data_columns])).alias("row"),
+        F.lit(scope.job).alias("job"),
+        F.lit(scope.run_id).alias("run_id"),
+        F.current_timestamp().alias("quarantined_at"),
+    )
+    name = quarantine_table(platform, scope.table)
+    meta = {"job": scope.job, "run_id": scope.run_id, "table": scope.table}
+    if scope.job == "validate" and tables.exists(platform, name):
+        # The table no longer holds rows quarantined earlier: add, never replace; a rerun adds nothing twice.
+        (DeltaTable.forPath(spark, str(tables.table_path(platform, name))).alias("q")
+         .merge(rows.alias("r"), f"q.{QUARANTINE_DATE} = r.{QUARANTINE_DATE} AND q.row = r.row")
+         .whenNotMatchedInsertAll().execute())
+        # What counts is that every rejected row is now in the quarantine, inserted now or before.
+        held = tables.read_table(spark, platform, name).select(QUARANTINE_DATE, "row")
+        return rows.join(held, [QUARANTINE_DATE, "row"], "left_semi").count()
+    # A job that derives the rows from its inputs replaces its own earlier quarantine of the dates.
+    tables.replace_dates(spark, platform, rows, name, QUARANTINE_DATE, scope.start, scope.end, meta,
+                         also=f"job = '{scope.job}'")
+    return tables.last_commit_rows(spark, platform, name)
+
+
+def _trailing_averages(
+    spark: SparkSession, platform: PlatformConfig, scope: Scope, rules: TableValidation, measures: dict[object, Measures]
+) -> dict[dt.date, float | None]:
+    """Average rows per day over the trailing days: recorded runs (latest per date) and earlier dates of this run."""
+    trailing = max((r.trailing_days for r in rules.table_rules if r.type == "row_count"), default=0)
+    if not trailing:
+        return {}
+    first = scope.start - dt.timedelta(days=trailing)
+    history: dict[dt.date, int] = {}
+    if tables.exists(platform, runs_table(platform)):
+        recorded = (
+            tables.read_table(spark, platform, runs_table(platform))
+            .filter((F.col("table_name") == scope.table) & F.col("date").between(first, scope.end)
+                    & (F.col("outcome") != "failed"))
+            .groupBy("date").agg(F.max_by("rows_in", "validated_at").alias("rows_in")).collect()
+        )
+        history = {r["date"]: int(r["rows_in"]) for r in recorded}
+    history.update({d: m.rows_in for d, m in measures.items()})
+    averages = {}
+    for day in scope.dates():
+        window = [history[d] for d in DateRange(start=day - dt.timedelta(days=trailing), end=day - dt.timedelta(days=1)).dates()
+                  if d in history]
+        averages[day] = sum(window) / len(window) if window else None
+    return averages
+
+
+def _record(
+    spark: SparkSession,
+    platform: PlatformConfig,
+    scope: Scope,
+    measures: dict[object, Measures],
+    counts: dict[str, int],
+    breaches: list[Breach],
+    report: Path | None,
+) -> None:
+    """One row per date in ops.validation_runs: counts, failures by rule, outcome, report."""
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    rows = []
+    for day in scope.dates():
+        m = measures.get(day, Measures())
+        day_breaches = [str(b) for b in breaches if b.date in (None, day)]
+        outcome = "failed" if day_breaches else ("quarantined" if m.rows_failed else "passed")
+        rows.append((scope.run_id, scope.job, scope.table, day, m.rows_in, m.rows_in - m.rows_failed, m.rows_failed,
+                     {k: v for k, v in m.failures_by_rule.items() if v}, outcome, day_breaches,
+                     str(report) if report else None, now))
+    schema = ("run_id string, job string, table_name string, date date, rows_in long, rows_passed long, "
+              "rows_quarantined long, failures_by_rule map<string,long>, outcome string, breaches array<string>, "
+              "report string, validated_at timestamp")
+    tables.append(spark, platform, spark.createDataFrame(rows, schema), runs_table(platform),
+                  {"job": scope.job, "run_id": scope.run_id, **counts})

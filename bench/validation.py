@@ -24,7 +24,7 @@ from atelier.spark import tables
 from atelier.spark.session import build_session
 from atelier.validation.gate import Scope, check, write_quarantine
 from atelier.validation.report import DataDocs
-from atelier.validation.rules import flag_rows, measure, row_valid
+from atelier.validation.rules import applicable, flag_rows, measure, row_valid
 
 YEAR = (dt.date(2013, 1, 1), dt.date(2013, 12, 31))
 
@@ -51,8 +51,11 @@ def main() -> None:
 
     collect(spark, platform, unvalidated, *YEAR)
     run_features(spark, platform, unvalidated, *YEAR)  # warm-up: JIT, caches, table creation
-    build_s = timed(lambda: run_features(spark, platform, unvalidated, *YEAR))
-    gated_s = timed(lambda: run_features(spark, platform, validated, *YEAR))
+    plain, gated = [], []
+    for _ in range(2):  # alternated, best of two: the machine is noisy
+        plain.append(timed(lambda: run_features(spark, platform, unvalidated, *YEAR)))
+        gated.append(timed(lambda: run_features(spark, platform, validated, *YEAR)))
+    build_s, gated_s = min(plain), min(gated)
 
     gold = tables.read_table(spark, platform, validated.tables.features).cache()
     rows = gold.count()
@@ -65,19 +68,23 @@ def main() -> None:
         outcome.flagged.unpersist()
 
     gate_s = timed(gate_only)
-    one_pass_s = timed(lambda: measure(flag_rows(gold, rules.row_rules), validated.date_column, rules.row_rules, rules.table_rules))
-    per_rule_s = timed(lambda: [gold.filter(~row_valid(r)).count() for r in rules.row_rules])
     docs = DataDocs(work / "reports" / "gx_only")
     gx_s = timed(lambda: docs.validate(gold, scope.table, "bench", rules, list(expected), 365))
+
+    # Row rules over a table read from Delta (not cached): one Spark job per rule vs one pass for all.
+    bronze = tables.read_table(spark, platform, "bronze.flights")
+    flight_rules = applicable(bronze, validated.validation.tables["flights"].row_rules)
+    per_rule_s = min(timed(lambda: [bronze.filter(~row_valid(r)).count() for r in flight_rules]) for _ in range(2))
+    one_pass_s = min(timed(lambda: measure(flag_rows(bronze, flight_rules), "_batch_date", flight_rules, []))
+                     for _ in range(2))
 
     print(f"feature table, full year: {rows:,} rows, {len(rules.row_rules)} row rules, {len(rules.table_rules)} table rules")
     print(f"features job without validation: {build_s:6.1f} s")
     print(f"features job with validation:    {gated_s:6.1f} s  -> validation adds {100 * (gated_s / build_s - 1):.0f}%")
     print(f"gate alone on the cached table:  {gate_s:6.1f} s  ({gate_s / build_s:.2f} of the job)")
     print(f"  of which Great Expectations:   {gx_s:6.1f} s  (its suite + Data Docs page)")
-    print(f"row rules, one Spark job each:   {per_rule_s:6.2f} s;  all in one pass (+ table measures): {one_pass_s:.2f} s"
-          f"  -> {per_rule_s / one_pass_s:.1f}x")
-
+    print(f"bronze.flights, {len(flight_rules)} row rules: one Spark job per rule {per_rule_s:.2f} s, "
+          f"one pass for all (counts per date and rule) {one_pass_s:.2f} s -> {per_rule_s / one_pass_s:.1f}x")
 
 if __name__ == "__main__":
     main()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +42,8 @@ def row_expectations(rule: RowRule) -> list[Any]:
         return [gxe.ExpectColumnValuesToBeInSet(column=rule.column, value_set=list(rule.values), **meta)]
     if rule.type == "regex":
         return [gxe.ExpectColumnValuesToMatchRegex(column=rule.column, regex=rule.pattern, **meta)]
-    query = f"SELECT * FROM {{batch}} WHERE NOT coalesce(({rule.condition}), false)"
+    condition = rule.condition.replace("{", "{{").replace("}", "}}")  # GX formats the query: braces are its own
+    query = f"SELECT * FROM {{batch}} WHERE NOT coalesce(({condition}), false)"
     return [gxe.UnexpectedRowsExpectation(unexpected_rows_query=query, **meta)]
 
 
@@ -64,24 +64,41 @@ def table_expectations(rule: TableRule, expected_columns: list[str], dates: int)
 
 
 class DataDocs:
-    """An ephemeral GX context whose Data Docs site is a folder (default var/reports/data_docs)."""
+    """An ephemeral GX context (no project folder) whose Data Docs site is `folder`.
+
+    Validation results are kept as JSON files beside the site: GX rebuilds its index on every
+    run and deletes pages whose results it no longer knows, so an in-memory store would lose
+    the pages of earlier processes.
+    """
 
     def __init__(self, folder: Path) -> None:
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
         import great_expectations as gx
+        from great_expectations.data_context.types.base import (
+            DataContextConfig,
+            InMemoryStoreBackendDefaults,
+            ProgressBarsConfig,
+        )
 
         logging.getLogger("great_expectations").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", module="great_expectations")
         self.folder = folder.resolve()
-        self.context = gx.get_context(mode="ephemeral")
-        for name in list(self.context.list_data_docs_sites()):
-            self.context.delete_data_docs_site(name)  # the default site points at a throw-away temp dir
-        self.context.add_data_docs_site(site_name=SITE, site_config={
+        defaults = InMemoryStoreBackendDefaults()
+        stores = defaults.stores
+        stores[defaults.validation_results_store_name]["store_backend"] = {
+            "class_name": "TupleFilesystemStoreBackend",
+            "base_directory": str(self.folder.parent / "validation_results"),
+        }
+        site = {
             "class_name": "SiteBuilder",
             "show_how_to_buttons": False,
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(self.folder)},
-        })
+        }
+        config = DataContextConfig(
+            store_backend_defaults=defaults, stores=stores, data_docs_sites={SITE: site},
+            progress_bars=ProgressBarsConfig(globally=False), analytics_enabled=False,
+        )
+        self.context = gx.get_context(mode="ephemeral", project_config=config)
 
     def validate(
         self, df: DataFrame, table: str, run_name: str, rules: TableValidation, expected_columns: list[str], dates: int
@@ -91,16 +108,13 @@ class DataDocs:
         from great_expectations.checkpoint import UpdateDataDocsAction
 
         n = next(_names)
-        suite = gx.ExpectationSuite(name=table)
-        for rule in rules.row_rules:
-            for expectation in row_expectations(rule):
-                suite.add_expectation(expectation)
-        for rule in rules.table_rules:
-            for expectation in table_expectations(rule, expected_columns, dates):
-                suite.add_expectation(expectation)
-        if not suite.expectations:
+        expectations = [e for rule in rules.row_rules for e in row_expectations(rule)]
+        expectations += [e for rule in rules.table_rules for e in table_expectations(rule, expected_columns, dates)]
+        if not expectations:
             return GxReport(True, None, [])
-        asset = self.context.data_sources.add_spark(name=f"spark_{n}").add_dataframe_asset(name=table)
+        suite = gx.ExpectationSuite(name=table, expectations=expectations)
+        # persist=False: the gate hands GX a frame it has persisted already (GX's own cache would leak).
+        asset = self.context.data_sources.add_spark(name=f"spark_{n}", persist=False).add_dataframe_asset(name=table)
         batch = asset.add_batch_definition_whole_dataframe(f"batch_{n}")
         definition = self.context.validation_definitions.add(
             gx.ValidationDefinition(name=f"{table}_{n}", data=batch, suite=self.context.suites.add_or_update(suite))

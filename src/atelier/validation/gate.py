@@ -155,10 +155,21 @@ def write_quarantine(spark: SparkSession, platform: PlatformConfig, outcome: Gat
         # What counts is that every rejected row is now in the quarantine, inserted now or before.
         held = tables.read_table(spark, platform, name).select(QUARANTINE_DATE, "row")
         return rows.join(held, [QUARANTINE_DATE, "row"], "left_semi").count()
+    if not any(m.rows_failed for m in outcome.measures.values()) and not _holds(spark, platform, name, scope):
+        return 0  # nothing rejected now, nothing to clear: no empty commit
     # A job that derives the rows from its inputs replaces its own earlier quarantine of the dates.
     tables.replace_dates(spark, platform, rows, name, QUARANTINE_DATE, scope.start, scope.end, meta,
                          also=f"job = '{scope.job}'")
     return tables.last_commit_rows(spark, platform, name)
+
+
+def _holds(spark: SparkSession, platform: PlatformConfig, name: str, scope: Scope) -> bool:
+    """Whether the quarantine holds rows of this job for the scope's dates (answered from Delta's stats)."""
+    if not tables.exists(platform, name):
+        return False
+    held = tables.read_table(spark, platform, name).filter(
+        F.col(QUARANTINE_DATE).between(scope.start, scope.end) & (F.col("job") == scope.job))
+    return bool(held.limit(1).count())
 
 
 def _trailing_averages(

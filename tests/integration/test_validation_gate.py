@@ -108,6 +108,8 @@ def test_duplicate_flights_fail_the_job_with_the_rule_and_the_report(spark: Spar
     ("flights_absurd_values.csv", [["distance_plausible"], ["arr_delay_plausible"]]),
     ("flights_malformed_line.csv", [["key_present", "time_hour_matches_schedule"]]),
     ("flights_non_utf8.csv", [["origin_is_nyc"]]),
+    ("flights_future_dates.csv", [["time_hour_matches_schedule"]]),
+    ("flights_null_keys.csv", [["key_present"], ["key_present"]]),
 ])
 def test_bad_rows_are_quarantined_with_their_reasons(spark: SparkSession, lake: PlatformConfig, case: str, rules) -> None:
     collect(spark, lake, flights_from(case), JAN1, JAN1)

@@ -72,6 +72,7 @@ class DataDocs:
     """
 
     def __init__(self, folder: Path) -> None:
+        logging.getLogger("great_expectations").setLevel(logging.ERROR)  # before the import, which logs
         import great_expectations as gx
         from great_expectations.data_context.types.base import (
             DataContextConfig,
@@ -79,7 +80,6 @@ class DataDocs:
             ProgressBarsConfig,
         )
 
-        logging.getLogger("great_expectations").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", module="great_expectations")
         self.folder = folder.resolve()
         defaults = InMemoryStoreBackendDefaults()

@@ -12,6 +12,12 @@ step "collect $use_case $start..$end: sources -> bronze Delta tables, matured ou
 $atelier collect --use-case "$use_case" --start "$start" --end "$end"
 step "features $use_case $start..$end: bronze -> silver (clean, point-in-time joins) -> gold feature table"
 $atelier features --use-case "$use_case" --start "$start" --end "$end"
+planted=var/demo/weather_planted_2013-07-04.csv
+step "a planted bad day: 2013-07-04's weather with six impossible readings, collected and validated again"
+.venv/bin/python scripts/plant_bad_day.py 2013-07-04 "$planted"
+$atelier collect --use-case "$use_case" --date 2013-07-04 \
+  --set sources.weather.format=csv --set "sources.weather.path=$planted" --set sources.weather.package=
+$atelier features --use-case "$use_case" --date 2013-07-04
 step "the tables (Delta under var/lake, registered in the catalog under var/metastore)"
 $atelier tables
 step "validation: what the rules quarantined, and the runs' reports"

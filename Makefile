@@ -32,6 +32,7 @@ test-fast: venv
 bench: venv
 	$(VENV)/bin/pip install --quiet duckdb
 	$(PY) bench/features.py
+	$(PY) bench/validation.py
 
 clean:
 	rm -rf var/ derby.log metastore_db/ spark-warehouse/

@@ -62,6 +62,14 @@ def test_date_outside_the_data(spark: SparkSession, empty_lake: PlatformConfig) 
     assert_nothing_written(empty_lake)
 
 
+def test_an_empty_day_inside_a_range(spark: SparkSession, empty_lake: PlatformConfig) -> None:
+    """The file holds flights of Jan 1 only: asking for Jan 1..2 names the empty day and writes nothing."""
+    with pytest.raises(SourceError, match=r"no rows for 1 of the requested date\(s\), first 2013-01-02; "
+                                          r"its data covers 2013-01-01\.\.2013-01-01"):
+        collect(spark, empty_lake, flights_from(BAD / "flights_absurd_values.csv"), DAY, DAY + dt.timedelta(days=1))
+    assert_nothing_written(empty_lake)
+
+
 def test_features_before_collect_says_what_to_run(spark: SparkSession, empty_lake: PlatformConfig) -> None:
     with pytest.raises(TableError, match=r"bronze\.flights does not exist: run `atelier collect` first"):
         run_features(spark, empty_lake, load_use_case("flights_delay", CONF), DAY, DAY)

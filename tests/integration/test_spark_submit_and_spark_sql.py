@@ -15,7 +15,8 @@ ATELIER = str(Path(sys.executable).parent / "atelier")
 
 def test_submitted_collect_is_queryable_from_spark_sql(tmp_path: Path) -> None:
     where = [f"--set=lake_root={tmp_path / 'lake'}", f"--set=metastore_dir={tmp_path / 'metastore'}",
-             f"--set=cache_dir={tmp_path / 'cache'}", "--set=spark.master=local[2]"]
+             f"--set=cache_dir={tmp_path / 'cache'}", f"--set=reports_dir={tmp_path / 'reports'}",
+             "--set=spark.master=local[2]"]
     job = [ATELIER, "submit", *where, "collect", "--", "--use-case", "flights_delay", "--date", "2013-01-01", *where]
     submitted = subprocess.run(job, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert submitted.returncode == 0, submitted.stderr[-3000:]

@@ -77,6 +77,10 @@ def test_bad_overrides_are_refused(conf: Path) -> None:
         load_platform(conf, overrides=["sparkk.master=x"])
     with pytest.raises(ConfigError, match="expected key.path=value"):
         load_platform(conf, overrides=["spark.master"])
+    with pytest.raises(ConfigError, match=r"give a key below 'platform'"):
+        load_platform(conf, overrides=["platform=x"])
+    with pytest.raises(ConfigError, match=r"--set spark.master=\[local: the value is not valid YAML"):
+        load_platform(conf, overrides=["spark.master=[local"])
     with pytest.raises(ConfigError, match=r"'99' is not an index"):
         load_use_case("flights_delay", conf, overrides=["features.99.name=x"])
 

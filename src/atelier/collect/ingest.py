@@ -170,7 +170,7 @@ def _write_outcomes(batch: Batch, source: CheckedSource) -> None:
     if use_case.validation.on_write and rules:  # rows quarantined with their events get no outcome either
         matured = passed(flag_rows(matured, rules.row_rules))
     keyed = with_entity_key(matured, use_case.entity.key, use_case.entity.natural_key)
-    outcomes = dedupe_latest(keyed, [use_case.entity.key], INGESTED_AT).select(
+    outcomes = dedupe_latest(keyed, [use_case.entity.key, BATCH_DATE], INGESTED_AT).select(
         use_case.entity.key,
         F.col(BATCH_DATE).alias(use_case.date_column),
         F.date_add(F.col(BATCH_DATE), delay.days).alias(OUTCOME_DATE),

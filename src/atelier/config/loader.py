@@ -109,6 +109,8 @@ def _route(overrides: list[str] | None, target: str) -> list[str]:
         key = item.split("=", 1)[0]
         head, _, rest = key.partition(".")
         if head == target:
+            if not rest:
+                raise ConfigError(f"--set {item}: give a key below '{target}', e.g. {target}.KEY=VALUE")
             kept.append(item.split(".", 1)[1])
         elif head in ("platform", "use_case"):
             continue
@@ -153,7 +155,10 @@ def _apply_override(merged: dict, item: str, origin: dict[KeyPath, str]) -> None
     for i, part in enumerate(parts[:-1]):
         node = _child(node, part, item, create=True)
     last = parts[-1]
-    value = yaml.safe_load(raw) if raw else ""
+    try:
+        value = yaml.safe_load(raw) if raw else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {item}: the value is not valid YAML: {exc}") from None
     if isinstance(node, list):
         node[_index(node, last, item)] = value
     else:

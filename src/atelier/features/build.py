@@ -39,7 +39,8 @@ def build_silver(primary: DataFrame, joined_sources: dict[str, DataFrame], use_c
     clean = use_case.clean
     df = apply_rules(derive(primary, clean.derive), clean.rules)
     df = with_entity_key(df, use_case.entity.key, use_case.entity.natural_key)
-    df = dedupe_latest(df, [use_case.entity.key], INGESTED_AT).drop(*BRONZE_METADATA)
+    # Per date as well as per key: the result must not depend on how a backfill splits its range.
+    df = dedupe_latest(df, [use_case.entity.key, BATCH_DATE], INGESTED_AT).drop(*BRONZE_METADATA)
     for join in clean.joins:
         df = _join(df, joined_sources[join.source], join, use_case.entity.key)
     return derive(df, clean.enrich)

@@ -63,11 +63,8 @@ def replace_dates(
     start: dt.date,
     end: dt.date,
     metadata: dict[str, object] | None = None,
-    also: str | None = None,
 ) -> int:
     """Atomically replace the rows of `name` whose `date_column` is in [start, end] with `df`.
-
-    `also` narrows what is replaced with one more SQL condition (e.g. rows of one job only).
 
     One Delta commit (`replaceWhere`): readers see the old rows or the new ones, never a mix, and a
     rerun for the same dates leaves the same rows. Delta rejects rows of `df` outside the range.
@@ -78,7 +75,7 @@ def replace_dates(
         df.repartition(date_column)  # one file per date, not one per task and date
         .write.format("delta")
         .mode("overwrite")
-        .option("replaceWhere", date_predicate(date_column, start, end) + (f" AND ({also})" if also else ""))
+        .option("replaceWhere", date_predicate(date_column, start, end))
         .partitionBy(date_column)
     )
     if metadata:
@@ -159,8 +156,12 @@ def table_info(spark: SparkSession, platform: PlatformConfig, name: str) -> Tabl
     )
 
 
+def table_names(platform: PlatformConfig, database: str | None = None) -> list[str]:
+    """The Delta tables under the lake root (of one database if given), by name."""
+    lake = Path(platform.lake_root).resolve()
+    return sorted(f"{p.parent.parent.name}.{p.parent.name}" for p in lake.glob(f"{database or '*'}/*/_delta_log"))
+
+
 def list_tables(spark: SparkSession, platform: PlatformConfig) -> list[TableInfo]:
     """Every Delta table under the lake root, with its version, row count and last write."""
-    lake = Path(platform.lake_root).resolve()
-    names = sorted(f"{p.parent.parent.name}.{p.parent.name}" for p in lake.glob("*/*/_delta_log"))
-    return [table_info(spark, platform, n) for n in names]
+    return [table_info(spark, platform, n) for n in table_names(platform)]

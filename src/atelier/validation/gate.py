@@ -31,6 +31,7 @@ from atelier.validation.rules import FAILED, Measures, flag_rows, measure, passe
 log = logging.getLogger(__name__)
 
 QUARANTINE_DATE = "_date"
+JSON_OPTIONS = {"timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX"}  # microseconds survive a release
 _docs: dict[Path, DataDocs] = {}
 
 
@@ -126,11 +127,13 @@ def confirm(
     rows_in = sum(m.rows_in for m in outcome.measures.values())
     log.info("%s %s..%s: %d rows in, %d written, %d quarantined; report %s",
              scope.table, scope.start, scope.end, rows_in, written, quarantined, outcome.report)
-    _record(spark, platform, scope, outcome.measures, {"written": written, "quarantined": quarantined}, [], outcome.report)
+    counts = {"written": written, "quarantined": quarantined}
     if rows_in != written + quarantined:
-        raise ValidationError(
-            f"{scope.table} {scope.start}..{scope.end}: {rows_in} rows in but {written} written + {quarantined} quarantined"
-        )
+        lost = Breach("rows_in_equals_written_plus_quarantined", None, f"{written} written + {quarantined} quarantined",
+                      f"{rows_in} (rows in)")
+        _record(spark, platform, scope, outcome.measures, counts, [lost], outcome.report)
+        raise ValidationError(f"{scope.table} {scope.start}..{scope.end}: {lost}")
+    _record(spark, platform, scope, outcome.measures, counts, [], outcome.report)
 
 
 def write_quarantine(spark: SparkSession, platform: PlatformConfig, outcome: GateOutcome) -> int:
@@ -140,7 +143,7 @@ def write_quarantine(spark: SparkSession, platform: PlatformConfig, outcome: Gat
     rows = rejected(flagged).select(
         F.col(scope.date_column).cast("date").alias(QUARANTINE_DATE),
         F.col(FAILED).alias("failed_rules"),
-        F.to_json(F.struct(*[F.col(f"`{c}`") for c in data_columns])).alias("row"),
+        F.to_json(F.struct(*[F.col(f"`{c}`") for c in data_columns]), JSON_OPTIONS).alias("row"),
         F.lit(scope.job).alias("job"),
         F.lit(scope.run_id).alias("run_id"),
         F.current_timestamp().alias("quarantined_at"),
@@ -157,18 +160,17 @@ def write_quarantine(spark: SparkSession, platform: PlatformConfig, outcome: Gat
         return rows.join(held, [QUARANTINE_DATE, "row"], "left_semi").count()
     if not any(m.rows_failed for m in outcome.measures.values()) and not _holds(spark, platform, name, scope):
         return 0  # nothing rejected now, nothing to clear: no empty commit
-    # A job that derives the rows from its inputs replaces its own earlier quarantine of the dates.
-    tables.replace_dates(spark, platform, rows, name, QUARANTINE_DATE, scope.start, scope.end, meta,
-                         also=f"job = '{scope.job}'")
+    # A job that derives the table's dates from its inputs replaces their whole quarantine: rows an
+    # earlier `validate` moved there come from those inputs again, and are judged again.
+    tables.replace_dates(spark, platform, rows, name, QUARANTINE_DATE, scope.start, scope.end, meta)
     return tables.last_commit_rows(spark, platform, name)
 
 
 def _holds(spark: SparkSession, platform: PlatformConfig, name: str, scope: Scope) -> bool:
-    """Whether the quarantine holds rows of this job for the scope's dates (answered from Delta's stats)."""
+    """Whether the quarantine holds rows for the scope's dates."""
     if not tables.exists(platform, name):
         return False
-    held = tables.read_table(spark, platform, name).filter(
-        F.col(QUARANTINE_DATE).between(scope.start, scope.end) & (F.col("job") == scope.job))
+    held = tables.read_table(spark, platform, name).filter(F.col(QUARANTINE_DATE).between(scope.start, scope.end))
     return bool(held.limit(1).count())
 
 

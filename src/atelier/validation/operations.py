@@ -14,7 +14,7 @@ from atelier.config.schema import PlatformConfig, UseCaseConfig
 from atelier.errors import ConfigError
 from atelier.spark import tables
 from atelier.validation import gate
-from atelier.validation.gate import QUARANTINE_DATE, Scope, quarantine_table
+from atelier.validation.gate import JSON_OPTIONS, QUARANTINE_DATE, Scope, quarantine_table
 from atelier.validation.rules import FAILED, applicable, flag_rows
 from atelier.validation.targets import Target, validated_target
 
@@ -55,10 +55,9 @@ def validate_table(
 def quarantine_summary(spark: SparkSession, platform: PlatformConfig) -> DataFrame:
     """Per quarantine table, date and rule: how many rows wait, and from which run."""
     frames = []
-    for info in tables.list_tables(spark, platform):
-        if info.name.startswith(f"{platform.databases.quarantine}."):
-            frames.append(tables.read_table(spark, platform, info.name).select(
-                F.lit(info.name).alias("quarantine_table"), QUARANTINE_DATE, F.explode("failed_rules").alias("rule"), "run_id"))
+    for name in tables.table_names(platform, platform.databases.quarantine):
+        frames.append(tables.read_table(spark, platform, name).select(
+            F.lit(name).alias("quarantine_table"), QUARANTINE_DATE, F.explode("failed_rules").alias("rule"), "run_id"))
     if not frames:
         return spark.createDataFrame([], "quarantine_table string, date date, rule string, rows long, run_id string")
     union = frames[0]
@@ -85,7 +84,7 @@ def release(
     waiting = tables.read_table(spark, platform, qname).filter(F.col(QUARANTINE_DATE).between(start, end))
     columns = _row_columns(table_schema, t.expected)
     ddl = ", ".join(f"`{name}` {kind}" for name, kind in columns.items())
-    parsed = waiting.withColumn("__r", F.from_json("row", ddl))
+    parsed = waiting.withColumn("__r", F.from_json("row", ddl, JSON_OPTIONS))
     values = parsed.select("row", *[F.col(f"__r.`{c}`").alias(c) for c in columns])
     # Materialized, lineage cut, before the tables change: the commits below must not alter what is released.
     rechecked = flag_rows(values, applicable(values, t.rules.row_rules)).localCheckpoint(eager=True)

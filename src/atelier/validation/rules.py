@@ -105,5 +105,5 @@ def measure(
             duplicate_keys={r.name: int(row[f"dup_{i}"]) for i, r in enumerate(table_rules) if r.type == "unique"},
             latest={r.name: row[f"latest_{i}"] for i, r in enumerate(table_rules) if r.type == "freshness"},
         )
-        for row in flagged.groupBy(date_column).agg(*aggs).collect()
+        for row in flagged.groupBy(F.col(date_column).cast("date").alias(date_column)).agg(*aggs).collect()
     }

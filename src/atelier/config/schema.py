@@ -35,8 +35,12 @@ class Databases(StrictModel):
 
 
 class MlflowConfig(StrictModel):
+    """The tracking store and model registry (SQLite by default), and where run artifacts go."""
+
     tracking_uri: str = "sqlite:///var/mlflow/mlflow.db"
     registry_uri: str | None = None
+    artifact_root: str = "var/mlflow/artifacts"
+    experiment_prefix: str = "atelier/"
 
 
 class PlatformConfig(StrictModel):
@@ -263,6 +267,49 @@ class ValidationConfig(StrictModel):
     tables: dict[str, TableValidation] = Field(default_factory=dict)
 
 
+class ModelConfig(StrictModel):
+    """A model of the zoo by name (`mlp`, `linear`) and its hyperparameters (see atelier.training.models)."""
+
+    name: Literal["mlp", "linear"] = "mlp"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class SplitConfig(StrictModel):
+    """Split the training window by time: the last `test_days` are test, the `validation_days` before validation."""
+
+    validation_days: int = Field(14, ge=1)
+    test_days: int = Field(14, ge=1)
+
+
+class TrainingConfig(StrictModel):
+    """How a use case trains: window and split, model, loader, backend and their hyperparameters.
+
+    `batch_size` is the global batch: each of `num_proc` processes takes its share, so the optimization
+    is the same on a laptop and on a cluster.
+    """
+
+    window: DateRange | None = None
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    loader: Literal["arrow", "petastorm"] = "arrow"
+    backend: Literal["local", "horovod", "torch_distributor"] = "local"
+    num_proc: int = Field(1, ge=1)
+    use_gpu: bool = False
+    epochs: int = Field(5, ge=1)
+    batch_size: int = Field(1024, ge=1)
+    learning_rate: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    seed: int = 13
+    threshold: float = Field(0.5, gt=0, lt=1)
+    log_every_steps: int = Field(20, ge=1)
+    dynamics_every_steps: int = Field(50, ge=1)
+    max_categories: int = Field(1000, ge=1)
+    shards: int = Field(16, ge=1)
+    start_timeout_s: int = Field(120, ge=10)
+    registered_model: str | None = None
+    importance_repeats: int = Field(1, ge=1)
+
+
 class UseCaseConfig(StrictModel):
     """A use case: sources, cleaning and joins, features, label, and the tables they land in."""
 
@@ -279,6 +326,7 @@ class UseCaseConfig(StrictModel):
     label: LabelConfig
     tables: TablesConfig
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
 
     @model_validator(mode="after")
     def _references(self) -> UseCaseConfig:
@@ -304,6 +352,11 @@ class UseCaseConfig(StrictModel):
         if dupes:
             raise ValueError(f"features: duplicate output columns {dupes}")
         return self
+
+    @property
+    def model_name(self) -> str:
+        """The registered model's name: `training.registered_model`, else the use case's name."""
+        return self.training.registered_model or self.name
 
     @property
     def primary(self) -> SourceConfig:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
+import sys
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -49,6 +50,8 @@ def session_conf(platform: PlatformConfig) -> dict[str, str]:
         conf["spark.driver.host"] = "127.0.0.1"
         conf["spark.driver.bindAddress"] = "127.0.0.1"
         conf["spark.ui.host"] = "127.0.0.1"
+        # Python workers (UDFs, training tasks) run this interpreter: the jobs environment.
+        conf["spark.pyspark.python"] = sys.executable
     conf.update(platform.spark.extra_conf)
     return conf
 
@@ -81,6 +84,9 @@ def build_session(platform: PlatformConfig, app_name: str | None = None) -> Spar
     """Start (or join) the process's SparkSession configured for `platform`."""
     Path(platform.metastore_dir).mkdir(parents=True, exist_ok=True)
     Path(platform.lake_root).mkdir(parents=True, exist_ok=True)
+    if platform.spark.master.startswith("local"):
+        # PySpark reads the workers' interpreter from the environment, not from spark.pyspark.python.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(platform.spark.master).appName(app_name or platform.spark.app_name)
     for key, value in session_conf(platform).items():
         builder = builder.config(key, value)

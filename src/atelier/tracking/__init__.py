@@ -1,0 +1,1 @@
+"""MLflow: the training record, charts, the pyfunc model and the registry."""

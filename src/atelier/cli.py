@@ -89,6 +89,72 @@ def cmd_synth(args: argparse.Namespace) -> None:
     print(path)
 
 
+def cmd_train(args: argparse.Namespace) -> None:
+    """Train a use case (or rerun a past run with --from-run), log it to MLflow, register the model."""
+    from atelier.config.loader import load_platform, load_use_case
+    from atelier.spark.session import build_session
+    from atelier.training.experiments import past_run
+    from atelier.training.job import train
+
+    platform = load_platform(args.conf_dir, args.env, args.overrides)
+    versions, tags = None, {"atelier.kind": "train"}
+    if args.from_run:
+        past = past_run(platform, args.from_run, args.overrides)
+        if args.use_case and args.use_case != past.use_case.name:
+            raise ConfigError(f"--from-run {args.from_run} trained use case '{past.use_case.name}', not '{args.use_case}'")
+        use_case, versions = past.use_case, past.versions
+        tags["atelier.from_run"] = args.from_run
+        log.info("rerunning %s on the same data versions %s", args.from_run, versions)
+    elif args.use_case:
+        use_case = load_use_case(args.use_case, args.conf_dir, args.env, args.overrides)
+    else:
+        raise ConfigError("give --use-case NAME, or --from-run RUN_ID to rerun a past run")
+    spark = build_session(platform, app_name=f"atelier-train-{use_case.name}")
+    report = train(spark, platform, use_case, versions=versions, run_name=args.run_name, tags=tags)
+    print(f"run {report.run_id}: model {report.model_name} version {report.model_version}")
+    print("  " + "  ".join(f"{k}={v:.4f}" for k, v in sorted(report.metrics.items()) if k.startswith("test_")))
+
+
+def cmd_sweep(args: argparse.Namespace) -> None:
+    from atelier.training.experiments import describe, parse_grid, sweep
+    from atelier.training.metrics import headline
+
+    grid = parse_grid(args.grid)
+    with open_job(args, "sweep", dated=False) as job:
+        parent, results, best = sweep(job.spark, job.platform, job.use_case.name, args.overrides, grid,
+                                      args.random, args.seed, args.conf_dir, args.env)
+    key = f"validation_{headline(job.use_case.label.task)[0]}"
+    print(describe(results, key))
+    print(f"sweep run {parent}: best trial {best.run_id} ({key} {best.metrics[key]:.4f}), "
+          f"registered as {best.model_name} version {best.model_version}")
+
+
+def cmd_runs(args: argparse.Namespace) -> None:
+    from atelier.config.loader import load_platform
+    from atelier.training.experiments import list_runs
+
+    platform = load_platform(args.conf_dir, args.env, args.overrides)
+    frame = list_runs(platform, args.use_case, args.filter or "", args.max)
+    rows = [tuple("" if v is None or v != v else (f"{v:.4f}" if isinstance(v, float) else str(v)) for v in r)
+            for r in frame.itertuples(index=False)]
+    print(_format_table(list(frame.columns), rows))
+
+
+def cmd_ui(args: argparse.Namespace) -> None:
+    """Start the MLflow UI on 127.0.0.1 over the platform's tracking store and registry."""
+    from atelier.config.loader import load_platform
+    from atelier.tracking.store import resolve_uri
+
+    platform = load_platform(args.conf_dir, args.env, args.overrides)
+    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(args.port),
+               "--backend-store-uri", resolve_uri(platform.mlflow.tracking_uri),
+               "--default-artifact-root", Path(platform.mlflow.artifact_root).resolve().as_uri()]
+    if platform.mlflow.registry_uri:
+        command += ["--registry-store-uri", resolve_uri(platform.mlflow.registry_uri)]
+    log.info("MLflow UI on http://127.0.0.1:%d (Ctrl-C stops it)", args.port)
+    os.execv(sys.executable, command)
+
+
 def cmd_submit(args: argparse.Namespace) -> None:
     """spark-submit a job file with Delta's jars and the platform's Spark settings."""
     from atelier.config.loader import load_platform
@@ -174,6 +240,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", type=int, required=True, help="rows to generate")
     p.add_argument("--seed", type=int, default=13, help="random seed (default 13)")
     p.add_argument("--out", type=Path, required=True, help="output folder (Parquet)")
+    p = command("train", cmd_train, "Train a use case on its training window (features joined with outcomes, "
+                "split by time, input Delta versions pinned) with the configured model, loader and backend; "
+                "log the run to MLflow and register the model. --from-run reruns a past run, same data versions.",
+                "--use-case flights_delay --set training.backend=local --set training.epochs=2")
+    p.add_argument("--use-case", help="use case name: conf/base/use_cases/<NAME>.yaml")
+    p.add_argument("--from-run", metavar="RUN_ID", help="rerun this MLflow run's configuration and data versions "
+                   "(--set changes it)")
+    p.add_argument("--run-name", help="MLflow run name")
+    p = command("sweep", cmd_sweep, "Train several variants as child runs of one MLflow run (grid, or --random N "
+                "of it); the best by validation metric is named and registered.",
+                "--use-case flights_delay --grid training.learning_rate=0.001|0.003 --grid training.model.name=mlp|linear")
+    add_use_case_args(p, dated=False)
+    p.add_argument("--grid", action="append", required=True, metavar="KEY=V1|V2",
+                   help="a configuration key and its values, separated by | (repeatable)")
+    p.add_argument("--random", type=int, help="draw this many trials from the grid instead of all")
+    p.add_argument("--seed", type=int, default=13, help="seed for --random (default 13)")
+    p = command("runs", cmd_runs, "List a use case's MLflow runs, newest first (filter with MLflow's syntax).",
+                "--use-case flights_delay --filter \"metrics.test_auc > 0.6\"")
+    add_use_case_args(p, dated=False)
+    p.add_argument("--filter", help="an MLflow search filter, e.g. \"params.training.backend = 'horovod'\"")
+    p.add_argument("--max", type=int, default=20, help="runs to list (default 20)")
+    p = command("ui", cmd_ui, "Start a UI on 127.0.0.1: mlflow (runs, charts, registry).", "mlflow --port 5000")
+    p.add_argument("app", choices=["mlflow"])
+    p.add_argument("--port", type=int, default=5000)
     p = command("submit", cmd_submit, "spark-submit a job file from jobs/ with Delta's jars and the platform's "
                 "Spark settings (what Airflow runs).", "collect -- --use-case flights_delay --date 2013-01-01")
     p.add_argument("job", help="job name: a file jobs/<JOB>.py")

@@ -54,6 +54,11 @@ def load_use_case(
     return _build(UseCaseConfig, layers, _route(overrides, "use_case"))
 
 
+def use_case_from_mapping(data: dict, origin: str, overrides: list[str] | None = None) -> UseCaseConfig:
+    """A use case from an already resolved mapping (e.g. a past run's config), with `--set` overrides."""
+    return _build(UseCaseConfig, [(Path(origin), copy.deepcopy(data))], _route(overrides, "use_case"))
+
+
 def list_use_cases(conf_dir: Path | None = None) -> list[str]:
     folder = (conf_dir or default_conf_dir()) / "base" / "use_cases"
     return sorted(p.stem for p in folder.glob("*.yaml"))

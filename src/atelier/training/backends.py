@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pyspark.sql import SparkSession
 
 from atelier.errors import AtelierError
-from atelier.training.loop import WorkerResult, WorkerSpec, run_worker
+from atelier.training.loop import WorkerResult, WorkerSpec, run_worker, worker_errors
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,12 @@ def train_with(spark: SparkSession | None, spec: WorkerSpec, backend: str, num_p
             result = _torch_distributor(spark, spec, num_proc)
         else:
             raise TrainingFailed(f"unknown training.backend '{backend}' (local, horovod, torch_distributor)")
-    except AtelierError:
-        raise
     except Exception as exc:  # a worker's error arrives wrapped by Spark / Horovod: surface the worker's own
-        raise TrainingFailed(f"{backend} training with {num_proc} process(es) failed: {worker_error(exc)}") from exc
+        recorded = worker_errors(spec.work_dir)
+        if isinstance(exc, AtelierError) and not recorded:
+            raise
+        reason = "; ".join(recorded) if recorded else worker_error(exc)
+        raise TrainingFailed(f"{backend} training with {num_proc} process(es) failed: {reason}") from exc
     return Launch(result=result, wall_seconds=time.time() - started, started=started)
 
 

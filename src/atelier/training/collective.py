@@ -78,6 +78,7 @@ class TorchCollective(LocalCollective):
 
     def shutdown(self) -> None:
         if self.dist.is_initialized():
+            self.dist.barrier()  # no rank tears the group down while another still uses it
             self.dist.destroy_process_group()
 
 

@@ -32,7 +32,7 @@ from atelier.training.loaders import LABEL, ROW_ID
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
-KEY, DATE = "_key", "_date"
+KEY, DATE = "atelier_key", "atelier_date"
 
 
 class TrainingDataError(AtelierError):

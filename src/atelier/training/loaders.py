@@ -20,7 +20,7 @@ import torch
 
 log = logging.getLogger(__name__)
 
-ROW_ID, LABEL = "_rowid", "_label"
+ROW_ID, LABEL = "atelier_row_id", "atelier_label"  # no leading underscore: petastorm makes namedtuples
 
 
 @dataclass(frozen=True)

@@ -70,13 +70,18 @@ class WorkerResult:
 def run_worker(spec: WorkerSpec, collective: str = "local") -> WorkerResult:
     """Entry point on every rank: set up the collective, train, always release it."""
     started = time.time()
-    coll = COLLECTIVES[collective](spec.use_gpu)
+    coll = None
     try:
+        coll = COLLECTIVES[collective](spec.use_gpu)
         result = train(spec, coll)
         result.timings["worker_start_unix"] = started
         return result
+    except Exception as exc:
+        _record_error(spec, coll.rank if coll else None, exc)
+        raise
     finally:
-        coll.shutdown()
+        if coll:
+            coll.shutdown()
 
 
 def train(spec: WorkerSpec, coll: LocalCollective) -> WorkerResult:
@@ -114,7 +119,7 @@ def train(spec: WorkerSpec, coll: LocalCollective) -> WorkerResult:
                     f"loss is {loss.item()} at epoch {epoch}, step {step} (rank {coll.rank}): lower "
                     f"training.learning_rate (now {spec.learning_rate}) or check the features for extreme values"
                 )
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             if dynamics and dynamics.recording:
@@ -208,6 +213,21 @@ def _heartbeat(spec: WorkerSpec, rank: int, step: int) -> None:
         path = Path(spec.work_dir) / f"rank-{rank}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"pid": os.getpid(), "step": step, "at": time.time()}))
+
+
+def _record_error(spec: WorkerSpec, rank: int | None, exc: Exception) -> None:
+    """`error-rank-N.txt` in the work folder: the launcher reports it instead of a wrapped stack trace."""
+    if spec.work_dir:
+        path = Path(spec.work_dir) / f"error-rank-{'unknown' if rank is None else rank}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{type(exc).__name__}: {exc}")
+
+
+def worker_errors(work_dir: str | None) -> list[str]:
+    """The errors workers recorded, rank 0 first."""
+    if not work_dir or not Path(work_dir).is_dir():
+        return []
+    return [f"rank {p.stem.rsplit('-', 1)[1]}: {p.read_text()}" for p in sorted(Path(work_dir).glob("error-rank-*.txt"))]
 
 
 def load_state(model: torch.nn.Module, state: bytes) -> torch.nn.Module:

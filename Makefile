@@ -33,6 +33,7 @@ bench: venv
 	$(VENV)/bin/pip install --quiet duckdb
 	$(PY) bench/features.py
 	$(PY) bench/validation.py
+	$(PY) bench/training.py
 
 clean:
 	rm -rf var/ derby.log metastore_db/ spark-warehouse/

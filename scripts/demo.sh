@@ -27,6 +27,10 @@ WHERE outcome <> 'passed' ORDER BY date"
 step "a query over the feature table"
 $atelier sql "SELECT origin, count(*) AS flights, round(avg(wx_visib), 2) AS avg_visibility, \
 round(avg(sched_block_minutes), 1) AS avg_block_minutes FROM gold.flight_features GROUP BY origin ORDER BY origin"
+step "train $use_case: Jan-Sep 2013 (time split), MLP on Horovod-on-Spark with 2 processes, logged to MLflow, registered"
+$atelier train --use-case "$use_case" --run-name demo
+step "the use case's MLflow runs"
+$atelier runs --use-case "$use_case" --max 5
 cat <<MSG
 
 Done. The tables live under var/lake/<database>/<table> (Delta) and are registered by name.
@@ -37,4 +41,6 @@ Query them:
 Quarantined rows:  .venv/bin/atelier sql "SELECT * FROM quarantine.bronze_weather"   (docs/validation.md)
 Data Docs (one page per validation run): var/reports/data_docs/index.html
 Rerun one day (idempotent):  .venv/bin/atelier features --use-case $use_case --date 2013-07-04
+The training run, its charts and the registered model:  .venv/bin/atelier ui mlflow   (http://127.0.0.1:5000)
+A variant of that run on the same data:  .venv/bin/atelier train --from-run RUN_ID --set training.model.name=linear
 MSG

@@ -309,6 +309,13 @@ class TrainingConfig(StrictModel):
     registered_model: str | None = None
     importance_repeats: int = Field(1, ge=1)
 
+    @model_validator(mode="after")
+    def _enough_shards(self) -> TrainingConfig:
+        if self.shards < self.num_proc:
+            raise ValueError(f"shards ({self.shards}) must be at least num_proc ({self.num_proc}): "
+                             "each process reads whole shards")
+        return self
+
 
 class UseCaseConfig(StrictModel):
     """A use case: sources, cleaning and joins, features, label, and the tables they land in."""

@@ -34,12 +34,18 @@ class TableDataset(MetaDataset):
     """A Delta table at a version as an MLflow dataset input, with its row count as the profile."""
 
     def __init__(self, path: str, name: str, version: int, rows: int) -> None:
-        self._rows = rows
+        self._rows, self._version = rows, version
         super().__init__(source=DeltaDatasetSource(path=path, delta_table_version=version), name=name)
 
     @property
     def profile(self) -> dict[str, Any]:
         return {"num_rows": self._rows}
+
+    def to_dict(self) -> dict[str, str]:
+        config = super().to_dict()
+        # DeltaDatasetSource leaves out a falsy version: version 0 must be recorded too.
+        source = {**json.loads(config["source"]), "delta_table_version": self._version}
+        return {**config, "source": json.dumps(source), "profile": json.dumps(self.profile)}
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, str]:

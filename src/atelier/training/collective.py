@@ -35,6 +35,10 @@ class HorovodCollective(LocalCollective):
     def __init__(self, use_gpu: bool = False) -> None:
         import horovod.torch as hvd
 
+        if use_gpu and not hvd.nccl_built():
+            raise RuntimeError("training.use_gpu with backend horovod needs a Horovod built with GPU operations "
+                               "(HOROVOD_GPU_OPERATIONS=NCCL); this build has CPU (gloo) operations only. "
+                               "Use backend torch_distributor (NCCL) or rebuild Horovod on the GPU machines")
         hvd.init()
         self.hvd = hvd
         self.rank, self.size, self.local_rank = hvd.rank(), hvd.size(), hvd.local_rank()

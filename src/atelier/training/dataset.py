@@ -202,7 +202,7 @@ def encoded_schema(preprocessor: Preprocessor) -> T.StructType:
 def _write_shards(
     raw: dict[str, DataFrame], root: Path, preprocessor: Preprocessor, label_scale: tuple[float, float], shards: int
 ) -> None:
-    """Encode each split with the fitted preprocessor and write it as `shards` Parquet files of equal size.
+    """Encode each split with the fitted preprocessor and write it as `shards` Parquet files of about equal size.
 
     Rows go to shards by a hash of their key and are sorted by key inside a shard, so the files
     (and a seeded epoch over them) are the same on every rerun. Written to a temporary folder and
@@ -223,9 +223,8 @@ def _write_shards(
     staging = root.with_name(root.name + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
     for split, df in raw.items():
-        n = shards if split == "train" else max(1, shards // 4)
         (
-            df.withColumn(ROW_ID, F.xxhash64(KEY)).repartition(n, ROW_ID).sortWithinPartitions(KEY)
+            df.withColumn(ROW_ID, F.xxhash64(KEY)).repartition(shards, ROW_ID).sortWithinPartitions(KEY)
             .mapInPandas(encode, schema)
             .write.option("compression", "snappy").parquet(str(staging / split))
         )

@@ -59,18 +59,22 @@ def train(
     tags: dict[str, str] | None = None,
     register: bool = True,
 ) -> TrainReport:
-    """Train `use_case` as configured; `versions` pins the input tables (else their current versions)."""
+    """Train `use_case` as configured; `versions` pins the input tables (else their current versions).
+
+    The model is always logged with the run; `register` also makes it a new version in the registry.
+    """
     cfg = use_case.training
     training_set = build_training_set(spark, platform, use_case, versions)
     store.experiment(platform, use_case.name)
     nested = mlflow.active_run() is not None
     with mlflow.start_run(run_name=run_name, nested=nested, tags={"atelier.use_case": use_case.name, **(tags or {})}) as run:
         run_id = run.info.run_id
-        log.info("MLflow run %s (%s backend, %d process(es), %s loader)", run_id, cfg.backend, cfg.num_proc, cfg.loader)
+        log.info("MLflow run %s (%s backend, %d process(es), %s loader)", run_id, cfg.backend,
+                 1 if cfg.backend == "local" else cfg.num_proc, cfg.loader)
         record.log_config(use_case, platform)
         _log_data(spark, platform, use_case, training_set)
         record.log_environment()
-        spec = _worker_spec(use_case, training_set, Path(platform.cache_dir).resolve() / "runs" / run_id)
+        spec = worker_spec(use_case, training_set, Path(platform.cache_dir).resolve() / "runs" / run_id)
         try:
             launch = train_with(spark, spec, cfg.backend, cfg.num_proc, cfg.start_timeout_s)
         except AtelierError as exc:
@@ -85,14 +89,13 @@ def train(
             record.log_graph(model, folder)
             record.log_parameters(model, {"numeric": spec.model.numeric, "vocab": training_set.preprocessor.vocab},
                                   folder)
-            if register:
-                report.model_version = _log_model(launch, spec, use_case, training_set, folder)
+            report.model_version = _log_model(launch, spec, use_case, training_set, folder, register)
         log.info("run %s: %s", run_id, ", ".join(f"{k}={v:.4f}" for k, v in sorted(report.metrics.items())
                                                   if k.startswith("test_")))
         return report
 
 
-def _worker_spec(use_case: UseCaseConfig, ts: TrainingSet, work_dir: Path) -> WorkerSpec:
+def worker_spec(use_case: UseCaseConfig, ts: TrainingSet, work_dir: Path) -> WorkerSpec:
     cfg = use_case.training
     model = ModelSpec(name=cfg.model.name, task=use_case.label.task, numeric=ts.numeric, categorical=ts.categorical,
                       cardinalities=ts.preprocessor.cardinalities(), params=dict(cfg.model.params))
@@ -107,9 +110,10 @@ def _worker_spec(use_case: UseCaseConfig, ts: TrainingSet, work_dir: Path) -> Wo
 
 def _log_data(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, ts: TrainingSet) -> None:
     """Inputs at their versions, split sizes and dates, and the training features' reference profile."""
-    window_rows = sum(ts.rows.values())
     record.log_inputs({
-        name: (str(tables.table_path(platform, name)), version, window_rows) for name, version in ts.versions.items()
+        name: (str(tables.table_path(platform, name)), version,
+               tables.read_table(spark, platform, name, version).count())
+        for name, version in ts.versions.items()
     })
     mlflow.log_params({
         **{f"data.{s}_rows": n for s, n in ts.rows.items()},
@@ -176,8 +180,9 @@ def _evaluate(model: torch.nn.Module, spec: WorkerSpec, use_case: UseCaseConfig,
     return found
 
 
-def _log_model(launch: Launch, spec: WorkerSpec, use_case: UseCaseConfig, ts: TrainingSet, folder: Path) -> str:
-    """The pyfunc (signature, input example, code) logged and registered; the new version's number."""
+def _log_model(launch: Launch, spec: WorkerSpec, use_case: UseCaseConfig, ts: TrainingSet, folder: Path,
+               register: bool) -> str | None:
+    """The pyfunc (signature, input example, code) logged, and registered: the new version's number."""
     artifacts = write_model_files(folder / "model_files", spec.model, ts.preprocessor, ts.label_scale,
                                   use_case.training.threshold, launch.result.state_dict)
     example = ts.raw["validation"].select(*use_case.feature_columns()).limit(5).toPandas()
@@ -186,8 +191,10 @@ def _log_model(launch: Launch, spec: WorkerSpec, use_case: UseCaseConfig, ts: Tr
     info = mlflow.pyfunc.log_model(
         name="model", python_model=TabularModel(), artifacts=artifacts, signature=signature, input_example=example,
         code_paths=[str(Path(atelier.__file__).parent)], pip_requirements=_requirements(),
-        registered_model_name=use_case.model_name,
+        registered_model_name=use_case.model_name if register else None,
     )
+    if not register:
+        return None
     version = str(info.registered_model_version)
     client = mlflow.MlflowClient()
     for key, value in {"use_case": use_case.name, "run_id": mlflow.active_run().info.run_id,

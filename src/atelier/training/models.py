@@ -57,6 +57,8 @@ class GeneralizedLinear(nn.Module):
         super().__init__()
         self.numeric = nn.Linear(len(spec.numeric), 1)
         self.categories = nn.ModuleList(nn.Embedding(card, 1) for card in spec.cardinalities)
+        # A generalized linear model starts at "no effect": the base rate (binary) or the mean (regression).
+        nn.init.zeros_(self.numeric.weight)
         for emb in self.categories:
             nn.init.zeros_(emb.weight)
 

@@ -151,7 +151,7 @@ def test_registered_pyfunc_predicts_what_the_trained_network_does(spark, lake, h
     raw = (ts.raw["test"].withColumn("row_id", F.xxhash64("atelier_key")).orderBy("atelier_key").limit(500)
            .toPandas())
     model = mlflow.pyfunc.load_model(f"models:/flights_delay/{horovod_run.model_version}")
-    served = model.predict(raw[uc.feature_columns()])
+    served = model.predict(raw[uc.model_columns()])
     assert list(served.columns) == ["score", "prediction"] and served["score"].between(0, 1).all()
     assert ((served["score"] >= 0.5).astype(int) == served["prediction"]).all()
 
@@ -175,7 +175,7 @@ def test_regression_label_trains_the_linear_model(spark, lake) -> None:
     assert all(np.isfinite(v) for v in report.metrics.values()), report.metrics
     # It learns: predictions follow the delays of the validation days (whose mean differs from June's).
     validation = build_training_set(spark, lake, uc).raw["validation"].toPandas()
-    predicted = mlflow.pyfunc.load_model(f"runs:/{report.run_id}/model").predict(validation[uc.feature_columns()])
+    predicted = mlflow.pyfunc.load_model(f"runs:/{report.run_id}/model").predict(validation[uc.model_columns()])
     assert np.corrcoef(predicted["score"], validation["atelier_label"])[0, 1] > 0.15
     artifacts = set(_all_artifacts(report.run_id))
     assert {"charts/residuals.png", "parameters/coefficients.tsv"} <= artifacts

@@ -308,6 +308,7 @@ class TrainingConfig(StrictModel):
     start_timeout_s: int = Field(120, ge=10)
     registered_model: str | None = None
     importance_repeats: int = Field(1, ge=1)
+    exclude_features: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _enough_shards(self) -> TrainingConfig:
@@ -358,6 +359,9 @@ class UseCaseConfig(StrictModel):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"features: duplicate output columns {dupes}")
+        unknown = sorted(set(self.training.exclude_features) - {f.name for f in self.features})
+        if unknown:
+            raise ValueError(f"training.exclude_features {unknown} are not features of the use case")
         return self
 
     @property
@@ -370,4 +374,11 @@ class UseCaseConfig(StrictModel):
         return self.sources[self.clean.primary]
 
     def feature_columns(self, kind: str | None = None) -> list[str]:
+        """The feature table's feature columns (of one `kind`: numeric or categorical)."""
         return [c for f in self.features if kind in (None, f.type) for c in f.output_columns()]
+
+    def model_columns(self, kind: str | None = None) -> list[str]:
+        """The feature columns the model takes: all but `training.exclude_features`."""
+        excluded = set(self.training.exclude_features)
+        return [c for f in self.features if kind in (None, f.type) and f.name not in excluded
+                for c in f.output_columns()]

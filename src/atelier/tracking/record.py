@@ -63,7 +63,7 @@ def log_config(use_case: UseCaseConfig, platform: PlatformConfig) -> None:
     """Training settings, label and features as params; the full resolved YAML of both as artifacts."""
     uc = use_case.model_dump(mode="json")
     params = {"use_case": use_case.name, **flatten(uc["training"], "training."), **flatten(uc["label"], "label."),
-              "features": json.dumps(use_case.feature_columns()), "tables.features": use_case.tables.features,
+              "features": json.dumps(use_case.model_columns()), "tables.features": use_case.tables.features,
               "tables.outcomes": use_case.tables.outcomes}
     items = list(params.items())
     for i in range(0, len(items), 100):

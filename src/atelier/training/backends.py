@@ -6,7 +6,6 @@ on any rank fails the call with that rank's error (the Spark job is cancelled, n
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import re
 import time
@@ -17,7 +16,6 @@ from pyspark.sql import SparkSession
 from atelier.errors import AtelierError
 from atelier.training.loop import WorkerResult, WorkerSpec, run_worker, worker_errors
 
-log = logging.getLogger(__name__)
 
 
 class TrainingFailed(AtelierError):

@@ -92,7 +92,7 @@ def labeled_frame(
     features_name, outcomes_name = use_case.tables.features, use_case.tables.outcomes
     features = tables.read_table(spark, platform, features_name, versions[features_name])
     outcomes = tables.read_table(spark, platform, outcomes_name, versions[outcomes_name])
-    missing = [c for c in use_case.feature_columns() if c not in features.columns]
+    missing = [c for c in use_case.model_columns() if c not in features.columns]
     if missing:
         raise TrainingDataError(
             f"feature columns {missing} are missing from {features_name} (version {versions[features_name]}): "
@@ -105,7 +105,7 @@ def labeled_frame(
         features.filter(in_window)
         .join(labels, key, "inner")
         .filter(F.col(LABEL).isNotNull() & ~F.isnan(LABEL))
-        .select(F.col(key).alias(KEY), F.col(date).cast("date").alias(DATE), F.col(LABEL), *use_case.feature_columns())
+        .select(F.col(key).alias(KEY), F.col(date).cast("date").alias(DATE), F.col(LABEL), *use_case.model_columns())
     )
 
 
@@ -127,7 +127,7 @@ def build_training_set(
     rows, positives = _count(frame, splits, use_case.label.task == "binary")
     _check_usable(use_case, versions, rows, positives)
 
-    numeric, categorical = use_case.feature_columns("numeric"), use_case.feature_columns("categorical")
+    numeric, categorical = use_case.model_columns("numeric"), use_case.model_columns("categorical")
     fingerprint = _fingerprint(use_case, versions, splits)
     root = Path(platform.cache_dir).resolve() / "training" / use_case.name / fingerprint
     preprocessor_file = root / "preprocessor.json"
@@ -185,8 +185,9 @@ def _fingerprint(use_case: UseCaseConfig, versions: dict[str, int], splits: Spli
     cfg = use_case.training
     spec = {
         "versions": versions, "splits": [str(splits.of(s).start) + str(splits.of(s).end) for s in SPLITS],
-        "features": [f.model_dump() for f in use_case.features], "label": use_case.label.model_dump(),
-        "max_categories": cfg.max_categories, "shards": cfg.shards, "format": 1,
+        "features": [f.model_dump() for f in use_case.features], "columns": use_case.model_columns(),
+        "label": use_case.label.model_dump(),
+        "max_categories": cfg.max_categories, "shards": cfg.shards, "format": 2,
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

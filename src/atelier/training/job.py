@@ -185,7 +185,7 @@ def _log_model(launch: Launch, spec: WorkerSpec, use_case: UseCaseConfig, ts: Tr
     """The pyfunc (signature, input example, code) logged, and registered: the new version's number."""
     artifacts = write_model_files(folder / "model_files", spec.model, ts.preprocessor, ts.label_scale,
                                   use_case.training.threshold, launch.result.state_dict)
-    example = ts.raw["validation"].select(*use_case.feature_columns()).limit(5).toPandas()
+    example = ts.raw["validation"].select(*use_case.model_columns()).limit(5).toPandas()
     local = TabularModel().load(Path(artifacts["spec"]), Path(artifacts["weights"]))
     signature = infer_signature(example, local.predict(None, example))
     info = mlflow.pyfunc.log_model(

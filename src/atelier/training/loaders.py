@@ -8,7 +8,6 @@ on a rank that has stopped. Needs only numpy, pyarrow and torch (petastorm only 
 """
 from __future__ import annotations
 
-import logging
 import math
 import zlib
 from collections.abc import Callable, Iterator
@@ -18,7 +17,6 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-log = logging.getLogger(__name__)
 
 ROW_ID, LABEL = "atelier_row_id", "atelier_label"  # no leading underscore: petastorm makes namedtuples
 

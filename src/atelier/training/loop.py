@@ -23,8 +23,9 @@ import torch
 from atelier.errors import AtelierError
 from atelier.training.collective import COLLECTIVES, LocalCollective
 from atelier.training.dynamics import DynamicsRecorder
-from atelier.training.loaders import Batch, Columns, make_loader
+from atelier.training.loaders import Columns, make_loader
 from atelier.training.models import ModelSpec, build_model, initial_bias, loss_function, output_to_score
+
 
 log = logging.getLogger(__name__)
 
@@ -137,8 +138,12 @@ def train(spec: WorkerSpec, coll: LocalCollective) -> WorkerResult:
             wait = time.perf_counter()
             compute_s += wait - got
         timings[f"epoch_{epoch}_seconds"] = time.perf_counter() - epoch_start
-        for name, value in evaluate(model, spec, coll).items():
+        validation = evaluate(model, spec, coll)
+        for name, value in validation.items():
             _add(series, f"val_{name}", epoch, value)
+        if coll.rank == 0:
+            log.info("epoch %d/%d: %.1f s, validation %s", epoch + 1, spec.epochs, timings[f"epoch_{epoch}_seconds"],
+                     " ".join(f"{k}={v:.4f}" for k, v in validation.items()))
     timings.update(
         train_seconds=time.perf_counter() - started, loader_seconds=loader_s, compute_seconds=compute_s,
         samples=float(samples), steps=float(step),

@@ -235,9 +235,10 @@ def test_a_killed_worker_fails_the_job_with_its_error_not_a_hang(spark, lake) ->
     def kill_rank_1() -> None:
         deadline = time.time() + 120
         while time.time() < deadline:
-            for beat in runs_dir.glob("*/rank-1.json") if runs_dir.exists() else []:
-                if beat.parent not in before and json.loads(beat.read_text())["step"] > 0:
-                    os.kill(json.loads(beat.read_text())["pid"], signal.SIGKILL)
+            for path in runs_dir.glob("*/rank-1.json") if runs_dir.exists() else []:
+                beat = json.loads(path.read_text())
+                if path.parent not in before and beat["step"] > 0:
+                    os.kill(beat["pid"], signal.SIGKILL)
                     return
             time.sleep(0.2)
 

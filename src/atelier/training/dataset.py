@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -64,9 +65,15 @@ class TrainingSet:
     label_scale: tuple[float, float] = (0.0, 1.0)
     fingerprint: str = ""
     raw: dict[str, DataFrame] = field(default_factory=dict, repr=False)
+    labeled: DataFrame | None = field(default=None, repr=False)
 
     def files(self, split: str) -> list[str]:
         return sorted(str(p) for p in (self.root / split).glob("*.parquet"))
+
+    def release(self) -> None:
+        """Drop the cached joined frame behind `raw`."""
+        if self.labeled is not None:
+            self.labeled.unpersist()
 
 
 def split_window(window: DateRange, validation_days: int, test_days: int) -> Splits:
@@ -122,10 +129,15 @@ def build_training_set(
     names = [use_case.tables.features, use_case.tables.outcomes]
     versions = dict(versions) if versions else {n: tables.current_version(spark, platform, n) for n in names}
     splits = split_window(cfg.window, cfg.split.validation_days, cfg.split.test_days)
-    frame = labeled_frame(spark, platform, use_case, versions, cfg.window)
+    # Counted, fit on, encoded, profiled and sampled: joined once, kept until `TrainingSet.release`.
+    frame = labeled_frame(spark, platform, use_case, versions, cfg.window).persist(StorageLevel.MEMORY_AND_DISK)
     raw = {s: frame.filter(F.col(DATE).between(F.lit(splits.of(s).start), F.lit(splits.of(s).end))) for s in SPLITS}
     rows, positives = _count(frame, splits, use_case.label.task == "binary")
-    _check_usable(use_case, versions, rows, positives)
+    try:
+        _check_usable(use_case, versions, rows, positives)
+    except TrainingDataError:
+        frame.unpersist()
+        raise
 
     numeric, categorical = use_case.model_columns("numeric"), use_case.model_columns("categorical")
     fingerprint = _fingerprint(use_case, versions, splits)
@@ -142,6 +154,7 @@ def build_training_set(
     return TrainingSet(
         root=root, splits=splits, versions=versions, rows=rows, positives=positives, numeric=numeric,
         categorical=categorical, preprocessor=preprocessor, label_scale=label_scale, fingerprint=fingerprint, raw=raw,
+        labeled=frame,
     )
 
 

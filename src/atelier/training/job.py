@@ -63,8 +63,17 @@ def train(
 
     The model is always logged with the run; `register` also makes it a new version in the registry.
     """
-    cfg = use_case.training
     training_set = build_training_set(spark, platform, use_case, versions)
+    try:
+        return _train_and_record(spark, platform, use_case, training_set, run_name, tags, register)
+    finally:
+        training_set.release()
+
+
+def _train_and_record(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig,
+                      training_set: TrainingSet, run_name: str | None, tags: dict[str, str] | None,
+                      register: bool) -> TrainReport:
+    cfg = use_case.training
     store.experiment(platform, use_case.name)
     nested = mlflow.active_run() is not None
     with mlflow.start_run(run_name=run_name, nested=nested, tags={"atelier.use_case": use_case.name, **(tags or {})}) as run:

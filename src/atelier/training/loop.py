@@ -217,7 +217,9 @@ def _heartbeat(spec: WorkerSpec, rank: int, step: int) -> None:
     if spec.work_dir:
         path = Path(spec.work_dir) / f"rank-{rank}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"pid": os.getpid(), "step": step, "at": time.time()}))
+        partial = path.with_suffix(".tmp")
+        partial.write_text(json.dumps({"pid": os.getpid(), "step": step, "at": time.time()}))
+        partial.replace(path)  # readers never see a half-written file
 
 
 def _record_error(spec: WorkerSpec, rank: int | None, exc: Exception) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -196,7 +197,9 @@ def _log_model(launch: Launch, spec: WorkerSpec, use_case: UseCaseConfig, ts: Tr
                                   use_case.training.threshold, launch.result.state_dict)
     example = ts.raw["validation"].select(*use_case.model_columns()).limit(5).toPandas()
     local = TabularModel().load(Path(artifacts["spec"]), Path(artifacts["weights"]))
-    signature = infer_signature(example, local.predict(None, example))
+    with warnings.catch_warnings():  # the int `prediction` column is never missing: MLflow's hint does not apply
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+        signature = infer_signature(example, local.predict(None, example))
     info = mlflow.pyfunc.log_model(
         name="model", python_model=TabularModel(), artifacts=artifacts, signature=signature, input_example=example,
         code_paths=[str(Path(atelier.__file__).parent)], pip_requirements=_requirements(),

@@ -26,7 +26,7 @@ from atelier.runtime import setup_logging
 from atelier.spark.session import build_session
 from atelier.training.backends import train_with
 from atelier.training.dataset import build_training_set
-from atelier.training.job import worker_spec, predict_batch
+from atelier.training.job import predict_batch, worker_spec
 from atelier.training.loaders import ArrowLoader, Columns, PetastormLoader, read_all
 from atelier.training.loop import load_state
 from atelier.training.metrics import binary_metrics
@@ -86,7 +86,7 @@ def bench_backends(spark, spec, epochs: int) -> None:
     print(f"\n2. backends, {epochs} epochs (time to first step includes process launch)")
     rows = []
     for backend, procs in (("local", 1), ("horovod", 2), ("torch_distributor", 2)):
-        launch = train_with(spark, dataclasses.replace(spec, epochs=epochs, work_dir=None), backend, procs)
+        launch = train_with(spark, dataclasses.replace(spec, epochs=epochs), backend, procs)
         t = launch.result.timings
         epoch = np.mean([v for k, v in t.items() if k.startswith("epoch_")])
         rows.append((backend, procs, launch.launch_seconds, epoch, launch.wall_seconds))
@@ -101,7 +101,7 @@ def bench_backends(spark, spec, epochs: int) -> None:
 def bench_quality(spark, ts, spec, columns: Columns) -> None:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    launch = train_with(spark, dataclasses.replace(spec, work_dir=None), "local", 1)
+    launch = train_with(spark, spec, "local", 1)
     model = load_state(build_model(spec.model), launch.result.state_dict).eval()
     test = read_all(ts.files("test"), columns)
     label = test.label.double().numpy()
@@ -136,7 +136,7 @@ def main() -> None:
     spark = build_session(platform, app_name="atelier-bench-training")
     ts = build_training_set(spark, platform, use_case)
     columns = Columns(ts.numeric, ts.categorical)
-    spec = worker_spec(use_case, ts, platform.cache_dir)
+    spec = worker_spec(use_case, ts, None)
     print(f"training set {ts.fingerprint}: {ts.rows}")
     bench_loaders(spark, ts, columns, str((ts.root / "converter").resolve()))
     if not args.skip_backends:

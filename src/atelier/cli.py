@@ -155,6 +155,37 @@ def cmd_ui(args: argparse.Namespace) -> None:
     os.execv(sys.executable, command)
 
 
+def cmd_promote(args: argparse.Namespace) -> None:
+    """Move `champion` through the promotion gate (or `challenger` directly), recorded in ml.registry_events."""
+    from atelier.tracking import registry, store
+    from atelier.tracking.promotion import promote
+
+    with open_job(args, "promote", dated=False) as job:
+        store.use_platform(job.platform)
+        if args.alias == "challenger":
+            event = registry.move_alias(job.spark, job.platform, job.use_case.model_name, "challenger",
+                                        args.version, "assign", args.reason or "assigned as challenger")
+        else:
+            event, comparison = promote(job.spark, job.platform, job.use_case, args.version, args.force, args.reason)
+            for metric, gain in comparison.gains.items():
+                if gain.gain is None:
+                    print(f"  {metric}: candidate {gain.candidate:.4f} (no champion yet)")
+                else:
+                    print(f"  {metric}: candidate {gain.candidate:.4f}, champion {gain.champion:.4f}, gain "
+                          f"{gain.gain:+.4f} (CI {gain.ci_low:+.4f}..{gain.ci_high:+.4f}), margin {gain.margin:+.4f}")
+    print(f"{event.model}: {event.alias} {event.from_version} -> {event.to_version} ({event.action}: {event.reason})")
+
+
+def cmd_rollback(args: argparse.Namespace) -> None:
+    from atelier.tracking import store
+    from atelier.tracking.promotion import rollback
+
+    with open_job(args, "rollback", dated=False) as job:
+        store.use_platform(job.platform)
+        event = rollback(job.spark, job.platform, job.use_case, args.reason or "")
+    print(f"{event.model}: champion {event.from_version} -> {event.to_version} (rollback: {event.reason})")
+
+
 def cmd_submit(args: argparse.Namespace) -> None:
     """spark-submit a job file with Delta's jars and the platform's Spark settings."""
     from atelier.config.loader import load_platform
@@ -261,6 +292,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_use_case_args(p, dated=False)
     p.add_argument("--filter", help="an MLflow search filter, e.g. \"params.training.backend = 'horovod'\"")
     p.add_argument("--max", type=int, default=20, help="runs to list (default 20)")
+    p = command("promote", cmd_promote, "Make a registered version the champion if it beats the current one on the "
+                "same held-out rows by the use case's promotion margins (paired bootstrap intervals in the report); "
+                "--alias challenger assigns without the gate. Every move goes to ml.registry_events.",
+                "--use-case flights_delay --version 3")
+    add_use_case_args(p, dated=False)
+    p.add_argument("--version", required=True, help="the registered model version")
+    p.add_argument("--alias", choices=["champion", "challenger"], default="champion")
+    p.add_argument("--force", action="store_true", help="promote even if the gate refuses (needs --reason)")
+    p.add_argument("--reason", default="", help="why; recorded in ml.registry_events")
+    p = command("rollback", cmd_rollback, "Move the champion back to the version it replaced (recorded).",
+                "--use-case flights_delay --reason \"calibration drifted\"")
+    add_use_case_args(p, dated=False)
+    p.add_argument("--reason", default="", help="why; recorded in ml.registry_events")
     p = command("ui", cmd_ui, "Start a UI on 127.0.0.1: mlflow (runs, charts, registry).", "mlflow --port 5000")
     p.add_argument("app", choices=["mlflow"])
     p.add_argument("--port", type=int, default=5000)

@@ -318,6 +318,22 @@ class TrainingConfig(StrictModel):
         return self
 
 
+class PromotionConfig(StrictModel):
+    """The promotion gate: a candidate replaces the champion only if it wins by every margin.
+
+    `margins` maps a metric to the least improvement required (higher-is-better metrics must rise
+    by it, lower-is-better ones fall by it); the paired bootstrap gives each difference a
+    `confidence` interval over `bootstrap_samples` resamples of the held-out rows. The held-out
+    window is `window`, else the candidate's own test days.
+    """
+
+    margins: dict[str, float] = Field(default_factory=lambda: {"auc": 0.0, "log_loss": 0.0})
+    bootstrap_samples: int = Field(200, ge=10)
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    window: DateRange | None = None
+    seed: int = 13
+
+
 class UseCaseConfig(StrictModel):
     """A use case: sources, cleaning and joins, features, label, and the tables they land in."""
 
@@ -335,6 +351,7 @@ class UseCaseConfig(StrictModel):
     tables: TablesConfig
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    promotion: PromotionConfig = Field(default_factory=PromotionConfig)
 
     @model_validator(mode="after")
     def _references(self) -> UseCaseConfig:

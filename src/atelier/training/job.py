@@ -82,7 +82,7 @@ def _train_and_record(spark: SparkSession, platform: PlatformConfig, use_case: U
         log.info("MLflow run %s (%s backend, %d process(es), %s loader)", run_id, cfg.backend,
                  1 if cfg.backend == "local" else cfg.num_proc, cfg.loader)
         record.log_config(use_case, platform)
-        _log_data(spark, platform, use_case, training_set)
+        _log_data(spark, platform, training_set)
         record.log_environment()
         spec = worker_spec(use_case, training_set, Path(platform.cache_dir).resolve() / "runs" / run_id)
         try:
@@ -105,7 +105,8 @@ def _train_and_record(spark: SparkSession, platform: PlatformConfig, use_case: U
         return report
 
 
-def worker_spec(use_case: UseCaseConfig, ts: TrainingSet, work_dir: Path) -> WorkerSpec:
+def worker_spec(use_case: UseCaseConfig, ts: TrainingSet, work_dir: Path | None) -> WorkerSpec:
+    """What every rank needs to train `use_case` on `ts`; `work_dir` gets the ranks' heartbeats and errors."""
     cfg = use_case.training
     model = ModelSpec(name=cfg.model.name, task=use_case.label.task, numeric=ts.numeric, categorical=ts.categorical,
                       cardinalities=ts.preprocessor.cardinalities(), params=dict(cfg.model.params))
@@ -114,11 +115,12 @@ def worker_spec(use_case: UseCaseConfig, ts: TrainingSet, work_dir: Path) -> Wor
         validation_files=ts.files("validation"), loader=cfg.loader, epochs=cfg.epochs, batch_size=cfg.batch_size,
         learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay, seed=cfg.seed,
         log_every_steps=cfg.log_every_steps, dynamics_every_steps=cfg.dynamics_every_steps, use_gpu=cfg.use_gpu,
-        positive_rate=ts.positives["train"] / ts.rows["train"], label_scale=ts.label_scale, work_dir=str(work_dir),
+        positive_rate=ts.positives["train"] / ts.rows["train"], label_scale=ts.label_scale,
+        work_dir=str(work_dir) if work_dir else None,
     )
 
 
-def _log_data(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, ts: TrainingSet) -> None:
+def _log_data(spark: SparkSession, platform: PlatformConfig, ts: TrainingSet) -> None:
     """Inputs at their versions, split sizes and dates, and the training features' reference profile."""
     record.log_inputs({
         name: (str(tables.table_path(platform, name)), version,

@@ -1,0 +1,38 @@
+"""Shared by the integration tests: a lake with June 20 - July 6, 2013 collected and featurized, for training."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from pyspark.sql import SparkSession
+
+from atelier.collect.ingest import collect
+from atelier.config.loader import load_use_case
+from atelier.config.schema import MlflowConfig, PlatformConfig, UseCaseConfig
+from atelier.features.build import run_features
+from tests.conftest import CONF
+
+START, END = dt.date(2013, 6, 20), dt.date(2013, 7, 6)
+# Train June 20-29, validate June 30-July 2, test July 3-5 (July 5's outcomes arrive with July 6's collect).
+WINDOW = ["training.window.start=2013-06-20", "training.window.end=2013-07-05",
+          "training.split.validation_days=3", "training.split.test_days=3"]
+FAST = ["training.epochs=3", "training.batch_size=256", "training.shards=4", "training.log_every_steps=5",
+        "training.dynamics_every_steps=10", "training.model.params.hidden=[32, 16]"]
+
+
+def training_use_case(*overrides: str) -> UseCaseConfig:
+    """The example use case on the small window, trained fast."""
+    return load_use_case("flights_delay", CONF, overrides=[*WINDOW, *FAST, *overrides])
+
+
+@pytest.fixture(scope="session")
+def training_lake(spark: SparkSession, platform: PlatformConfig, tmp_path_factory: pytest.TempPathFactory) -> PlatformConfig:
+    root = tmp_path_factory.mktemp("training")
+    lake = platform.model_copy(update={
+        "lake_root": str(root / "lake"), "cache_dir": str(root / "cache"), "reports_dir": str(root / "reports"),
+        "mlflow": MlflowConfig(tracking_uri=f"sqlite:///{root}/mlflow.db", artifact_root=str(root / "artifacts")),
+    })
+    uc = training_use_case()
+    collect(spark, lake, uc, START, END)
+    run_features(spark, lake, uc, START, END)
+    return lake

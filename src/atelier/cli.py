@@ -155,6 +155,15 @@ def cmd_ui(args: argparse.Namespace) -> None:
     os.execv(sys.executable, command)
 
 
+def cmd_score(args: argparse.Namespace) -> None:
+    from atelier.scoring.batch import score_dates
+
+    with open_job(args, "score") as job:
+        report = score_dates(job.spark, job.platform, job.use_case, job.dates.start, job.dates.end)
+    log.info("scored %s..%s (run %s): %s", job.dates.start, job.dates.end, report.run_id,
+             ", ".join(f"{arm} {n} rows" for arm, n in sorted(report.rows.items())))
+
+
 def cmd_promote(args: argparse.Namespace) -> None:
     """Move `champion` through the promotion gate (or `challenger` directly), recorded in ml.registry_events."""
     from atelier.tracking import registry, store
@@ -292,6 +301,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_use_case_args(p, dated=False)
     p.add_argument("--filter", help="an MLflow search filter, e.g. \"params.training.backend = 'horovod'\"")
     p.add_argument("--max", type=int, default=20, help="runs to list (default 20)")
+    p = command("score", cmd_score, "Score a date's (or a range's) feature rows with every arm of the use case "
+                "(champion, challenger on its share, shadows) into ml.predictions, replacing those dates.",
+                "--use-case flights_delay --date 2013-10-01")
+    add_use_case_args(p)
     p = command("promote", cmd_promote, "Make a registered version the champion if it beats the current one on the "
                 "same held-out rows by the use case's promotion margins (paired bootstrap intervals in the report); "
                 "--alias challenger assigns without the gate. Every move goes to ml.registry_events.",

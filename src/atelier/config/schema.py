@@ -334,6 +334,47 @@ class PromotionConfig(StrictModel):
     seed: int = 13
 
 
+class ArmConfig(StrictModel):
+    """A model version that scores: the `champion` (served), a `challenger` (served to `share` of the
+    rows, by a hash of the entity key), or a `shadow` (scored for every row, never served).
+    The version is a registry alias (`champion`, `challenger`) or a fixed `version`."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    role: Literal["champion", "challenger", "shadow"]
+    alias: str | None = None
+    version: str | None = None
+    share: float = Field(0.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ArmConfig:
+        if (self.alias is None) == (self.version is None):
+            raise ValueError(f"arm '{self.name}': give alias or version (one of them)")
+        if self.role == "challenger" and not 0 < self.share < 1:
+            raise ValueError(f"arm '{self.name}': a challenger needs a share between 0 and 1")
+        return self
+
+
+class ScoringConfig(StrictModel):
+    """Scheduled batch scoring: the arms, the assignment salt, and the sampled prediction log."""
+
+    arms: list[ArmConfig] = Field(default_factory=lambda: [ArmConfig(name="champion", role="champion",
+                                                                     alias="champion")])
+    salt: str = "ab-1"
+    prediction_log_percent: float = Field(0.0, ge=0, le=100)
+    predictions_table: str = "ml.predictions"
+    prediction_log_table: str = "ml.prediction_log"
+
+    @model_validator(mode="after")
+    def _roles(self) -> ScoringConfig:
+        roles = [a.role for a in self.arms]
+        if roles.count("champion") != 1 or roles.count("challenger") > 1:
+            raise ValueError(f"scoring.arms: exactly one champion and at most one challenger, got roles {roles}")
+        names = [a.name for a in self.arms]
+        if len(set(names)) != len(names):
+            raise ValueError(f"scoring.arms: duplicate arm names {names}")
+        return self
+
+
 class UseCaseConfig(StrictModel):
     """A use case: sources, cleaning and joins, features, label, and the tables they land in."""
 
@@ -352,6 +393,7 @@ class UseCaseConfig(StrictModel):
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     promotion: PromotionConfig = Field(default_factory=PromotionConfig)
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
 
     @model_validator(mode="after")
     def _references(self) -> UseCaseConfig:

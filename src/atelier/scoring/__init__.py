@@ -1,0 +1,1 @@
+"""Scheduled batch scoring: arms (champion, challenger, shadow), predictions and the prediction log."""

@@ -1,0 +1,148 @@
+"""The score job: a date's feature rows scored by every arm into `ml.predictions`, atomically per date.
+
+Each arm's model (resolved from its alias or fixed version once, on the driver) is copied to the
+cache folder and loaded once per executor Python process, then applied to Arrow batches with
+`mapInPandas`. The champion and the challenger score every row; `served` marks the arm whose
+answer counts for a row: the challenger for the rows whose salted key hash falls in its share,
+the champion for the rest. Shadows score every row and are never served. A rerun for the same
+date (or a backfill) replaces that date's rows and assigns every row to the same arm.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from atelier.config.schema import ArmConfig, PlatformConfig, UseCaseConfig
+from atelier.errors import AtelierError
+from atelier.spark import tables
+from atelier.tracking import registry, store
+
+log = logging.getLogger(__name__)
+
+SCORE_DATE = "score_date"
+_LOADED: dict[str, object] = {}  # model folder -> pyfunc, per executor Python process
+
+
+class ScoringError(AtelierError):
+    """A date that cannot be scored: no features, or a model whose inputs the table lacks."""
+
+
+@dataclass(frozen=True)
+class Arm:
+    config: ArmConfig
+    model: str
+    version: str
+    folder: str
+    columns: list[str]
+
+
+@dataclass
+class ScoreReport:
+    run_id: str
+    rows: dict[str, int] = field(default_factory=dict)
+    version: int = -1
+
+
+def resolve_arms(platform: PlatformConfig, use_case: UseCaseConfig) -> list[Arm]:
+    """Each arm's registry version, its model copied under the cache folder, and its input columns."""
+    store.use_platform(platform)
+    model, arms = use_case.model_name, []
+    for arm in use_case.scoring.arms:
+        version = arm.version or registry.alias_version(model, arm.alias)
+        if version is None:
+            raise ScoringError(f"arm '{arm.name}': model {model} has no alias '{arm.alias}' "
+                               f"(atelier promote --use-case {use_case.name} --version V --alias {arm.alias})")
+        registry.check_version(model, version)
+        folder = Path(platform.cache_dir).resolve() / "models" / model / str(version)
+        if not (folder / "MLmodel").is_file():
+            mlflow.artifacts.download_artifacts(f"models:/{model}/{version}", dst_path=str(folder))
+        columns = mlflow.models.Model.load(str(folder / "MLmodel")).get_input_schema().input_names()
+        arms.append(Arm(arm, model, str(version), str(folder), columns))
+    return arms
+
+
+def assignment(key: str, salt: str) -> Column:
+    """A stable number in [0, 1) per entity key and salt: the same on every rerun and backfill."""
+    return (F.pmod(F.xxhash64(F.col(key), F.lit(salt)), F.lit(1_000_000)) / F.lit(1_000_000.0)).cast("double")
+
+
+def _scorer(folder: str, columns: list[str], key: str):
+    def score(batches):
+        model = _LOADED.get(folder)
+        if model is None:
+            model = _LOADED[folder] = mlflow.pyfunc.load_model(folder)
+        for pdf in batches:
+            out = model.predict(pdf[columns])
+            yield pd.DataFrame({key: pdf[key], "score": out["score"].astype("float64"),
+                                "predicted_label": out["prediction"].astype("float64")})
+    return score
+
+
+def score_dates(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date,
+                end: dt.date) -> ScoreReport:
+    """Score every date of [start, end] with every arm and replace those dates in the predictions table."""
+    key, date = use_case.entity.key, use_case.date_column
+    features_table = use_case.tables.features
+    version = tables.current_version(spark, platform, features_table)
+    features = tables.read_table(spark, platform, features_table, version).filter(
+        F.col(date).between(F.lit(start), F.lit(end)))
+    arms = resolve_arms(platform, use_case)
+    for arm in arms:
+        missing = sorted(set(arm.columns) - set(features.columns))
+        if missing:
+            raise ScoringError(f"arm '{arm.config.name}' ({arm.model} version {arm.version}) needs columns {missing} "
+                               f"that {features_table} version {version} does not have; nothing was written")
+    present = {r[0] for r in features.select(F.col(date).cast("date")).distinct().collect()}
+    wanted = {start + dt.timedelta(days=i) for i in range((end - start).days + 1)}
+    if wanted - present:
+        raise ScoringError(f"{features_table} version {version} has no rows for "
+                           f"{', '.join(str(d) for d in sorted(wanted - present))}: run the features job first; "
+                           "nothing was written")
+    run_id = uuid.uuid4().hex
+    challenger = next((a for a in arms if a.config.role == "challenger"), None)
+    bucket = assignment(key, use_case.scoring.salt)
+    to_challenger = bucket < F.lit(challenger.config.share if challenger else 0.0)
+    schema = T.StructType([T.StructField(key, T.StringType()), T.StructField("score", T.DoubleType()),
+                           T.StructField("predicted_label", T.DoubleType())])
+    base = features.select(key, F.col(date).cast("date").alias(SCORE_DATE), *sorted(
+        {c for a in arms for c in a.columns}))
+    parts = []
+    for arm in arms:
+        served = {"champion": ~to_challenger, "challenger": to_challenger, "shadow": F.lit(False)}[arm.config.role]
+        scored = base.select(key, *arm.columns).mapInPandas(_scorer(arm.folder, arm.columns, key), schema)
+        parts.append(
+            scored.join(base.select(key, SCORE_DATE), key)
+            .withColumn("served", served)
+            .select(
+                key, SCORE_DATE, F.lit(arm.model).alias("model_name"), F.lit(arm.version).alias("model_version"),
+                F.lit(arm.config.name).alias("arm"), F.lit(arm.config.role).alias("role"), "served", "score",
+                "predicted_label", F.lit(_threshold(arm)).alias("threshold"), F.lit(run_id).alias("scoring_run_id"),
+                F.lit(version).alias("features_version"), F.current_timestamp().alias("scored_at"),
+            )
+        )
+    predictions = parts[0]
+    for part in parts[1:]:
+        predictions = predictions.unionByName(part)
+    name = use_case.scoring.predictions_table
+    written = tables.replace_dates(spark, platform, predictions, name, SCORE_DATE, start, end, {
+        "job": "score", "run_id": run_id, "use_case": use_case.name,
+        "inputs": {features_table: version}, "arms": {a.config.name: a.version for a in arms}})
+    rows = dict(tables.read_table(spark, platform, name, written).filter(
+        F.col(SCORE_DATE).between(F.lit(start), F.lit(end))).groupBy("arm").count().collect())
+    return ScoreReport(run_id=run_id, rows=rows, version=written)
+
+
+def _threshold(arm: Arm) -> float:
+    """The decision threshold stored with the model (0.5 for a model without one)."""
+    spec = next(Path(arm.folder).glob("artifacts/model_spec.json"), None)
+    return float(json.loads(spec.read_text())["threshold"]) if spec else 0.5

@@ -1,0 +1,78 @@
+"""Batch scoring with a champion, a challenger on a share and a shadow, into ml.predictions."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from atelier.config.schema import PlatformConfig
+from atelier.scoring.batch import ScoringError, score_dates
+from atelier.spark import tables
+from atelier.tracking import registry
+from atelier.training.job import train
+from tests.integration.conftest import training_use_case
+
+pytestmark = pytest.mark.integration
+DAY = dt.date(2013, 7, 3)
+ARMS = ["scoring.arms=[{name: champion, role: champion, alias: champion},"
+        " {name: challenger, role: challenger, alias: challenger, share: 0.2},"
+        " {name: shadow_linear, role: shadow, version: 'SHADOW'}]"]
+
+
+@pytest.fixture(scope="module")
+def arms(spark: SparkSession, training_lake: PlatformConfig) -> dict[str, str]:
+    lake = training_lake
+    versions = {}
+    for name, extra in (("champion", []), ("challenger", ["training.seed=7"]),
+                        ("shadow", ["training.model.name=linear", "training.model.params={}"])):
+        versions[name] = train(spark, lake, training_use_case("training.backend=local", *extra)).model_version
+    uc = training_use_case()
+    for alias in ("champion", "challenger"):
+        registry.move_alias(spark, lake, uc.model_name, alias, versions[alias], "assign", "scoring test")
+    return versions
+
+
+def scoring_use_case(arms: dict[str, str], *overrides: str):
+    return training_use_case(ARMS[0].replace("SHADOW", arms["shadow"]), *overrides)
+
+
+def test_every_arm_scores_every_row_and_one_arm_serves_each(spark, training_lake, arms) -> None:
+    lake, uc = training_lake, scoring_use_case(arms)
+    report = score_dates(spark, lake, uc, DAY, DAY)
+    flights = tables.read_table(spark, lake, uc.tables.features).filter(F.col("flight_date") == DAY).count()
+    assert report.rows == {"champion": flights, "challenger": flights, "shadow_linear": flights}
+    predictions = tables.read_table(spark, lake, "ml.predictions").filter(F.col("score_date") == DAY)
+    served = predictions.filter("served").groupBy("flight_id").count()
+    assert served.count() == flights and served.filter("count <> 1").count() == 0
+    share = predictions.filter("served AND arm = 'challenger'").count() / flights
+    assert 0.14 < share < 0.26, share
+    assert predictions.filter("arm = 'shadow_linear' AND served").count() == 0
+    row = predictions.filter("arm = 'challenger'").first()
+    assert row.model_version == arms["challenger"] and row.features_version >= 0 and 0 <= row.score <= 1
+
+    # A rerun replaces the date and assigns every flight to the same arm.
+    before = {(r.flight_id, r.arm) for r in predictions.filter("served").collect()}
+    score_dates(spark, lake, uc, DAY, DAY)
+    again = tables.read_table(spark, lake, "ml.predictions").filter(F.col("score_date") == DAY)
+    assert again.count() == 3 * flights
+    assert {(r.flight_id, r.arm) for r in again.filter("served").collect()} == before
+
+
+def test_a_date_without_features_is_refused_and_nothing_written(spark, training_lake, arms) -> None:
+    uc = scoring_use_case(arms)
+    version = tables.current_version(spark, training_lake, "ml.predictions") if tables.exists(
+        training_lake, "ml.predictions") else None
+    with pytest.raises(ScoringError, match=r"has no rows for 2013-08-01: run the features job first"):
+        score_dates(spark, training_lake, uc, dt.date(2013, 8, 1), dt.date(2013, 8, 1))
+    if version is not None:
+        assert tables.current_version(spark, training_lake, "ml.predictions") == version
+
+
+def test_a_renamed_feature_column_is_named_and_nothing_written(spark, training_lake, arms) -> None:
+    uc = scoring_use_case(arms, "tables.features=gold.flight_features_renamed")
+    renamed = tables.read_table(spark, training_lake, "gold.flight_features").withColumnRenamed("distance", "distance_km")
+    tables.replace_table(spark, training_lake, renamed, "gold.flight_features_renamed")
+    with pytest.raises(ScoringError, match=r"needs columns \['distance'\] that gold.flight_features_renamed"):
+        score_dates(spark, training_lake, uc, DAY, DAY)

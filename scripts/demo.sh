@@ -27,8 +27,24 @@ WHERE outcome <> 'passed' ORDER BY date"
 step "a query over the feature table"
 $atelier sql "SELECT origin, count(*) AS flights, round(avg(wx_visib), 2) AS avg_visibility, \
 round(avg(sched_block_minutes), 1) AS avg_block_minutes FROM gold.flight_features GROUP BY origin ORDER BY origin"
+# `atelier train` prints "run <id>: model <name> version <n>"; keep the version.
+train() { $atelier train --use-case "$use_case" "$@" | tee /dev/stderr | sed -n 's/^run .*: model .* version \([0-9][0-9]*\)$/\1/p'; }
 step "train $use_case: Jan-Sep 2013 (time split), MLP on Horovod-on-Spark with 2 processes, logged to MLflow, registered"
-$atelier train --use-case "$use_case" --run-name demo
+champion=$(train --run-name demo)
+step "promote version $champion to champion through the gate (the first champion always passes)"
+$atelier promote --use-case "$use_case" --version "$champion" || echo "(the gate kept the current champion)"
+step "a challenger (logistic regression) and a shadow (another seed), trained in-process"
+challenger=$(train --run-name challenger --set training.backend=local --set training.model.name=linear \
+  --set training.model.params={})
+$atelier promote --use-case "$use_case" --version "$challenger" --alias challenger
+shadow=$(train --run-name shadow --set training.backend=local --set training.seed=7)
+$atelier promote --use-case "$use_case" --version "$shadow" --alias shadow
+step "score Oct-Dec 2013: champion, challenger on 20% of flights, shadow -> ml.predictions"
+$atelier score --use-case "$use_case" --start 2013-10-01 --end 2013-12-31
+step "served positive rate per arm and month (SQL over ml.predictions)"
+$atelier sql "SELECT date_format(score_date, 'yyyy-MM') AS month, arm, model_version, count(*) AS served, \
+round(avg(predicted_label), 4) AS positive_rate, round(avg(score), 4) AS mean_score FROM ml.predictions \
+WHERE served GROUP BY 1, 2, 3 ORDER BY 1, 2"
 step "the use case's MLflow runs"
 $atelier runs --use-case "$use_case" --max 5
 cat <<MSG

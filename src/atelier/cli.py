@@ -171,9 +171,9 @@ def cmd_promote(args: argparse.Namespace) -> None:
 
     with open_job(args, "promote", dated=False) as job:
         store.use_platform(job.platform)
-        if args.alias == "challenger":
-            event = registry.move_alias(job.spark, job.platform, job.use_case.model_name, "challenger",
-                                        args.version, "assign", args.reason or "assigned as challenger")
+        if args.alias != "champion":
+            event = registry.move_alias(job.spark, job.platform, job.use_case.model_name, args.alias,
+                                        args.version, "assign", args.reason or f"assigned as {args.alias}")
         else:
             event, comparison = promote(job.spark, job.platform, job.use_case, args.version, args.force, args.reason)
             for metric, gain in comparison.gains.items():
@@ -307,11 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_use_case_args(p)
     p = command("promote", cmd_promote, "Make a registered version the champion if it beats the current one on the "
                 "same held-out rows by the use case's promotion margins (paired bootstrap intervals in the report); "
-                "--alias challenger assigns without the gate. Every move goes to ml.registry_events.",
+                "--alias challenger|shadow assigns without the gate. Every move goes to ml.registry_events.",
                 "--use-case flights_delay --version 3")
     add_use_case_args(p, dated=False)
     p.add_argument("--version", required=True, help="the registered model version")
-    p.add_argument("--alias", choices=["champion", "challenger"], default="champion")
+    p.add_argument("--alias", choices=["champion", "challenger", "shadow"], default="champion",
+                   help="champion goes through the gate; challenger and shadow are assigned directly")
     p.add_argument("--force", action="store_true", help="promote even if the gate refuses (needs --reason)")
     p.add_argument("--reason", default="", help="why; recorded in ml.registry_events")
     p = command("rollback", cmd_rollback, "Move the champion back to the version it replaced (recorded).",

@@ -35,7 +35,8 @@ def arms(spark: SparkSession, training_lake: PlatformConfig) -> dict[str, str]:
 
 
 def scoring_use_case(arms: dict[str, str], *overrides: str):
-    return training_use_case(ARMS[0].replace("SHADOW", arms["shadow"]), *overrides)
+    return training_use_case(ARMS[0].replace("SHADOW", arms["shadow"]), "scoring.prediction_log_percent=10",
+                             *overrides)
 
 
 def test_every_arm_scores_every_row_and_one_arm_serves_each(spark, training_lake, arms) -> None:
@@ -51,6 +52,11 @@ def test_every_arm_scores_every_row_and_one_arm_serves_each(spark, training_lake
     assert predictions.filter("arm = 'shadow_linear' AND served").count() == 0
     row = predictions.filter("arm = 'challenger'").first()
     assert row.model_version == arms["challenger"] and row.features_version >= 0 and 0 <= row.score <= 1
+
+    # The prediction log: about 10% of the served predictions, with their feature vectors.
+    logged = tables.read_table(spark, lake, "ml.prediction_log").filter(F.col("score_date") == DAY)
+    assert 0.05 < logged.count() / flights < 0.15
+    assert '"distance"' in logged.first().features
 
     # A rerun replaces the date and assigns every flight to the same arm.
     before = {(r.flight_id, r.arm) for r in predictions.filter("served").collect()}

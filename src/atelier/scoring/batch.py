@@ -137,9 +137,27 @@ def score_dates(spark: SparkSession, platform: PlatformConfig, use_case: UseCase
     written = tables.replace_dates(spark, platform, predictions, name, SCORE_DATE, start, end, {
         "job": "score", "run_id": run_id, "use_case": use_case.name,
         "inputs": {features_table: version}, "arms": {a.config.name: a.version for a in arms}})
+    if use_case.scoring.prediction_log_percent > 0:
+        _write_prediction_log(spark, platform, use_case, features, run_id, start, end)
     rows = dict(tables.read_table(spark, platform, name, written).filter(
         F.col(SCORE_DATE).between(F.lit(start), F.lit(end))).groupBy("arm").count().collect())
     return ScoreReport(run_id=run_id, rows=rows, version=written)
+
+
+def _write_prediction_log(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, features: DataFrame,
+                          run_id: str, start: dt.date, end: dt.date) -> None:
+    """A hash-sampled `prediction_log_percent` of the served predictions with their full feature vectors."""
+    key, cfg = use_case.entity.key, use_case.scoring
+    served = (tables.read_table(spark, platform, cfg.predictions_table)
+              .filter(F.col(SCORE_DATE).between(F.lit(start), F.lit(end)) & F.col("served")
+                      & (F.col("scoring_run_id") == run_id)))
+    sampled = served.filter(assignment(key, cfg.salt + "/log") < F.lit(cfg.prediction_log_percent / 100.0))
+    logged = sampled.join(features.drop(use_case.date_column), key).withColumn(
+        "features", F.to_json(F.struct(*use_case.feature_columns())))
+    columns = [key, SCORE_DATE, "model_name", "model_version", "arm", "score", "predicted_label", "scoring_run_id",
+               "features"]
+    tables.replace_dates(spark, platform, logged.select(*columns), cfg.prediction_log_table, SCORE_DATE, start, end,
+                         {"job": "score", "run_id": run_id, "use_case": use_case.name})
 
 
 def _threshold(arm: Arm) -> float:

@@ -21,7 +21,7 @@ from atelier.spark import tables
 
 log = logging.getLogger(__name__)
 
-ALIASES = ("champion", "challenger")
+ALIASES = ("champion", "challenger", "shadow")
 EVENTS_TABLE = "registry_events"
 
 

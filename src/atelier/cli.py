@@ -195,6 +195,27 @@ def cmd_rollback(args: argparse.Namespace) -> None:
     print(f"{event.model}: champion {event.from_version} -> {event.to_version} (rollback: {event.reason})")
 
 
+def cmd_serve(args: argparse.Namespace) -> None:
+    """Serve a use case's model alias over HTTP on 127.0.0.1 (MLflow's scoring server, this environment)."""
+    from atelier.config.loader import load_platform, load_use_case
+    from atelier.tracking import registry
+    from atelier.tracking.store import use_platform
+
+    platform = load_platform(args.conf_dir, args.env, args.overrides)
+    use_case = load_use_case(args.use_case, args.conf_dir, args.env, args.overrides)
+    uri = use_platform(platform)
+    version = registry.alias_version(use_case.model_name, args.alias)
+    if version is None:
+        raise ConfigError(f"model {use_case.model_name} has no alias '{args.alias}' (atelier promote ...)")
+    command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{use_case.model_name}@{args.alias}",
+               "--host", "127.0.0.1", "--port", str(args.port), "--env-manager", "local"]
+    log.info("serving %s version %s (%s) on http://127.0.0.1:%d/invocations", use_case.model_name, version,
+             args.alias, args.port)
+    bin_dir = Path(sys.executable).parent  # MLflow starts `uvicorn` from PATH: this environment's
+    os.execve(sys.executable, command, {**os.environ, "MLFLOW_TRACKING_URI": uri,
+                                        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
+
+
 def cmd_submit(args: argparse.Namespace) -> None:
     """spark-submit a job file with Delta's jars and the platform's Spark settings."""
     from atelier.config.loader import load_platform
@@ -319,6 +340,11 @@ def build_parser() -> argparse.ArgumentParser:
                 "--use-case flights_delay --reason \"calibration drifted\"")
     add_use_case_args(p, dated=False)
     p.add_argument("--reason", default="", help="why; recorded in ml.registry_events")
+    p = command("serve", cmd_serve, "Serve the model behind an alias over HTTP on 127.0.0.1 (POST /invocations "
+                "with feature rows; the same answers as the score job).", "--use-case flights_delay --alias champion")
+    add_use_case_args(p, dated=False)
+    p.add_argument("--alias", default="champion", help="registry alias (default champion)")
+    p.add_argument("--port", type=int, default=5001)
     p = command("ui", cmd_ui, "Start a UI on 127.0.0.1: mlflow (runs, charts, registry).", "mlflow --port 5000")
     p.add_argument("app", choices=["mlflow"])
     p.add_argument("--port", type=int, default=5000)

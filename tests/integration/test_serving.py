@@ -1,0 +1,71 @@
+"""`atelier serve`: real HTTP requests get the answers the batch scoring job wrote."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pyspark.sql import functions as F
+
+from atelier.scoring.batch import score_dates
+from atelier.spark import tables
+from atelier.tracking import registry
+from atelier.training.job import train
+from tests.conftest import CONF
+from tests.integration.conftest import training_use_case
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+DAY = dt.date(2013, 7, 4)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_served_champion_answers_like_the_batch_job(spark, training_lake, tmp_path: Path) -> None:
+    uc = training_use_case("training.backend=local", "scoring.arms=[{name: champion, role: champion, alias: champion}]")
+    version = train(spark, training_lake, uc).model_version
+    registry.move_alias(spark, training_lake, uc.model_name, "champion", version, "assign", "serving test")
+    day = DAY
+    score_dates(spark, training_lake, uc, day, day)
+    batch = (tables.read_table(spark, training_lake, "ml.predictions")
+             .filter((F.col("score_date") == day) & (F.col("arm") == "champion")).select("flight_id", "score"))
+    rows = (tables.read_table(spark, training_lake, uc.tables.features).filter(F.col("flight_date") == day)
+            .join(batch, "flight_id").orderBy("flight_id").limit(50).toPandas())
+
+    port = free_port()
+    overrides = [f"--set=platform.mlflow.tracking_uri={training_lake.mlflow.tracking_uri}"]
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "atelier"), "serve", "--use-case", "flights_delay", "--port", str(port),
+         "--conf-dir", str(CONF), *overrides], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ}, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
+                break
+            except OSError:
+                assert server.poll() is None, server.stdout.read().decode()[-3000:]
+                assert time.time() < deadline, "the scoring server did not come up in 120 s"
+                time.sleep(1)
+        payload = {"dataframe_split": json.loads(rows[uc.model_columns()].to_json(orient="split", index=False))}
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=json.dumps(payload).encode(),
+                                         headers={"Content-Type": "application/json"})
+        answer = json.loads(urllib.request.urlopen(request, timeout=30).read())
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(30)
+    served = np.array([p["score"] for p in answer["predictions"]])
+    # Same model, same rows: equal up to float32 rounding (batches of different sizes take other kernels).
+    np.testing.assert_allclose(served, rows["score"].to_numpy(), rtol=0, atol=1e-6)

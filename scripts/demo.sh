@@ -28,7 +28,12 @@ step "a query over the feature table"
 $atelier sql "SELECT origin, count(*) AS flights, round(avg(wx_visib), 2) AS avg_visibility, \
 round(avg(sched_block_minutes), 1) AS avg_block_minutes FROM gold.flight_features GROUP BY origin ORDER BY origin"
 # `atelier train` prints "run <id>: model <name> version <n>"; keep the version.
-train() { $atelier train --use-case "$use_case" "$@" | tee /dev/stderr | sed -n 's/^run .*: model .* version \([0-9][0-9]*\)$/\1/p'; }
+train() {
+  local out
+  out=$($atelier train --use-case "$use_case" "$@")
+  echo "$out" >&2
+  sed -n 's/^run .*: model .* version \([0-9][0-9]*\)$/\1/p' <<<"$out"
+}
 step "train $use_case: Jan-Sep 2013 (time split), MLP on Horovod-on-Spark with 2 processes, logged to MLflow, registered"
 champion=$(train --run-name demo)
 step "promote version $champion to champion through the gate (the first champion always passes)"

@@ -216,6 +216,17 @@ def cmd_serve(args: argparse.Namespace) -> None:
                                         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
 
 
+def cmd_export(args: argparse.Namespace) -> None:
+    from atelier.config.loader import load_platform, load_use_case
+    from atelier.tracking.export import export
+    from atelier.tracking.store import use_platform
+
+    platform = load_platform(args.conf_dir, args.env, args.overrides)
+    use_case = load_use_case(args.use_case, args.conf_dir, args.env, args.overrides)
+    use_platform(platform)
+    print(export(use_case, args.alias, args.to.resolve()))
+
+
 def cmd_submit(args: argparse.Namespace) -> None:
     """spark-submit a job file with Delta's jars and the platform's Spark settings."""
     from atelier.config.loader import load_platform
@@ -345,6 +356,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_use_case_args(p, dated=False)
     p.add_argument("--alias", default="champion", help="registry alias (default champion)")
     p.add_argument("--port", type=int, default=5001)
+    p = command("export", cmd_export, "Write the model behind an alias as a self-contained folder (pyfunc with its "
+                "code, pinned requirements, README) that loads with mlflow.pyfunc.load_model without atelier.",
+                "--use-case flights_delay --alias champion --to var/export/flights_delay")
+    add_use_case_args(p, dated=False)
+    p.add_argument("--alias", default="champion", help="registry alias (default champion)")
+    p.add_argument("--to", type=Path, required=True, help="target folder (replaced)")
     p = command("ui", cmd_ui, "Start a UI on 127.0.0.1: mlflow (runs, charts, registry).", "mlflow --port 5000")
     p.add_argument("app", choices=["mlflow"])
     p.add_argument("--port", type=int, default=5000)

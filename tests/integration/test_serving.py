@@ -1,4 +1,4 @@
-"""`atelier serve`: real HTTP requests get the answers the batch scoring job wrote."""
+"""Online and library deployment: `atelier serve` over real HTTP, `atelier export` loaded without atelier."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,10 +7,12 @@ import os
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 import urllib.request
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pytest
 from pyspark.sql import functions as F
@@ -18,6 +20,8 @@ from pyspark.sql import functions as F
 from atelier.scoring.batch import score_dates
 from atelier.spark import tables
 from atelier.tracking import registry
+from atelier.tracking.export import export
+from atelier.tracking.store import use_platform
 from atelier.training.job import train
 from tests.conftest import CONF
 from tests.integration.conftest import training_use_case
@@ -69,3 +73,38 @@ def test_served_champion_answers_like_the_batch_job(spark, training_lake, tmp_pa
     served = np.array([p["score"] for p in answer["predictions"]])
     # Same model, same rows: equal up to float32 rounding (batches of different sizes take other kernels).
     np.testing.assert_allclose(served, rows["score"].to_numpy(), rtol=0, atol=1e-6)
+
+
+LOAD_WITHOUT_ATELIER = """
+import json, sys
+sys.path.append(sys.argv[1])  # site-packages without its .pth files: atelier's editable install is not on the path
+try:
+    import atelier
+    raise SystemExit("atelier is importable: the test would prove nothing")
+except ImportError:
+    pass
+import mlflow, pandas as pd
+model = mlflow.pyfunc.load_model(sys.argv[2])
+frame = pd.read_parquet(sys.argv[3])
+print(json.dumps(model.predict(frame)["score"].tolist()))
+"""
+
+
+def test_exported_model_loads_where_atelier_is_not_installed(spark, training_lake, tmp_path: Path) -> None:
+    uc = training_use_case()
+    use_platform(training_lake)
+    if registry.alias_version(uc.model_name, "champion") is None:
+        version = train(spark, training_lake, training_use_case("training.backend=local")).model_version
+        registry.move_alias(spark, training_lake, uc.model_name, "champion", version, "assign", "export test")
+    folder = export(uc, "champion", tmp_path / "bundle")
+    assert {"README.md", "requirements.txt", "model"} <= {p.name for p in folder.iterdir()}
+    assert "torch==" in (folder / "requirements.txt").read_text()
+    rows = (tables.read_table(spark, training_lake, uc.tables.features).filter(F.col("flight_date") == DAY)
+            .orderBy("flight_id").limit(20).toPandas()[uc.model_columns()])
+    rows.to_parquet(tmp_path / "rows.parquet", index=False)
+    out = subprocess.run([sys.executable, "-S", "-c", LOAD_WITHOUT_ATELIER, sysconfig.get_paths()["purelib"],
+                          str(folder / "model"), str(tmp_path / "rows.parquet")],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    expected = mlflow.pyfunc.load_model(str(folder / "model")).predict(rows)["score"].to_numpy()
+    np.testing.assert_allclose(json.loads(out.stdout.strip().splitlines()[-1]), expected, atol=1e-9)

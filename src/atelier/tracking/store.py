@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import mlflow
@@ -24,6 +25,7 @@ def resolve_uri(uri: str) -> str:
 
 def use_platform(platform: PlatformConfig) -> str:
     """Set MLflow's tracking and registry URIs from the platform; the tracking URI."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # job logs, not terminal bars
     uri = resolve_uri(platform.mlflow.tracking_uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(resolve_uri(platform.mlflow.registry_uri or platform.mlflow.tracking_uri))

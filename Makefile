@@ -34,6 +34,7 @@ bench: venv
 	$(PY) bench/features.py
 	$(PY) bench/validation.py
 	$(PY) bench/training.py
+	$(PY) bench/scoring.py
 
 clean:
 	rm -rf var/ derby.log metastore_db/ spark-warehouse/

@@ -76,7 +76,8 @@ def assignment(key: str, salt: str) -> Column:
     return (F.pmod(F.xxhash64(F.col(key), F.lit(salt)), F.lit(1_000_000)) / F.lit(1_000_000.0)).cast("double")
 
 
-def _scorer(folder: str, columns: list[str], key: str):
+def scorer(folder: str, columns: list[str], key: str):
+    """The `mapInPandas` function of one arm: its model loaded once per Python process, applied per batch."""
     def score(batches):
         model = _LOADED.get(folder)
         if model is None:
@@ -119,7 +120,7 @@ def score_dates(spark: SparkSession, platform: PlatformConfig, use_case: UseCase
     parts = []
     for arm in arms:
         served = {"champion": ~to_challenger, "challenger": to_challenger, "shadow": F.lit(False)}[arm.config.role]
-        scored = base.select(key, *arm.columns).mapInPandas(_scorer(arm.folder, arm.columns, key), schema)
+        scored = base.select(key, *arm.columns).mapInPandas(scorer(arm.folder, arm.columns, key), schema)
         parts.append(
             scored.join(base.select(key, SCORE_DATE), key)
             .withColumn("served", served)

@@ -12,10 +12,14 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from atelier import runtime
 from atelier.errors import ConfigError
 from atelier.runtime import add_config_args, add_use_case_args, open_job
+
+if TYPE_CHECKING:
+    from atelier.config.schema import UseCaseConfig
 
 log = logging.getLogger("atelier")
 
@@ -195,15 +199,20 @@ def cmd_rollback(args: argparse.Namespace) -> None:
     print(f"{event.model}: champion {event.from_version} -> {event.to_version} (rollback: {event.reason})")
 
 
-def cmd_serve(args: argparse.Namespace) -> None:
-    """Serve a use case's model alias over HTTP on 127.0.0.1 (MLflow's scoring server, this environment)."""
+def _registry_use_case(args: argparse.Namespace) -> tuple[str, UseCaseConfig]:
+    """The use case, with MLflow pointed at the platform's store (no Spark needed); (tracking URI, use case)."""
     from atelier.config.loader import load_platform, load_use_case
-    from atelier.tracking import registry
     from atelier.tracking.store import use_platform
 
     platform = load_platform(args.conf_dir, args.env, args.overrides)
-    use_case = load_use_case(args.use_case, args.conf_dir, args.env, args.overrides)
-    uri = use_platform(platform)
+    return use_platform(platform), load_use_case(args.use_case, args.conf_dir, args.env, args.overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    """Serve a use case's model alias over HTTP on 127.0.0.1 (MLflow's scoring server, this environment)."""
+    from atelier.tracking import registry
+
+    uri, use_case = _registry_use_case(args)
     version = registry.alias_version(use_case.model_name, args.alias)
     if version is None:
         raise ConfigError(f"model {use_case.model_name} has no alias '{args.alias}' (atelier promote ...)")
@@ -217,13 +226,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from atelier.config.loader import load_platform, load_use_case
     from atelier.tracking.export import export
-    from atelier.tracking.store import use_platform
 
-    platform = load_platform(args.conf_dir, args.env, args.overrides)
-    use_case = load_use_case(args.use_case, args.conf_dir, args.env, args.overrides)
-    use_platform(platform)
+    _, use_case = _registry_use_case(args)
     print(export(use_case, args.alias, args.to.resolve()))
 
 

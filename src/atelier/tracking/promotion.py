@@ -19,6 +19,7 @@ from pyspark.sql import SparkSession
 
 from atelier.config.schema import DateRange, PlatformConfig, UseCaseConfig
 from atelier.tracking import registry, store
+from atelier.tracking.record import input_versions
 from atelier.tracking.registry import RegistryError, RegistryEvent
 from atelier.training.dataset import LABEL, labeled_frame
 from atelier.training.metrics import task_metrics
@@ -73,11 +74,11 @@ def held_out(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseCon
     if use_case.promotion.window:
         names = [use_case.tables.features, use_case.tables.outcomes]
         return use_case.promotion.window, {n: tables.current_version(spark, platform, n) for n in names}
-    run = mlflow.MlflowClient().get_run(mlflow.MlflowClient().get_model_version(use_case.model_name, version).run_id)
+    client = mlflow.MlflowClient()
+    run = client.get_run(client.get_model_version(use_case.model_name, version).run_id)
     start, end = run.data.params["data.test_dates"].split("..")
-    versions = {k[len("input."):-len(".version")]: int(v) for k, v in run.data.tags.items()
-                if k.startswith("input.") and k.endswith(".version")}
-    return DateRange(start=dt.date.fromisoformat(start), end=dt.date.fromisoformat(end)), versions
+    window = DateRange(start=dt.date.fromisoformat(start), end=dt.date.fromisoformat(end))
+    return window, input_versions(run.data.tags)
 
 
 def score(model: str, version: str, rows: pd.DataFrame) -> np.ndarray:

@@ -79,6 +79,12 @@ def log_inputs(tables: dict[str, tuple[str, int, int]]) -> None:
         mlflow.set_tags({f"input.{name}.version": version, f"input.{name}.rows": rows, f"input.{name}.path": path})
 
 
+def input_versions(tags: dict[str, str]) -> dict[str, int]:
+    """The input tables' Delta versions a run pinned, from its `input.<table>.version` tags."""
+    return {key[len("input."):-len(".version")]: int(value) for key, value in tags.items()
+            if key.startswith("input.") and key.endswith(".version")}
+
+
 def log_environment() -> None:
     """The git commit (and whether the tree had changes), key package versions, and the full package list."""
     repo = Path(__file__).resolve().parents[3]

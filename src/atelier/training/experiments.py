@@ -14,7 +14,7 @@ from pyspark.sql import SparkSession
 from atelier.config.loader import load_use_case, use_case_from_mapping
 from atelier.config.schema import PlatformConfig, UseCaseConfig
 from atelier.errors import ConfigError
-from atelier.tracking import store
+from atelier.tracking import record, store
 from atelier.training.job import TrainReport, train
 from atelier.training.metrics import headline
 
@@ -41,9 +41,7 @@ def past_run(platform: PlatformConfig, run_id: str, overrides: list[str]) -> Pas
     except Exception as exc:
         raise ConfigError(f"--from-run {run_id}: the run has no config/use_case.yaml artifact ({exc})") from None
     use_case = use_case_from_mapping(yaml.safe_load(text), f"run {run_id}: config/use_case.yaml", overrides)
-    versions = {key[len("input."):-len(".version")]: int(value) for key, value in run.data.tags.items()
-                if key.startswith("input.") and key.endswith(".version")}
-    return PastRun(run_id=run_id, use_case=use_case, versions=versions)
+    return PastRun(run_id=run_id, use_case=use_case, versions=record.input_versions(run.data.tags))
 
 
 def parse_grid(items: list[str]) -> dict[str, list[str]]:

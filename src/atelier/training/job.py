@@ -167,8 +167,8 @@ def _evaluate(model: torch.nn.Module, spec: WorkerSpec, use_case: UseCaseConfig,
     """Validation and test metrics, test charts, and permutation importance on validation."""
     task, threshold = use_case.label.task, use_case.training.threshold
     found: dict[str, float] = {}
-    for split in ("validation", "test"):
-        batch = read_all(ts.files(split), spec.columns)
+    held_out = {split: read_all(ts.files(split), spec.columns) for split in ("validation", "test")}
+    for split, batch in held_out.items():
         score = predict_batch(model, batch, spec)
         label = batch.label.double().numpy()
         found.update({f"{split}_{k}": v for k, v in task_metrics(task, label, score, threshold).items()})
@@ -177,7 +177,7 @@ def _evaluate(model: torch.nn.Module, spec: WorkerSpec, use_case: UseCaseConfig,
                    else charts.regression_charts(label, score, folder / "charts"))
     for path in test_charts:
         mlflow.log_artifact(str(path), "charts")
-    val = read_all(ts.files("validation"), spec.columns)
+    val = held_out["validation"]
 
     def score_fn(numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
         return predict_batch(model, Batch(torch.from_numpy(numeric), torch.from_numpy(categorical),

@@ -1,9 +1,10 @@
 """Benchmark scoring the full year of features with the champion, in one run, three ways:
 
-1. atelier's score path: the model loaded once per executor Python process, `mapInPandas` over
-   Arrow batches (what `atelier score` runs for each arm);
+1. atelier's score path: the model loaded once per executor Python process, `mapInArrow` over
+   Arrow batches (what `atelier score` runs, here with one arm);
 2. `mlflow.pyfunc.spark_udf` with its defaults, on the same model and rows;
-3. the bare model in this process: preprocessing + forward over all rows at once (the limit).
+3. the bare model in this process: preprocessing + forward over all rows at once, from an Arrow
+   table already in memory (the limit).
 
 Each Spark path writes to Spark's `noop` sink, so the timing is the scoring, not a table write.
 Needs the example's feature table and a champion (`make demo`). Prints rows/s and ratios.
@@ -14,13 +15,15 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import mlflow
+import pyarrow as pa
 from pyspark.sql import functions as F
 
 from atelier.config.loader import load_platform, load_use_case
 from atelier.runtime import setup_logging
-from atelier.scoring.batch import resolve_arms, scorer
+from atelier.scoring.batch import resolve_arms, scored_schema, scorer
 from atelier.spark import tables
 from atelier.spark.session import build_session
 from atelier.tracking.pyfunc import TabularModel
@@ -51,18 +54,16 @@ def main() -> None:
     rows = features.count()
     print(f"scoring {rows:,} feature rows with {arm.model} version {arm.version} (local[2])")
 
-    schema = f"{key} string, score double, predicted_label double"
-    ours = best_rate(rows, lambda: features.mapInPandas(scorer(arm.folder, arm.columns, key), schema)
+    ours = best_rate(rows, lambda: features.mapInArrow(scorer([arm.folder], [key]), scored_schema(features, [key]))
                      .write.format("noop").mode("overwrite").save(), args.repeats)
     udf = mlflow.pyfunc.spark_udf(spark, arm.folder)
     theirs = best_rate(rows, lambda: features.select(key, udf(F.struct(*arm.columns)).alias("score"))
                        .write.format("noop").mode("overwrite").save(), args.repeats)
-    frame = features.toPandas()
-    model = mlflow.pyfunc.load_model(arm.folder).unwrap_python_model()
-    assert isinstance(model, TabularModel)
-    bare = best_rate(rows, lambda: model.score(frame[arm.columns]), args.repeats)
+    table = pa.Table.from_pandas(features.toPandas(), preserve_index=False)
+    model = TabularModel.from_folder(Path(arm.folder))
+    bare = best_rate(rows, lambda: model.score(table), args.repeats)
 
-    print(f"  atelier score path (mapInPandas, model once per process) {ours:>12,.0f} rows/s")
+    print(f"  atelier score path (mapInArrow, model once per process)  {ours:>12,.0f} rows/s")
     print(f"  mlflow.pyfunc.spark_udf, defaults                        {theirs:>12,.0f} rows/s")
     print(f"  bare in-process preprocessing + forward (the limit)      {bare:>12,.0f} rows/s")
     print(f"  atelier / spark_udf = {ours / theirs:.2f}x (goal >= 2); atelier / bare = {ours / bare:.2f} (goal >= 0.5)")

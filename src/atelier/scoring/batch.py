@@ -1,8 +1,9 @@
 """The score job: a date's feature rows scored by every arm into `ml.predictions`, atomically per date.
 
 Each arm's model (resolved from its alias or fixed version once, on the driver) is copied to the
-cache folder and loaded once per executor Python process, then applied to Arrow batches with
-`mapInPandas`. The champion and the challenger score every row; `served` marks the arm whose
+cache folder and loaded once per executor Python process; one `mapInArrow` pass over the date's
+rows applies every arm to whole Arrow batches (vectorized preprocessing, one forward per batch and
+arm), carrying the key and date through, so no join puts scores back on their rows. The champion and the challenger score every row; `served` marks the arm whose
 answer counts for a row: the challenger for the rows whose salted key hash falls in its share,
 the champion for the rest. Shadows score every row and are never served. A rerun for the same
 date (or a backfill) replaces that date's rows and assigns every row to the same arm.
@@ -17,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlflow
-import pandas as pd
+import numpy as np
+import pyarrow as pa
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -26,11 +28,13 @@ from atelier.config.schema import ArmConfig, PlatformConfig, UseCaseConfig
 from atelier.errors import AtelierError
 from atelier.spark import tables
 from atelier.tracking import registry, store
+from atelier.tracking.pyfunc import TabularModel
 
 log = logging.getLogger(__name__)
 
 SCORE_DATE = "score_date"
-_LOADED: dict[str, object] = {}  # model folder -> pyfunc, per executor Python process
+ARM_INDEX = "arm_index"
+_LOADED: dict[str, TabularModel] = {}  # model folder -> model, per executor Python process
 
 
 class ScoringError(AtelierError):
@@ -44,6 +48,7 @@ class Arm:
     version: str
     folder: str
     columns: list[str]
+    threshold: float
 
 
 @dataclass
@@ -67,7 +72,7 @@ def resolve_arms(platform: PlatformConfig, use_case: UseCaseConfig) -> list[Arm]
         if not (folder / "MLmodel").is_file():
             mlflow.artifacts.download_artifacts(f"models:/{model}/{version}", dst_path=str(folder))
         columns = mlflow.models.Model.load(str(folder / "MLmodel")).get_input_schema().input_names()
-        arms.append(Arm(arm, model, str(version), str(folder), columns))
+        arms.append(Arm(arm, model, str(version), str(folder), columns, _model(str(folder)).threshold))
     return arms
 
 
@@ -76,17 +81,37 @@ def assignment(key: str, salt: str) -> Column:
     return (F.pmod(F.xxhash64(F.col(key), F.lit(salt)), F.lit(1_000_000)) / F.lit(1_000_000.0)).cast("double")
 
 
-def scorer(folder: str, columns: list[str], key: str):
-    """The `mapInPandas` function of one arm: its model loaded once per Python process, applied per batch."""
+def scorer(folders: list[str], carry: list[str]):
+    """The `mapInArrow` function scoring each batch with every model (loaded once per Python process).
+
+    Yields, per batch and model, the `carry` columns, `arm_index` (the model's position in
+    `folders`), `score` and `predicted_label`; see `scored_schema`.
+    """
     def score(batches):
-        model = _LOADED.get(folder)
-        if model is None:
-            model = _LOADED[folder] = mlflow.pyfunc.load_model(folder)
-        for pdf in batches:
-            out = model.predict(pdf[columns])
-            yield pd.DataFrame({key: pdf[key], "score": out["score"].astype("float64"),
-                                "predicted_label": out["prediction"].astype("float64")})
+        models = [_model(folder) for folder in folders]
+        for batch in batches:
+            kept = [batch.column(c) for c in carry]
+            for index, model in enumerate(models):
+                values = model.score(batch)
+                yield pa.RecordBatch.from_arrays(
+                    [*kept, pa.array(np.full(batch.num_rows, index, dtype=np.int32)), pa.array(values),
+                     pa.array(model.label(values).astype(np.float64))],
+                    names=[*carry, ARM_INDEX, "score", "predicted_label"])
     return score
+
+
+def scored_schema(frame: DataFrame, carry: list[str]) -> T.StructType:
+    """The schema `scorer` yields for `frame`."""
+    return T.StructType([frame.schema[c] for c in carry] + [
+        T.StructField(ARM_INDEX, T.IntegerType()), T.StructField("score", T.DoubleType()),
+        T.StructField("predicted_label", T.DoubleType())])
+
+
+def _model(folder: str) -> TabularModel:
+    model = _LOADED.get(folder)
+    if model is None:
+        model = _LOADED[folder] = TabularModel.from_folder(Path(folder))
+    return model
 
 
 def score_dates(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date,
@@ -113,27 +138,25 @@ def score_dates(spark: SparkSession, platform: PlatformConfig, use_case: UseCase
     challenger = next((a for a in arms if a.config.role == "challenger"), None)
     bucket = assignment(key, use_case.scoring.salt)
     to_challenger = bucket < F.lit(challenger.config.share if challenger else 0.0)
-    schema = T.StructType([T.StructField(key, T.StringType()), T.StructField("score", T.DoubleType()),
-                           T.StructField("predicted_label", T.DoubleType())])
     base = features.select(key, F.col(date).cast("date").alias(SCORE_DATE), *sorted(
         {c for a in arms for c in a.columns}))
-    parts = []
-    for arm in arms:
-        served = {"champion": ~to_challenger, "challenger": to_challenger, "shadow": F.lit(False)}[arm.config.role]
-        scored = base.select(key, *arm.columns).mapInPandas(scorer(arm.folder, arm.columns, key), schema)
-        parts.append(
-            scored.join(base.select(key, SCORE_DATE), key)
-            .withColumn("served", served)
-            .select(
-                key, SCORE_DATE, F.lit(arm.model).alias("model_name"), F.lit(arm.version).alias("model_version"),
-                F.lit(arm.config.name).alias("arm"), F.lit(arm.config.role).alias("role"), "served", "score",
-                "predicted_label", F.lit(_threshold(arm)).alias("threshold"), F.lit(run_id).alias("scoring_run_id"),
-                F.lit(version).alias("features_version"), F.current_timestamp().alias("scored_at"),
-            )
-        )
-    predictions = parts[0]
-    for part in parts[1:]:
-        predictions = predictions.unionByName(part)
+    carry = [key, SCORE_DATE]
+    scored = base.mapInArrow(scorer([a.folder for a in arms], carry), scored_schema(base, carry))
+    index = F.col(ARM_INDEX)
+
+    def per_arm(values: list) -> Column:
+        return F.element_at(F.array(*[F.lit(v) for v in values]), index + 1)
+
+    roles = [a.config.role for a in arms]
+    served = F.when(per_arm(roles) == "champion", ~to_challenger).when(
+        per_arm(roles) == "challenger", to_challenger).otherwise(F.lit(False))
+    predictions = scored.select(
+        key, SCORE_DATE, F.lit(use_case.model_name).alias("model_name"),
+        per_arm([a.version for a in arms]).alias("model_version"), per_arm([a.config.name for a in arms]).alias("arm"),
+        per_arm(roles).alias("role"), served.alias("served"), "score", "predicted_label",
+        per_arm([a.threshold for a in arms]).cast("double").alias("threshold"), F.lit(run_id).alias("scoring_run_id"),
+        F.lit(version).alias("features_version"), F.current_timestamp().alias("scored_at"),
+    )
     name = use_case.scoring.predictions_table
     written = tables.replace_dates(spark, platform, predictions, name, SCORE_DATE, start, end, {
         "job": "score", "run_id": run_id, "use_case": use_case.name,
@@ -159,9 +182,3 @@ def _write_prediction_log(spark: SparkSession, platform: PlatformConfig, use_cas
                "features"]
     tables.replace_dates(spark, platform, logged.select(*columns), cfg.prediction_log_table, SCORE_DATE, start, end,
                          {"job": "score", "run_id": run_id, "use_case": use_case.name})
-
-
-def _threshold(arm: Arm) -> float:
-    """The decision threshold stored with the model (0.5 for a model without one)."""
-    spec = next(Path(arm.folder).glob("artifacts/model_spec.json"), None)
-    return float(json.loads(spec.read_text())["threshold"]) if spec else 0.5

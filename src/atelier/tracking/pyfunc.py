@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from atelier.features.preprocessor import Preprocessor
+from atelier.features.preprocessor import Batch, Preprocessor
 from atelier.training.models import ModelSpec, build_model, output_to_score
 
 SPEC_FILE, WEIGHTS_FILE = "model_spec.json", "weights.pt"
@@ -38,16 +38,25 @@ class TabularModel(mlflow.pyfunc.PythonModel):
         self.net.eval()
         return self
 
+    @classmethod
+    def from_folder(cls, folder: Path) -> TabularModel:
+        """The model of an MLflow model folder, read from its artifacts with this process's atelier."""
+        return cls().load(folder / "artifacts" / SPEC_FILE, folder / "artifacts" / WEIGHTS_FILE)
+
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         score = self.score(model_input)
-        prediction = (score >= self.threshold).astype(np.int32) if self.spec.task == "binary" else score
-        return pd.DataFrame({"score": score, "prediction": prediction})
+        return pd.DataFrame({"score": score, "prediction": self.label(score)})
 
-    def score(self, frame: pd.DataFrame) -> np.ndarray:
-        numeric, categorical = self.preprocessor.transform(frame)
+    def score(self, batch: Batch) -> np.ndarray:
+        """The score of each row of a pandas frame or Arrow batch with the raw feature columns."""
+        numeric, categorical = self.preprocessor.transform(batch)
         with torch.no_grad():
             out = self.net(torch.from_numpy(numeric), torch.from_numpy(categorical))
         return output_to_score(out, self.spec.task, self.label_scale).double().numpy()
+
+    def label(self, score: np.ndarray) -> np.ndarray:
+        """The predicted label at the stored threshold (binary), or the value itself (regression)."""
+        return (score >= self.threshold).astype(np.int32) if self.spec.task == "binary" else score
 
 
 def write_model_files(folder: Path, spec: ModelSpec, preprocessor: Preprocessor, label_scale: tuple[float, float],

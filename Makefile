@@ -9,13 +9,14 @@ START ?= 2013-01-01
 END ?= 2013-12-31
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-fast bench clean help
+.PHONY: venv demo test test-fast bench clean help cluster-up cluster-down
 
 help:
 	@echo "make demo   - set up, then build the example use case's Delta tables ($(START)..$(END))"
 	@echo "make test   - set up, then run the test suite"
 	@echo "make bench  - benchmarks (prints ratios)"
 	@echo "make clean  - remove var/ (tables, catalog, caches); keeps .venv"
+	@echo "make cluster-up / cluster-down - a Spark standalone master and 2 workers on 127.0.0.1 (jobs: --env standalone)"
 
 venv:
 	@scripts/setup_venv.sh
@@ -36,5 +37,11 @@ bench: venv
 	$(PY) bench/training.py
 	$(PY) bench/scoring.py
 
-clean:
+cluster-up: venv
+	@scripts/cluster.sh up
+
+cluster-down:
+	@scripts/cluster.sh down
+
+clean: cluster-down
 	rm -rf var/ derby.log metastore_db/ spark-warehouse/

@@ -50,8 +50,9 @@ def session_conf(platform: PlatformConfig) -> dict[str, str]:
         conf["spark.driver.host"] = "127.0.0.1"
         conf["spark.driver.bindAddress"] = "127.0.0.1"
         conf["spark.ui.host"] = "127.0.0.1"
-        # Python workers (UDFs, training tasks) run this interpreter: the jobs environment.
-        conf["spark.pyspark.python"] = sys.executable
+    # Python workers (UDFs, training tasks) on every master run the jobs environment's interpreter:
+    # $PYSPARK_PYTHON or this one, unless `spark.extra_conf` names another (a cluster's own path).
+    conf["spark.pyspark.python"] = os.environ.get("PYSPARK_PYTHON", sys.executable)
     conf.update(platform.spark.extra_conf)
     return conf
 
@@ -84,11 +85,11 @@ def build_session(platform: PlatformConfig, app_name: str | None = None) -> Spar
     """Start (or join) the process's SparkSession configured for `platform`."""
     Path(platform.metastore_dir).mkdir(parents=True, exist_ok=True)
     Path(platform.lake_root).mkdir(parents=True, exist_ok=True)
-    if platform.spark.master.startswith("local"):
-        # PySpark reads the workers' interpreter from the environment, not from spark.pyspark.python.
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    conf = session_conf(platform)
+    # PySpark reads the workers' interpreter from the environment, not from spark.pyspark.python.
+    os.environ["PYSPARK_PYTHON"] = conf["spark.pyspark.python"]
     builder = SparkSession.builder.master(platform.spark.master).appName(app_name or platform.spark.app_name)
-    for key, value in session_conf(platform).items():
+    for key, value in conf.items():
         builder = builder.config(key, value)
     for key, value in delta_jar_conf().items():
         builder = builder.config(key, value)

@@ -36,6 +36,7 @@ bench: venv
 	$(PY) bench/validation.py
 	$(PY) bench/training.py
 	$(PY) bench/scoring.py
+	$(PY) bench/java_scoring.py
 
 cluster-up: venv
 	@scripts/cluster.sh up

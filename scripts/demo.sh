@@ -50,6 +50,9 @@ step "served positive rate per arm and month (SQL over ml.predictions)"
 $atelier sql "SELECT date_format(score_date, 'yyyy-MM') AS month, arm, model_version, count(*) AS served, \
 round(avg(predicted_label), 4) AS positive_rate, round(avg(score), 4) AS mean_score FROM ml.predictions \
 WHERE served GROUP BY 1, 2, 3 ORDER BY 1, 2"
+step "export the champion: an MLflow bundle, and one ONNX graph (preprocessing + network) for JVM services (java/)"
+$atelier export --use-case "$use_case" --alias champion --to "var/export/$use_case"
+$atelier export --use-case "$use_case" --alias champion --format onnx --to "var/export/${use_case}_onnx"
 step "the use case's MLflow runs"
 $atelier runs --use-case "$use_case" --max 5
 cat <<MSG
@@ -63,5 +66,6 @@ Quarantined rows:  .venv/bin/atelier sql "SELECT * FROM quarantine.bronze_weathe
 Data Docs (one page per validation run): var/reports/data_docs/index.html
 Rerun one day (idempotent):  .venv/bin/atelier features --use-case $use_case --date 2013-07-04
 The training run, its charts and the registered model:  .venv/bin/atelier ui mlflow   (http://127.0.0.1:5000)
+The champion in a JVM service:  var/export/${use_case}_onnx with the library in java/ (java/README.md)
 A variant of that run on the same data:  .venv/bin/atelier train --from-run RUN_ID --set training.model.name=linear
 MSG

@@ -226,7 +226,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from atelier.tracking.export import export
+    if args.format == "onnx":
+        from atelier.tracking.onnx_export import export_onnx as export
+    else:
+        from atelier.tracking.export import export
 
     _, use_case = _registry_use_case(args)
     print(export(use_case, args.alias, args.to.resolve()))
@@ -361,11 +364,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_use_case_args(p, dated=False)
     p.add_argument("--alias", default="champion", help="registry alias (default champion)")
     p.add_argument("--port", type=int, default=5001)
-    p = command("export", cmd_export, "Write the model behind an alias as a self-contained folder (pyfunc with its "
-                "code, pinned requirements, README) that loads with mlflow.pyfunc.load_model without atelier.",
-                "--use-case flights_delay --alias champion --to var/export/flights_delay")
+    p = command("export", cmd_export, "Write the model behind an alias as a self-contained folder: --format mlflow "
+                "(pyfunc with its code, pinned requirements, README; loads with mlflow.pyfunc.load_model without "
+                "atelier) or --format onnx (one ONNX graph with the preprocessing, and manifest.json, for the Java "
+                "library in java/; checked against the pyfunc).",
+                "--use-case flights_delay --alias champion --format onnx --to var/export/flights_delay_onnx")
     add_use_case_args(p, dated=False)
     p.add_argument("--alias", default="champion", help="registry alias (default champion)")
+    p.add_argument("--format", choices=["mlflow", "onnx"], default="mlflow", help="what to write (default mlflow)")
     p.add_argument("--to", type=Path, required=True, help="target folder (replaced)")
     p = command("ui", cmd_ui, "Start a UI on 127.0.0.1: mlflow (runs, charts, registry).", "mlflow --port 5000")
     p.add_argument("app", choices=["mlflow"])

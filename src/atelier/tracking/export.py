@@ -7,9 +7,13 @@ needs mlflow, torch, numpy and pandas, not atelier.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
+from mlflow.entities import Run
 
 from atelier.config.schema import UseCaseConfig
 from atelier.tracking import registry
@@ -34,27 +38,58 @@ Test metrics at training: {metrics}
 """
 
 
-def export(use_case: UseCaseConfig, alias: str, target: Path) -> Path:
-    """Write the model behind `alias` to `target` (replaced if present); the folder."""
+@dataclass(frozen=True)
+class Source:
+    """The registered version behind an alias, and the run that trained it."""
+
+    model: str
+    version: str
+    alias: str
+    run: Run
+
+    def download(self, folder: Path) -> Path:
+        """The version's pyfunc folder, downloaded to `folder`."""
+        return Path(mlflow.artifacts.download_artifacts(f"models:/{self.model}/{self.version}", dst_path=str(folder)))
+
+
+def source(use_case: UseCaseConfig, alias: str) -> Source:
+    """The version `alias` names, or a RegistryError."""
     model = use_case.model_name
     version = registry.alias_version(model, alias)
     if version is None:
         raise registry.RegistryError(f"model {model} has no alias '{alias}' to export")
     client = mlflow.MlflowClient()
-    run = client.get_run(client.get_model_version(model, version).run_id)
+    return Source(model, version, alias, client.get_run(client.get_model_version(model, version).run_id))
+
+
+def input_columns(pyfunc_folder: Path) -> list[str]:
+    """The pyfunc's input columns, in its signature's order."""
+    return mlflow.models.Model.load(str(pyfunc_folder / "MLmodel")).get_input_schema().input_names()
+
+
+@contextmanager
+def staged(target: Path) -> Iterator[Path]:
+    """A staging folder beside `target` that replaces it when the block succeeds."""
     staging = target.with_name(target.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    local = Path(mlflow.artifacts.download_artifacts(f"models:/{model}/{version}", dst_path=str(staging / "model")))
-    shutil.copy(local / "requirements.txt", staging / "requirements.txt")
-    columns = mlflow.models.Model.load(str(local / "MLmodel")).get_input_schema().input_names()
-    binary = use_case.label.task == "binary"
-    metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(run.data.metrics.items()) if k.startswith("test_"))
-    (staging / "README.md").write_text(README.format(
-        model=model, version=version, alias=alias, use_case=use_case.name, run_id=run.info.run_id,
-        score="probability of the positive class" if binary else "predicted value",
-        prediction=f"label at threshold {use_case.training.threshold}" if binary else "the same value",
-        features=use_case.tables.features, columns=", ".join(f"`{c}`" for c in columns), metrics=metrics))
+    yield staging
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
+
+
+def export(use_case: UseCaseConfig, alias: str, target: Path) -> Path:
+    """Write the model behind `alias` to `target` (replaced if present); the folder."""
+    found = source(use_case, alias)
+    with staged(target) as staging:
+        local = found.download(staging / "model")
+        shutil.copy(local / "requirements.txt", staging / "requirements.txt")
+        binary = use_case.label.task == "binary"
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(found.run.data.metrics.items()) if k.startswith("test_"))
+        (staging / "README.md").write_text(README.format(
+            model=found.model, version=found.version, alias=alias, use_case=use_case.name,
+            run_id=found.run.info.run_id, score="probability of the positive class" if binary else "predicted value",
+            prediction=f"label at threshold {use_case.training.threshold}" if binary else "the same value",
+            features=use_case.tables.features, columns=", ".join(f"`{c}`" for c in input_columns(local)),
+            metrics=metrics))
     return target

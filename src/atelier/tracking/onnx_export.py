@@ -1,0 +1,200 @@
+"""Library deployment for JVM services: a registered model as ONE ONNX graph, raw columns in, score out.
+
+The graph takes each raw feature column as its own 1-D input, in the pyfunc signature's order:
+numeric columns as double (NaN for null), categorical columns as string. Inside it does what the
+pyfunc (`tracking/pyfunc.py`) does: standardize the numerics with the stored means and standard
+deviations (null or infinite -> 0, the mean), look categories up in the stored vocabularies (an ai.onnx.ml
+LabelEncoder; unseen -> 0, the out-of-vocabulary index), run the network, and turn its output into
+the score (sigmoid, or the label's scale). A null category is fed as `NULL_CATEGORY`, which no
+vocabulary maps, so it lands at 0 as well. The network part is traced with `torch.onnx.export`;
+the lookups are put in front of it. Beside `model.onnx`, `manifest.json` says what the model is
+and takes; the same facts are in the graph's metadata, which is what the Java library reads.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pandas as pd
+import torch
+from mlflow.models import Model
+from onnx import TensorProto, helper
+from torch import nn
+
+from atelier.config.schema import UseCaseConfig
+from atelier.errors import AtelierError
+from atelier.features.preprocessor import OOV
+from atelier.tracking.export import Source, input_columns, source, staged
+from atelier.tracking.pyfunc import TabularModel
+from atelier.training.models import output_to_score
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE, MANIFEST_FILE = "model.onnx", "manifest.json"
+OPSET, ML_OPSET = 18, 3  # ONNX Runtime >= 1.14 (Java included) runs both
+NULL_CATEGORY = OOV
+OUTPUT = "score"
+INDEX_SUFFIX = "__index"
+# The exporter's per-pass INFO lines, and its warning per torchvision operator (torchvision is not installed).
+QUIET = {"onnx_ir": logging.WARNING, "onnxscript": logging.WARNING, "torch.onnx._internal.exporter._registration":
+         logging.ERROR}
+TOLERANCE = 1e-5  # the export refuses a graph whose scores differ more from the pyfunc's
+
+
+class ExportCheckFailed(AtelierError):
+    """The ONNX graph does not answer like the pyfunc on the probe rows."""
+
+
+class _ScorePath(nn.Module):
+    """The pyfunc's arithmetic from raw numeric columns and category indices to the score."""
+
+    def __init__(self, model: TabularModel, columns: list[str]) -> None:
+        super().__init__()
+        numeric = model.preprocessor.numeric
+        self.numeric_at = [columns.index(c) for c in numeric]
+        self.categorical_at = [columns.index(c) for c in model.preprocessor.vocab]
+        self.register_buffer("mean", torch.tensor([m for m, _ in numeric.values()], dtype=torch.float64))
+        self.register_buffer("std", torch.tensor([s for _, s in numeric.values()], dtype=torch.float64))
+        self.net, self.task, self.label_scale = model.net, model.spec.task, model.label_scale
+
+    def forward(self, *columns: torch.Tensor) -> torch.Tensor:
+        rows = columns[0].shape[0]
+        numeric = columns[0].new_zeros((rows, 0), dtype=torch.float64)
+        if self.numeric_at:
+            numeric = (torch.stack([columns[i] for i in self.numeric_at], 1) - self.mean) / self.std
+        numeric = torch.where(torch.isfinite(numeric), numeric, torch.zeros_like(numeric)).float()
+        categorical = columns[0].new_zeros((rows, 0), dtype=torch.int64)
+        if self.categorical_at:
+            categorical = torch.stack([columns[i] for i in self.categorical_at], 1)
+        return output_to_score(self.net(numeric, categorical), self.task, self.label_scale)
+
+
+def to_onnx(model: TabularModel, columns: list[str], metadata: dict[str, str]) -> onnx.ModelProto:
+    """The whole prediction path of `model` as one graph over `columns` (the pyfunc's inputs)."""
+    vocab = model.preprocessor.vocab
+    for column, categories in vocab.items():
+        if NULL_CATEGORY in categories[1:]:
+            raise AtelierError(f"column {column}: the category '{NULL_CATEGORY}' is reserved for null")
+    traced = [f"{c}{INDEX_SUFFIX}" if c in vocab else c for c in columns]
+    example = tuple(torch.zeros(2, dtype=torch.int64 if c in vocab else torch.float64) for c in columns)
+    batch = torch.export.Dim("batch")
+    for name, level in QUIET.items():
+        logging.getLogger(name).setLevel(level)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            _ScorePath(model, columns).eval(), example, input_names=traced, output_names=[OUTPUT],
+            dynamic_shapes=(tuple({0: batch} for _ in columns),), opset_version=OPSET, dynamo=True, verbose=False)
+    proto = program.model_proto
+    graph = proto.graph
+    inputs = {i.name: i for i in graph.input}
+    lookups = []
+    for column, name in zip(columns, traced):
+        if column not in vocab:
+            continue
+        categories = vocab[column][1:]
+        lookups.append(helper.make_node(
+            "LabelEncoder", [column], [name], domain="ai.onnx.ml", name=f"lookup_{column}",
+            keys_strings=categories, values_int64s=list(range(1, len(categories) + 1)), default_int64=0))
+        dim = inputs[name].type.tensor_type.shape.dim[0]
+        inputs[column] = helper.make_tensor_value_info(column, TensorProto.STRING, [dim.dim_param or dim.dim_value])
+    ordered = [inputs[c] for c in columns]
+    del graph.input[:]
+    graph.input.extend(ordered)
+    for node in reversed(lookups):
+        graph.node.insert(0, node)
+    proto.opset_import.append(helper.make_opsetid("ai.onnx.ml", ML_OPSET))
+    helper.set_model_props(proto, metadata)
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def ort_feed(session: ort.InferenceSession, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The graph's inputs from a frame of raw columns: numbers as float64 (NaN for null), strings with nulls marked."""
+    feed = {}
+    for spec in session.get_inputs():
+        values = frame[spec.name]
+        if spec.type == "tensor(string)":
+            feed[spec.name] = values.where(values.notna(), NULL_CATEGORY).astype(str).to_numpy(dtype=object)
+        else:
+            feed[spec.name] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return feed
+
+
+def session(path: Path, threads: int = 0) -> ort.InferenceSession:
+    """An ONNX Runtime session on the CPU (`threads` 0: its default)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def ort_scores(sess: ort.InferenceSession, frame: pd.DataFrame) -> np.ndarray:
+    return sess.run([OUTPUT], ort_feed(sess, frame))[0].astype(np.float64)
+
+
+def probe_frames(example: pd.DataFrame, categorical: list[str]) -> list[pd.DataFrame]:
+    """The example rows as they are, with every value null, and with every category unseen."""
+    nulls = pd.DataFrame({c: pd.Series([None] * len(example), dtype=object) for c in example.columns})
+    unseen = example.copy()
+    unseen[categorical] = "never seen in training"
+    return [example, nulls, unseen]
+
+
+def manifest(found: Source, model: TabularModel, columns: list[str], threshold: float | None,
+             check: dict[str, float]) -> dict:
+    """What a service needs to know about the graph, for people and for tools that do not read ONNX metadata."""
+    pre = model.preprocessor
+    inputs = [{"name": c, "type": "string", "null": "out-of-vocabulary (index 0)", "categories": len(pre.vocab[c]) - 1}
+              if c in pre.vocab else
+              {"name": c, "type": "double", "null": "the training mean", "mean": pre.numeric[c][0],
+               "std": pre.numeric[c][1]} for c in columns]
+    binary = model.spec.task == "binary"
+    return {
+        "format": "atelier-onnx/1", "file": MODEL_FILE, "model": found.model, "version": found.version,
+        "alias": found.alias, "training_run_id": found.run.info.run_id, "task": model.spec.task,
+        "inputs": inputs, "null_category": NULL_CATEGORY,
+        "output": {"name": OUTPUT, "type": "float",
+                   "meaning": "probability of the positive class" if binary else "predicted value"},
+        "threshold": threshold, "opset": {"ai.onnx": OPSET, "ai.onnx.ml": ML_OPSET}, "check": check,
+    }
+
+
+def export_onnx(use_case: UseCaseConfig, alias: str, target: Path) -> Path:
+    """Write the model behind `alias` to `target` (replaced) as model.onnx and manifest.json, checked."""
+    found = source(use_case, alias)
+    with tempfile.TemporaryDirectory() as tmp, staged(target) as folder:
+        local = found.download(Path(tmp))
+        model = TabularModel.from_folder(local)
+        columns = input_columns(local)
+        threshold = model.threshold if model.spec.task == "binary" else None
+        metadata = {"model": found.model, "version": found.version, "alias": alias,
+                    "training_run_id": found.run.info.run_id, "task": model.spec.task,
+                    "threshold": "" if threshold is None else repr(threshold), "null_category": NULL_CATEGORY}
+        onnx.save(to_onnx(model, columns, metadata), folder / MODEL_FILE)
+        frames = probe_frames(Model.load(str(local)).load_input_example(str(local)), list(model.preprocessor.vocab))
+        sess = session(folder / MODEL_FILE)
+        diff = max(float(np.abs(ort_scores(sess, f) - model.score(f)).max()) for f in frames)
+        rows = sum(len(f) for f in frames)
+        if not diff <= TOLERANCE:
+            raise ExportCheckFailed(f"{found.model} version {found.version}: the ONNX graph differs from the pyfunc "
+                                    f"by up to {diff:.3g} on {rows} probe rows (tolerance {TOLERANCE})")
+        check = {"rows": rows, "max_abs_diff": diff}
+        (folder / MANIFEST_FILE).write_text(json.dumps(manifest(found, model, columns, threshold, check), indent=1))
+    log.info("exported %s version %s (%s) to %s; %d probe rows within %.2g of the pyfunc", found.model,
+             found.version, alias, target, rows, diff)
+    return target
+
+
+def write_rows(path: Path, frame: pd.DataFrame, scores: np.ndarray) -> Path:
+    """Rows and their expected scores as JSON for the Java side (tests, benchmark): columns, data (null for
+    missing), score. Floats are written exactly (Python's repr), so both sides score the same numbers."""
+    data = frame.astype(object).where(frame.notna(), None).to_numpy().tolist()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"columns": list(frame.columns), "data": data, "score": scores.tolist()}))
+    return path

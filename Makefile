@@ -9,7 +9,7 @@ START ?= 2013-01-01
 END ?= 2013-12-31
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-fast bench clean help cluster-up cluster-down
+.PHONY: venv demo test test-fast bench clean help cluster-up cluster-down airflow-venv
 
 help:
 	@echo "make demo   - set up, then build the example use case's Delta tables ($(START)..$(END))"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench  - benchmarks (prints ratios)"
 	@echo "make clean  - remove var/ (tables, catalog, caches); keeps .venv"
 	@echo "make cluster-up / cluster-down - a Spark standalone master and 2 workers on 127.0.0.1 (jobs: --env standalone)"
+	@echo "make airflow-venv - Airflow 3.3.2 and the Spark provider in .venv-airflow"
 
 venv:
 	@scripts/setup_venv.sh
@@ -43,6 +44,9 @@ cluster-up: venv
 
 cluster-down:
 	@scripts/cluster.sh down
+
+airflow-venv:
+	@scripts/setup_airflow_venv.sh
 
 clean: cluster-down
 	rm -rf var/ derby.log metastore_db/ spark-warehouse/

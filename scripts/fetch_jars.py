@@ -1,0 +1,35 @@
+"""Fetch the jars the jobs need into the Ivy cache by starting a tiny Spark session (for images).
+
+    .venv/bin/python scripts/fetch_jars.py [MAVEN_COORDINATE ...]
+
+Delta's jars, at the version of the installed delta-spark, land where every later session takes them
+from without network (`atelier.spark.session.delta_jar_conf`); extra coordinates (e.g.
+org.postgresql:postgresql:42.7.4 for a PostgreSQL catalog) land beside them in ~/.ivy2/jars.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+
+from pyspark.sql import SparkSession
+
+from atelier.spark.session import delta_jar_conf, delta_packages
+
+log = logging.getLogger("fetch_jars")
+
+
+def main(extra: list[str]) -> int:
+    logging.basicConfig(level="INFO", format="%(message)s")
+    packages = ",".join([delta_packages(), *extra])
+    spark = (SparkSession.builder.master("local[1]").appName("fetch-jars").config("spark.ui.enabled", "false")
+             .config("spark.jars.packages", packages).getOrCreate())
+    spark.stop()
+    if "spark.jars" not in delta_jar_conf():
+        log.error("Delta's jars are not in the Ivy cache after resolving %s", packages)
+        return 1
+    log.info("fetched %s", packages)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

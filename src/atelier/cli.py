@@ -168,6 +168,52 @@ def cmd_score(args: argparse.Namespace) -> None:
              ", ".join(f"{arm} {n} rows" for arm, n in sorted(report.rows.items())))
 
 
+def cmd_reconcile(args: argparse.Namespace) -> None:
+    from atelier.monitoring.reconcile import reconcile
+
+    with open_job(args, "reconcile") as job:
+        report = reconcile(job.spark, job.platform, job.use_case, job.dates.start, job.dates.end)
+    metric = "auc" if job.use_case.label.task == "binary" else "rmse"
+    rows = [(str(r["score_date"]), r["arm"], r["model_version"], str(r["rows_scored"]),
+             f"{r['label_completeness']:.1%}", "-" if r[metric] is None else f"{r[metric]:.4f}") for r in report.rows]
+    print(_format_table(["date", "arm", "version", "scored", "labelled", f"live {metric}"], rows))
+    log.info("reconciled %s..%s into %s version %d (run %s)", job.dates.start, job.dates.end,
+             job.use_case.monitoring.live_metrics_table, report.version, report.run_id)
+
+
+def cmd_monitor(args: argparse.Namespace) -> None:
+    from atelier.monitoring.alerts import raise_alerts
+    from atelier.monitoring.drift import drift
+
+    with open_job(args, "monitor") as job:
+        uc, start, end = job.use_case, job.dates.start, job.dates.end
+        drift(job.spark, job.platform, uc, start, end)
+        report = raise_alerts(job.spark, job.platform, uc, start, end)
+    print(f"{len(report.alerts)} alert(s) for {start}..{end}"
+          + (f"; retraining requested for {', '.join(map(str, report.retrain_dates))}" if report.retrain_dates else ""))
+    for alert in report.alerts:
+        print(f"  {alert.alert_date} {alert.kind:<18} {alert.message}")
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from atelier.monitoring.report import write_report
+
+    with open_job(args, "report") as job:
+        path = write_report(job.spark, job.platform, job.use_case, job.dates.start, job.dates.end)
+    print(f"monitoring report: {path.resolve()}")
+
+
+def cmd_ab_report(args: argparse.Namespace) -> None:
+    from atelier.monitoring.abtest import ab_readout, format_report, write_html
+    from atelier.tracking import store
+
+    with open_job(args, "ab-report") as job:
+        store.use_platform(job.platform)
+        report = ab_readout(job.spark, job.platform, job.use_case, job.dates.start, job.dates.end)
+    print(format_report(report))
+    print(f"HTML: {write_html(report, Path(job.platform.reports_dir) / job.use_case.name).resolve()}")
+
+
 def cmd_promote(args: argparse.Namespace) -> None:
     """Move `champion` through the promotion gate (or `challenger` directly), recorded in ml.registry_events."""
     from atelier.tracking import registry, store
@@ -344,6 +390,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("score", cmd_score, "Score a date's (or a range's) feature rows with every arm of the use case "
                 "(champion, challenger on its share, shadows) into ml.predictions, replacing those dates.",
                 "--use-case flights_delay --date 2013-10-01")
+    add_use_case_args(p)
+    p = command("reconcile", cmd_reconcile, "Join the predictions scored on a date (or range) with the outcomes "
+                "that arrived within the maturity window and write live metrics per date, version, arm and population "
+                "(all rows, served rows) to ml.live_metrics, replacing those dates (rerun when late outcomes arrive).",
+                "--use-case flights_delay --date 2013-10-01")
+    add_use_case_args(p)
+    p = command("monitor", cmd_monitor, "Drift of a date's (or range's) features and scores against the champion's "
+                "reference profile (ml.feature_drift), then the alerts (ml.alerts, webhook) and retraining requests "
+                "(ml.retrain_requests) for those dates.", "--use-case flights_delay --start 2013-10-01 --end 2013-10-31")
+    add_use_case_args(p)
+    p = command("report", cmd_report, "Write the monitoring report (HTML + PNG charts: live metrics per arm, label "
+                "completeness, drift heatmap, score distribution, alerts) under var/reports/<use case>/monitoring and "
+                "log it to the champion's MLflow run.", "--use-case flights_delay --start 2013-10-01 --end 2013-12-31")
+    add_use_case_args(p)
+    p = command("ab-report", cmd_ab_report, "A/B read-out over reconciled dates: challenger vs champion on the rows "
+                "each served, every arm vs the champion on all rows, with bootstrap intervals; printed and as HTML.",
+                "--use-case flights_delay --start 2013-10-01 --end 2013-12-31")
     add_use_case_args(p)
     p = command("promote", cmd_promote, "Make a registered version the champion if it beats the current one on the "
                 "same held-out rows by the use case's promotion margins (paired bootstrap intervals in the report); "

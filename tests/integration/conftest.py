@@ -10,6 +10,8 @@ from atelier.collect.ingest import collect
 from atelier.config.loader import load_use_case
 from atelier.config.schema import MlflowConfig, PlatformConfig, UseCaseConfig
 from atelier.features.build import run_features
+from atelier.tracking import registry
+from atelier.training.job import train
 from tests.conftest import CONF
 
 START, END = dt.date(2013, 6, 20), dt.date(2013, 7, 6)
@@ -36,3 +38,29 @@ def training_lake(spark: SparkSession, platform: PlatformConfig, tmp_path_factor
     collect(spark, lake, uc, START, END)
     run_features(spark, lake, uc, START, END)
     return lake
+
+
+ARMS = ("scoring.arms=[{name: champion, role: champion, alias: champion},"
+        " {name: challenger, role: challenger, alias: challenger, share: 0.2},"
+        " {name: shadow_linear, role: shadow, version: 'SHADOW'}]")
+ARMS_MODEL = "training.registered_model=flights_delay_arms"  # apart from the promotion tests' model
+
+
+@pytest.fixture(scope="session")
+def arms(spark: SparkSession, training_lake: PlatformConfig) -> dict[str, str]:
+    """A champion, a challenger (another seed) and a linear shadow, trained on the small window."""
+    lake = training_lake
+    versions = {}
+    for name, extra in (("champion", []), ("challenger", ["training.seed=7"]),
+                        ("shadow", ["training.model.name=linear", "training.model.params={}"])):
+        versions[name] = train(spark, lake, training_use_case("training.backend=local", ARMS_MODEL, *extra)).model_version
+    uc = training_use_case(ARMS_MODEL)
+    for alias in ("champion", "challenger"):
+        registry.move_alias(spark, lake, uc.model_name, alias, versions[alias], "assign", "scoring test")
+    return versions
+
+
+def scoring_use_case(arms: dict[str, str], *overrides: str) -> UseCaseConfig:
+    """The small use case with the three arms, logging 10% of served predictions."""
+    return training_use_case(ARMS.replace("SHADOW", arms["shadow"]), ARMS_MODEL, "scoring.prediction_log_percent=10",
+                             *overrides)

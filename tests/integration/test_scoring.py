@@ -10,33 +10,10 @@ from pyspark.sql import functions as F
 from atelier.config.schema import PlatformConfig
 from atelier.scoring.batch import ScoringError, score_dates
 from atelier.spark import tables
-from atelier.tracking import registry
-from atelier.training.job import train
-from tests.integration.conftest import training_use_case
+from tests.integration.conftest import scoring_use_case
 
 pytestmark = pytest.mark.integration
 DAY = dt.date(2013, 7, 3)
-ARMS = ["scoring.arms=[{name: champion, role: champion, alias: champion},"
-        " {name: challenger, role: challenger, alias: challenger, share: 0.2},"
-        " {name: shadow_linear, role: shadow, version: 'SHADOW'}]"]
-
-
-@pytest.fixture(scope="module")
-def arms(spark: SparkSession, training_lake: PlatformConfig) -> dict[str, str]:
-    lake = training_lake
-    versions = {}
-    for name, extra in (("champion", []), ("challenger", ["training.seed=7"]),
-                        ("shadow", ["training.model.name=linear", "training.model.params={}"])):
-        versions[name] = train(spark, lake, training_use_case("training.backend=local", *extra)).model_version
-    uc = training_use_case()
-    for alias in ("champion", "challenger"):
-        registry.move_alias(spark, lake, uc.model_name, alias, versions[alias], "assign", "scoring test")
-    return versions
-
-
-def scoring_use_case(arms: dict[str, str], *overrides: str):
-    return training_use_case(ARMS[0].replace("SHADOW", arms["shadow"]), "scoring.prediction_log_percent=10",
-                             *overrides)
 
 
 def test_every_arm_scores_every_row_and_one_arm_serves_each(spark, training_lake, arms) -> None:

@@ -14,7 +14,7 @@ from sklearn import metrics as skm  # noqa: E402
 Series = dict[str, list[tuple[int, float]]]
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def save_figure(fig: plt.Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -31,14 +31,14 @@ def binary_charts(label: np.ndarray, score: np.ndarray, threshold: float, folder
     ax.plot([0, 1], [0, 1], "--", color="grey")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (test)")
     ax.legend()
-    paths.append(_save(fig, folder / "roc.png"))
+    paths.append(save_figure(fig, folder / "roc.png"))
     precision, recall, _ = skm.precision_recall_curve(label, score)
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot(recall, precision, label=f"AP {skm.average_precision_score(label, score):.3f}")
     ax.axhline(label.mean(), ls="--", color="grey", label="base rate")
     ax.set(xlabel="recall", ylabel="precision", title="Precision-recall (test)")
     ax.legend()
-    paths.append(_save(fig, folder / "precision_recall.png"))
+    paths.append(save_figure(fig, folder / "precision_recall.png"))
     matrix = skm.confusion_matrix(label, (score >= threshold).astype(int), labels=[0, 1])
     fig, ax = plt.subplots(figsize=(4.5, 4))
     ax.imshow(matrix, cmap="Blues")
@@ -46,7 +46,7 @@ def binary_charts(label: np.ndarray, score: np.ndarray, threshold: float, folder
         ax.text(j, i, str(v), ha="center", va="center")
     ax.set(xticks=[0, 1], yticks=[0, 1], xlabel="predicted", ylabel="actual",
            title=f"Confusion matrix (threshold {threshold})")
-    paths.append(_save(fig, folder / "confusion_matrix.png"))
+    paths.append(save_figure(fig, folder / "confusion_matrix.png"))
     bins = np.linspace(0, 1, 11)
     which = np.clip(np.digitize(score, bins) - 1, 0, 9)
     present = [b for b in range(10) if (which == b).any()]
@@ -54,7 +54,7 @@ def binary_charts(label: np.ndarray, score: np.ndarray, threshold: float, folder
     ax.plot([score[which == b].mean() for b in present], [label[which == b].mean() for b in present], "o-")
     ax.plot([0, 1], [0, 1], "--", color="grey")
     ax.set(xlabel="mean predicted probability", ylabel="observed rate", title="Calibration (test)")
-    paths.append(_save(fig, folder / "calibration.png"))
+    paths.append(save_figure(fig, folder / "calibration.png"))
     return paths
 
 
@@ -68,7 +68,7 @@ def regression_charts(label: np.ndarray, score: np.ndarray, folder: Path) -> lis
     lo, hi = float(min(label.min(), score.min())), float(max(label.max(), score.max()))
     axes[1].plot([lo, hi], [lo, hi], "--", color="grey")
     axes[1].set(xlabel="actual", ylabel="predicted", title="Predicted vs actual (test)")
-    return [_save(fig, folder / "residuals.png")]
+    return [save_figure(fig, folder / "residuals.png")]
 
 
 def dynamics_charts(series: Series, folder: Path) -> list[Path]:
@@ -79,7 +79,7 @@ def dynamics_charts(series: Series, folder: Path) -> list[Path]:
     for ax, (name, points) in zip(axes[0], sorted(curves.items())):
         ax.plot(*zip(*points), marker="." if len(points) < 30 else None)
         ax.set(title=name, xlabel="step" if name == "train_loss" else "epoch")
-    paths.append(_save(fig, folder / "training_curves.png"))
+    paths.append(save_figure(fig, folder / "training_curves.png"))
     stats = sorted({k.rsplit("/", 1)[1] for k in series if k.startswith("dynamics/")})
     if stats:
         cols = 3
@@ -93,7 +93,7 @@ def dynamics_charts(series: Series, folder: Path) -> list[Path]:
             ax.legend(fontsize=6)
         for ax in list(axes.flat)[len(stats):]:
             ax.axis("off")
-        paths.append(_save(fig, folder / "layer_dynamics.png"))
+        paths.append(save_figure(fig, folder / "layer_dynamics.png"))
     return paths
 
 
@@ -102,7 +102,7 @@ def importance_chart(importance: dict[str, float], metric: str, path: Path) -> P
     fig, ax = plt.subplots(figsize=(6, 0.25 * len(names) + 1.2))
     ax.barh(names, [importance[n] for n in names])
     ax.set(xlabel=f"drop in validation {metric} when shuffled", title="Permutation importance")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def histograms_chart(profile: dict, path: Path) -> Path:
@@ -117,7 +117,7 @@ def histograms_chart(profile: dict, path: Path) -> Path:
         ax.set_xticks([])
     for ax in list(axes.flat)[len(features):]:
         ax.axis("off")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def graph_chart(nodes: list[tuple[str, str, list[str]]], path: Path) -> Path:
@@ -136,4 +136,4 @@ def graph_chart(nodes: list[tuple[str, str, list[str]]], path: Path) -> Path:
                             arrowprops={"arrowstyle": "->", "color": "#888", "connectionstyle": "arc3,rad=0.3"})
     ax.axis("off")
     ax.set_title("Computational graph (torch.fx)")
-    return _save(fig, path)
+    return save_figure(fig, path)

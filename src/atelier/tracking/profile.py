@@ -1,16 +1,19 @@
-"""The training features' reference profile: summary statistics and binned distributions.
+"""Reference profiles: summary statistics and binned distributions of features and of scores.
 
 Numeric features are binned at their training deciles (open-ended first and last bins, nulls apart),
 categorical features by their most frequent values plus `<other>`. The same bins applied to later
-data give the drift statistics (PSI) that monitoring compares with this reference. Three Spark
-jobs in all, whatever the number of features.
+data give the drift statistics (PSI, KS, chi-square) that monitoring compares with this reference.
+Three Spark jobs in all, whatever the number of features; `bucket_counts` counts every feature's
+bins in one pass, per date when asked.
 """
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+import numpy as np
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 OTHER, NULL = "<other>", "<null>"
+Counts = dict[str, dict[str, int]]  # feature -> bucket -> rows
 
 
 def reference_profile(df: DataFrame, numeric: list[str], categorical: list[str], top: int = 20) -> dict:
@@ -25,13 +28,11 @@ def reference_profile(df: DataFrame, numeric: list[str], categorical: list[str],
         for i, c in enumerate(numeric):
             edges = sorted(set(quantiles[i]))
             features[c] = {
-                "type": "numeric", "edges": edges,
-                "bins": [f"<= {edges[0]:.4g}"] + [f"({a:.4g}, {b:.4g}]" for a, b in zip(edges, edges[1:])]
-                + [f"> {edges[-1]:.4g}"] if edges else [NULL],
+                "type": "numeric", "edges": edges, "bins": bin_labels(edges),
                 **{k: _float(stats[f"{k}_{i}"]) for k in ("mean", "std", "min", "max")},
                 "null_share": (stats[f"nulls_{i}"] or 0) / rows if rows else 0.0,
             }
-    counts = _bucket_counts(df, numeric, categorical, features, top)
+    counts = bucket_counts(df, {c: features[c]["edges"] for c in numeric}, categorical).get((), {})
     for c in categorical:
         found = counts.setdefault(c, {})
         ranked = sorted((k for k in found if k not in (OTHER, NULL)), key=lambda k: (-found[k], k))[:top]
@@ -44,23 +45,47 @@ def reference_profile(df: DataFrame, numeric: list[str], categorical: list[str],
     return {"rows": rows, "features": {c: features[c] for c in numeric + categorical if c in features}}
 
 
-def numeric_bucket(column: str, edges: list[float]) -> F.Column:
-    """The index of the decile bin a value falls in (0..len(edges)); null stays null."""
+def score_profile(score: np.ndarray) -> dict:
+    """The reference distribution of a model's scores (on its test window), binned like a numeric feature."""
+    edges = sorted(set(np.quantile(score, [i / 10 for i in range(1, 10)]).tolist())) if len(score) else []
+    counts = np.bincount(np.searchsorted(edges, score, side="left"), minlength=len(edges) + 1)
+    return {"type": "numeric", "edges": edges, "bins": bin_labels(edges), "null_share": 0.0,
+            "shares": (counts / max(len(score), 1)).tolist(), "rows": int(len(score))}
+
+
+def bin_labels(edges: list[float]) -> list[str]:
+    if not edges:
+        return ["all"]
+    return [f"<= {edges[0]:.4g}"] + [f"({a:.4g}, {b:.4g}]" for a, b in zip(edges, edges[1:])] + [f"> {edges[-1]:.4g}"]
+
+
+def numeric_bucket(column: str, edges: list[float]) -> Column:
+    """The index of the bin a value falls in (0..len(edges), the number of edges below it); null stays null."""
     index = sum((F.col(column) > F.lit(e)).cast("int") for e in edges) if edges else F.lit(0)
     return F.when(F.col(column).isNotNull(), index)
 
 
-def _bucket_counts(df: DataFrame, numeric: list[str], categorical: list[str], features: dict, top: int) -> dict:
-    pairs = [F.struct(F.lit(c).alias("f"), F.coalesce(numeric_bucket(c, features[c]["edges"]).cast("string"),
-                                                      F.lit(NULL)).alias("b")) for c in numeric]
+def bucket_counts(df: DataFrame, numeric: dict[str, list[float]], categorical: list[str],
+                  by: list[str] | None = None) -> dict[tuple, Counts]:
+    """Rows per bucket of every feature, in one Spark job: {group values: {feature: {bucket: rows}}}.
+
+    Numeric buckets are bin indices (as strings) of `numeric[column]`'s edges, categorical ones the
+    values themselves; nulls are `<null>`. `by` groups the counts (e.g. per date); without it the
+    only key is `()`.
+    """
+    by = by or []
+    pairs = [F.struct(F.lit(c).alias("f"), F.coalesce(numeric_bucket(c, edges).cast("string"), F.lit(NULL)).alias("b"))
+             for c, edges in numeric.items()]
     pairs += [F.struct(F.lit(c).alias("f"), F.coalesce(F.col(c).cast("string"), F.lit(NULL)).alias("b"))
               for c in categorical]
     if not pairs:
         return {}
-    counted = df.select(F.explode(F.array(*pairs)).alias("p")).groupBy("p.f", "p.b").count().collect()
-    out: dict[str, dict[str, int]] = {}
+    counted = (df.select(*by, F.explode(F.array(*pairs)).alias("p"))
+               .groupBy(*by, "p.f", "p.b").count().collect())
+    out: dict[tuple, Counts] = {}
     for row in counted:
-        out.setdefault(row["f"], {})[row["b"]] = int(row["count"])
+        group = tuple(row[c] for c in by)
+        out.setdefault(group, {}).setdefault(row["f"], {})[row["b"]] = int(row["count"])
     return out
 
 

@@ -22,12 +22,9 @@ from atelier.tracking import registry, store
 from atelier.tracking.record import input_versions
 from atelier.tracking.registry import RegistryError, RegistryEvent
 from atelier.training.dataset import LABEL, labeled_frame
-from atelier.training.metrics import task_metrics
+from atelier.training.metrics import LOWER_IS_BETTER, bootstrap_gain, task_metrics
 
 log = logging.getLogger(__name__)
-
-LOWER_IS_BETTER = {"log_loss", "calibration_error", "rmse", "mae"}
-
 
 class PromotionRefused(RegistryError):
     """The candidate did not beat the champion by the configured margins."""
@@ -105,20 +102,15 @@ def compare(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConf
     new = score(model, candidate, rows)
     old = score(model, champion, rows) if champion else None
     result = Comparison(model=model, candidate=candidate, champion=champion, window=window, rows=len(rows))
-    rng = np.random.default_rng(cfg.seed)
-    samples = [rng.integers(0, len(rows), len(rows)) for _ in range(cfg.bootstrap_samples)]
-    alpha = (1 - cfg.confidence) / 2
     for metric, margin in cfg.margins.items():
         sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
         value = _metric(use_case, label, new, threshold, metric)
         if old is None:
             result.gains[metric] = Gain(value, None, None, None, None, margin)
             continue
-        before = _metric(use_case, label, old, threshold, metric)
-        boot = [sign * (_metric(use_case, label[i], new[i], threshold, metric)
-                        - _metric(use_case, label[i], old[i], threshold, metric)) for i in samples]
-        low, high = np.quantile(boot, [alpha, 1 - alpha])
-        result.gains[metric] = Gain(value, before, sign * (value - before), float(low), float(high), margin)
+        gain, low, high = bootstrap_gain(lambda y, s, m=metric: _metric(use_case, y, s, threshold, m), (label, new),
+                                         (label, old), True, cfg.bootstrap_samples, cfg.confidence, cfg.seed, sign)
+        result.gains[metric] = Gain(value, value - sign * gain, gain, low, high, margin)
     result.evidence_run_id = _log_evidence(platform, use_case, result)
     return result
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pyarrow.parquet as pq
 import torch
 from mlflow.models import infer_signature
 from pyspark.sql import SparkSession
@@ -26,13 +27,13 @@ from atelier.config.schema import PlatformConfig, UseCaseConfig
 from atelier.errors import AtelierError
 from atelier.spark import tables
 from atelier.tracking import charts, record, store
-from atelier.tracking.profile import reference_profile
+from atelier.tracking.profile import reference_profile, score_profile
 from atelier.tracking.pyfunc import TabularModel, write_model_files
 from atelier.training.backends import Launch, train_with
-from atelier.training.dataset import TrainingSet, build_training_set
+from atelier.training.dataset import DATE, TrainingSet, build_training_set
 from atelier.training.loaders import Batch, Columns, read_all
 from atelier.training.loop import WorkerSpec, load_state
-from atelier.training.metrics import headline, permutation_importance, task_metrics
+from atelier.training.metrics import daily_headline, headline, permutation_importance, task_metrics
 from atelier.training.models import ModelSpec, build_model, output_to_score
 
 log = logging.getLogger(__name__)
@@ -172,7 +173,12 @@ def _evaluate(model: torch.nn.Module, spec: WorkerSpec, use_case: UseCaseConfig,
         score = predict_batch(model, batch, spec)
         label = batch.label.double().numpy()
         found.update({f"{split}_{k}": v for k, v in task_metrics(task, label, score, threshold).items()})
+    days = pq.ParquetDataset(sorted(ts.files("test"))).read(columns=[DATE]).column(DATE).to_numpy()  # read_all's row order
+    daily = daily_headline(task, label, score, days, threshold)
+    if daily is not None:
+        found[f"test_daily_{headline(task)[0]}"] = daily  # what monitoring compares a live day with
     mlflow.log_metrics(found)
+    mlflow.log_dict(score_profile(score), "profile/score_profile.json")  # the test window's, for score drift
     test_charts = (charts.binary_charts(label, score, threshold, folder / "charts") if task == "binary"
                    else charts.regression_charts(label, score, folder / "charts"))
     for path in test_charts:

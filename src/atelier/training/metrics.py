@@ -1,10 +1,12 @@
-"""Held-out metrics and permutation importance, on numpy arrays (driver side)."""
+"""Held-out and live metrics, bootstrap intervals and permutation importance, on numpy arrays."""
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import numpy as np
 from sklearn import metrics as skm
+
+LOWER_IS_BETTER = {"log_loss", "calibration_error", "brier", "rmse", "mae"}
 
 
 def binary_metrics(label: np.ndarray, score: np.ndarray, threshold: float, bins: int = 10) -> dict[str, float]:
@@ -19,6 +21,7 @@ def binary_metrics(label: np.ndarray, score: np.ndarray, threshold: float, bins:
         "precision": float(skm.precision_score(label, predicted, zero_division=0)),
         "recall": float(skm.recall_score(label, predicted, zero_division=0)),
         "calibration_error": expected_calibration_error(label, score, bins),
+        "brier": float(np.mean((score - label) ** 2)),
         "positive_rate": float(label.mean()),
         "predicted_positive_rate": float(predicted.mean()),
     }
@@ -40,11 +43,59 @@ def regression_metrics(label: np.ndarray, score: np.ndarray) -> dict[str, float]
         "rmse": float(np.sqrt(skm.mean_squared_error(label, score))),
         "mae": float(skm.mean_absolute_error(label, score)),
         "r2": float(skm.r2_score(label, score)),
+        "bias": float(np.mean(score - label)),
     }
 
 
 def task_metrics(task: str, label: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
     return binary_metrics(label, score, threshold) if task == "binary" else regression_metrics(label, score)
+
+
+def defined_metrics(task: str, label: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
+    """`task_metrics` where they are defined: {} without rows, and no AUC/log loss with one class only."""
+    if len(label) == 0:
+        return {}
+    if task == "binary" and len(np.unique(label)) < 2:
+        predicted = (score >= threshold).astype(int)
+        return {"accuracy": float((predicted == label).mean()), "brier": float(np.mean((score - label) ** 2)),
+                "positive_rate": float(label.mean()), "predicted_positive_rate": float(predicted.mean())}
+    return task_metrics(task, label, score, threshold)
+
+
+def daily_headline(task: str, label: np.ndarray, score: np.ndarray, days: np.ndarray, threshold: float) -> float | None:
+    """The headline metric of each day, averaged over the days (where defined): the figure a day of live
+    data is comparable with. Pooled over several days, AUC also counts the gaps between days."""
+    metric, _ = headline(task)
+    found = [defined_metrics(task, label[days == d], score[days == d], threshold).get(metric) for d in np.unique(days)]
+    found = [v for v in found if v is not None]
+    return float(np.mean(found)) if found else None
+
+
+def bootstrap_gain(
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    new: tuple[np.ndarray, np.ndarray],
+    old: tuple[np.ndarray, np.ndarray],
+    paired: bool,
+    samples: int,
+    confidence: float,
+    seed: int,
+    sign: float = 1.0,
+) -> tuple[float, float, float]:
+    """`sign * (metric(new) - metric(old))` and its bootstrap confidence interval.
+
+    `new` and `old` are (label, score) pairs. Paired: the same rows scored by two models, resampled
+    together; unpaired: two groups of rows (an A/B split), each resampled on its own.
+    """
+    gain = sign * (metric(*new) - metric(*old))
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(samples):
+        i = rng.integers(0, len(new[0]), len(new[0]))
+        j = i if paired else rng.integers(0, len(old[0]), len(old[0]))
+        draws.append(sign * (metric(new[0][i], new[1][i]) - metric(old[0][j], old[1][j])))
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(draws, [alpha, 1 - alpha])
+    return float(gain), float(low), float(high)
 
 
 def headline(task: str) -> tuple[str, bool]:

@@ -1,0 +1,165 @@
+"""Drift: each scored day's features and served scores against the champion's reference profile.
+
+Date D stands for the rows of the `monitoring.drift_window_days` ending on D (a trailing window,
+so a feature that is constant within a day, such as the weekday, is judged on a week of it). Per
+day and feature: PSI over the reference bins (the training deciles, or the top categories plus
+`<other>`, nulls as one more bin), the KS statistic for numeric features (the largest gap between
+the two cumulative distributions at the reference decile edges, so a lower bound of the exact
+statistic) and chi-square with its p-value for categorical ones; the champion's score
+distribution is compared with its test window's the same way. Every feature of every day is
+counted in one Spark pass (`profile.bucket_counts`); the statistics are computed from the counts.
+Written to `ml.feature_drift`, replaced per date.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from scipy import stats
+
+from atelier.config.schema import PlatformConfig, UseCaseConfig
+from atelier.monitoring.reference import Reference, load_reference
+from atelier.scoring.batch import SCORE_DATE
+from atelier.spark import tables
+from atelier.tracking import store
+from atelier.tracking.profile import NULL, OTHER, Counts, bucket_counts
+
+log = logging.getLogger(__name__)
+
+SCORE = "score"  # the feature name the score distribution's rows carry
+EPSILON = 1e-4  # share given to an empty bin, so PSI stays finite
+
+
+@dataclass(frozen=True)
+class Drift:
+    feature: str
+    kind: str  # numeric | categorical | score
+    rows: int
+    psi: float
+    ks: float | None
+    chi2: float | None
+    chi2_p: float | None
+    null_share: float
+
+
+def compare(feature: str, reference: dict, found: dict[str, int], kind: str) -> Drift | None:
+    """One feature's drift statistics from its bucket counts (None when nothing was counted)."""
+    rows = sum(found.values())
+    if rows == 0:
+        return None
+    ref = np.append(np.asarray(reference["shares"], dtype=np.float64), reference.get("null_share", 0.0))
+    if reference["type"] == "categorical":
+        bins = reference["bins"]
+        other = sum(v for k, v in found.items() if k not in bins and k != NULL)
+        observed = [found.get(b, 0) for b in bins[:-1]] + [found.get(OTHER, 0) + other]
+    else:
+        observed = [found.get(str(i), 0) for i in range(len(reference["shares"]))]
+    observed = np.append(np.asarray(observed, dtype=np.float64), found.get(NULL, 0))
+    current, expected = _smooth(observed / rows), _smooth(ref)
+    psi = float(np.sum((current - expected) * np.log(current / expected)))
+    ks = chi2 = chi2_p = None
+    if reference["type"] == "numeric":
+        valued = observed[:-1].sum()
+        if valued and ref[:-1].sum():
+            ks = float(np.max(np.abs(np.cumsum(observed[:-1]) / valued - np.cumsum(ref[:-1]) / ref[:-1].sum())))
+    else:
+        chi2, chi2_p = (float(v) for v in stats.chisquare(observed, expected * rows))
+    return Drift(feature=feature, kind=kind, rows=rows, psi=psi, ks=ks, chi2=chi2, chi2_p=chi2_p,
+                 null_share=float(observed[-1] / rows))
+
+
+def feature_drift(frame: DataFrame, by: str, reference: dict[str, dict], features: list[str]) -> dict[dt.date, list[Drift]]:
+    """Drift of `features` per value of `by` (a date) against their reference entries, in one Spark pass."""
+    numeric = {f: reference[f]["edges"] for f in features if reference[f]["type"] == "numeric"}
+    categorical = [f for f in features if reference[f]["type"] == "categorical"]
+    return _per_group(bucket_counts(frame, numeric, categorical, [by]), reference, features)
+
+
+def drift(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date,
+          end: dt.date) -> int:
+    """Compute and replace `ml.feature_drift` for [start, end]; the table's new version."""
+    store.use_platform(platform)
+    window = use_case.monitoring.drift_window_days
+    first = start - dt.timedelta(days=window - 1)
+    champion = tables.read_table(spark, platform, use_case.scoring.predictions_table).filter(
+        F.col(SCORE_DATE).between(F.lit(first), F.lit(end)) & (F.col("role") == "champion"))
+    versions = champion.filter(F.col(SCORE_DATE) >= F.lit(start)).groupBy("model_version").agg(
+        F.collect_set(SCORE_DATE).alias("dates"), F.max("features_version").alias("features_version")).collect()
+    if not versions:
+        log.warning("no champion predictions for %s..%s: no drift to compute", start, end)
+    run_id, rows = uuid.uuid4().hex, []
+    for group in versions:  # the champion that scored each date; its reference judges the date's window
+        reference = load_reference(use_case.model_name, group.model_version)
+        features = [f for f in use_case.model_columns() if f in reference.features]
+        dates = sorted(group.dates)
+        rows_of = F.col(use_case.date_column).cast("date")
+        frame = trailing(tables.read_table(spark, platform, use_case.tables.features, group.features_version)
+                         .filter(rows_of.between(F.lit(first), F.lit(end))).withColumn(SCORE_DATE, rows_of),
+                         SCORE_DATE, window, start, end).filter(F.col(SCORE_DATE).isin(dates))
+        found = feature_drift(frame, SCORE_DATE, reference.features, features)
+        if reference.score is not None:
+            served = trailing(champion.select(SCORE_DATE, "score"), SCORE_DATE, window, start, end)
+            scores = bucket_counts(served.filter(F.col(SCORE_DATE).isin(dates)), {SCORE: reference.score["edges"]},
+                                   [], [SCORE_DATE])
+            for day, drifts in _per_group(scores, {SCORE: reference.score}, [SCORE]).items():
+                found.setdefault(day, []).extend(drifts)
+        rows += _rows(use_case, reference, found, group.features_version, run_id)
+    frame = spark.createDataFrame(rows, _SCHEMA).withColumn("computed_at", F.current_timestamp())
+    return tables.replace_dates(spark, platform, frame, use_case.monitoring.drift_table, SCORE_DATE, start, end, {
+        "job": "drift", "run_id": run_id, "use_case": use_case.name})
+
+
+def trailing(frame: DataFrame, column: str, days: int, start: dt.date, end: dt.date) -> DataFrame:
+    """Each row once for every date in [start, end] whose trailing `days`-day window holds it (`column` becomes that date)."""
+    if days == 1:
+        return frame
+    covers = F.explode(F.sequence(F.col(column), F.date_add(F.col(column), days - 1))).alias(column)
+    return (frame.select(*[c for c in frame.columns if c != column], covers)
+            .filter(F.col(column).between(F.lit(start), F.lit(end))))
+
+
+def _per_group(counts: dict[tuple, Counts], reference: dict[str, dict], features: list[str]) -> dict[dt.date, list[Drift]]:
+    out: dict[dt.date, list[Drift]] = {}
+    for (day,), per_feature in counts.items():
+        for feature in features:
+            kind = SCORE if feature == SCORE else reference[feature]["type"]
+            found = compare(feature, reference[feature], per_feature.get(feature, {}), kind)
+            if found is not None:
+                out.setdefault(day, []).append(found)
+    return out
+
+
+def _smooth(shares: np.ndarray) -> np.ndarray:
+    shares = np.maximum(shares, EPSILON)
+    return shares / shares.sum()
+
+
+_SCHEMA = T.StructType([
+    T.StructField(SCORE_DATE, T.DateType()), T.StructField("model_name", T.StringType()),
+    T.StructField("model_version", T.StringType()), T.StructField("feature", T.StringType()),
+    T.StructField("kind", T.StringType()), T.StructField("importance_rank", T.IntegerType()),
+    T.StructField("importance", T.DoubleType()), T.StructField("rows", T.LongType()),
+    T.StructField("psi", T.DoubleType()), T.StructField("ks", T.DoubleType()), T.StructField("chi2", T.DoubleType()),
+    T.StructField("chi2_p", T.DoubleType()), T.StructField("null_share", T.DoubleType()),
+    T.StructField("reference_null_share", T.DoubleType()), T.StructField("features_version", T.LongType()),
+    T.StructField("drift_run_id", T.StringType()),
+])
+
+
+def _rows(use_case: UseCaseConfig, reference: Reference, found: dict[dt.date, list[Drift]], features_version: int,
+          run_id: str) -> list[tuple]:
+    rank = {f: i + 1 for i, f in enumerate(reference.important(len(reference.features)))}
+    out = []
+    for day, drifts in found.items():
+        for d in drifts:
+            ref = reference.score if d.feature == SCORE else reference.features[d.feature]
+            out.append((day, use_case.model_name, reference.version, d.feature, d.kind, rank.get(d.feature),
+                        reference.importance.get(d.feature), d.rows, d.psi, d.ks, d.chi2, d.chi2_p, d.null_share,
+                        float(ref.get("null_share", 0.0)), int(features_version), run_id))
+    return out

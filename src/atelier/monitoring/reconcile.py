@@ -1,0 +1,132 @@
+"""The reconcile job: predictions scored on a date joined with the outcomes known so far -> `ml.live_metrics`.
+
+An outcome counts for a prediction scored on D when it arrived (`outcome_date`) by D +
+`monitoring.maturity_days`. Per date the job also counts what it left out or could not use:
+outcomes that arrived after that window (`outcomes_late`), extra outcomes for one entity
+(`outcomes_duplicate`: the latest arrival wins, as a correction supersedes), outcomes for
+entities that were never scored (`outcomes_unscored`), and predictions still without a label
+(`rows_scored - rows_labelled`). Metrics are computed per date, model version, arm and population
+(`all` rows the arm scored, and the rows it `served`), in one grouped pass. A rerun after more
+outcomes arrived replaces those dates; `label_completeness` and `computed_at` say how complete the
+labels were when each figure was computed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from atelier.collect.ingest import INGESTED_AT, OUTCOME_DATE
+from atelier.config.schema import PlatformConfig, UseCaseConfig
+from atelier.errors import AtelierError
+from atelier.scoring.batch import SCORE_DATE
+from atelier.spark import tables
+from atelier.training.metrics import defined_metrics
+
+log = logging.getLogger(__name__)
+
+LABEL = "label"
+GROUP = [SCORE_DATE, "model_name", "model_version", "arm", "role", "population"]
+METRICS = ["auc", "log_loss", "accuracy", "precision", "recall", "brier", "calibration_error",
+           "predicted_positive_rate", "observed_positive_rate", "rmse", "mae", "bias"]
+COUNTS = ["outcomes_late", "outcomes_duplicate", "outcomes_unscored"]
+
+
+class ReconcileError(AtelierError):
+    """Dates that cannot be reconciled (nothing scored yet)."""
+
+
+@dataclass
+class ReconcileReport:
+    run_id: str
+    version: int = -1
+    rows: list[dict] = field(default_factory=list)  # the `all`-population rows written, per date and arm
+
+
+def labelled_predictions(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date,
+                         end: dt.date) -> tuple[DataFrame, DataFrame]:
+    """The predictions of [start, end] with the label of their matured outcome (null while unknown),
+    and the per-date outcome counts (late, duplicate, unscored)."""
+    key, cfg = use_case.entity.key, use_case.monitoring
+    predictions = tables.read_table(spark, platform, use_case.scoring.predictions_table).filter(
+        F.col(SCORE_DATE).between(F.lit(start), F.lit(end)))
+    outcomes = (
+        tables.read_table(spark, platform, use_case.tables.outcomes)
+        .filter(F.col(use_case.date_column).between(F.lit(start), F.lit(end)))
+        .select(key, F.col(use_case.date_column).cast("date").alias(SCORE_DATE), OUTCOME_DATE,
+                F.expr(use_case.label.expr).cast("double").alias(LABEL), INGESTED_AT)
+    )
+    matured = F.col(OUTCOME_DATE) <= F.date_add(F.col(SCORE_DATE), cfg.maturity_days)
+    latest_first = Window.partitionBy(key, SCORE_DATE).orderBy(F.desc(OUTCOME_DATE), F.desc(INGESTED_AT))
+    latest = (outcomes.filter(matured).withColumn("_n", F.row_number().over(latest_first))
+              .filter("_n = 1").select(key, SCORE_DATE, LABEL, OUTCOME_DATE))
+    scored = predictions.select(key, SCORE_DATE).distinct()
+    counts = (
+        outcomes.groupBy(SCORE_DATE).agg(
+            F.sum((~matured).cast("long")).alias("outcomes_late"),
+            (F.sum(matured.cast("long")) - F.countDistinct(F.when(matured, F.col(key)))).alias("outcomes_duplicate"))
+        .join(latest.join(scored, [key, SCORE_DATE], "left_anti").groupBy(SCORE_DATE)
+              .agg(F.count(F.lit(1)).alias("outcomes_unscored")), SCORE_DATE, "left")
+        .fillna(0, COUNTS)
+    )
+    joined = predictions.join(latest, [key, SCORE_DATE], "left").withColumn(
+        LABEL, F.when(~F.isnan(LABEL), F.col(LABEL)))
+    return joined, counts
+
+
+def reconcile(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date,
+              end: dt.date) -> ReconcileReport:
+    """Compute and replace the live metrics of every date in [start, end] that has predictions."""
+    joined, counts = labelled_predictions(spark, platform, use_case, start, end)
+    if joined.limit(1).count() == 0:
+        raise ReconcileError(f"{use_case.scoring.predictions_table} has no predictions for {start}..{end}: "
+                             "run the score job first; nothing was written")
+    run_id = uuid.uuid4().hex
+    populations = F.when(F.col("served"), F.array(F.lit("all"), F.lit("served"))).otherwise(F.array(F.lit("all")))
+    task = use_case.label.task
+    metrics = (
+        joined.withColumn("population", F.explode(populations))
+        .select(*GROUP, "score", LABEL, "threshold")
+        .groupBy(*GROUP).applyInPandas(lambda pdf: _metrics(task, pdf), _schema())
+    )
+    versions = {name: tables.current_version(spark, platform, name)
+                for name in (use_case.scoring.predictions_table, use_case.tables.outcomes)}
+    live = metrics.join(counts, SCORE_DATE, "left").fillna(0, COUNTS).select(
+        *GROUP, "rows_scored", "rows_labelled", "label_completeness", *METRICS, *COUNTS,
+        F.lit(use_case.monitoring.maturity_days).alias("maturity_days"),
+        F.lit(versions[use_case.scoring.predictions_table]).alias("predictions_version"),
+        F.lit(versions[use_case.tables.outcomes]).alias("outcomes_version"),
+        F.lit(run_id).alias("reconcile_run_id"), F.current_timestamp().alias("computed_at"))
+    name = use_case.monitoring.live_metrics_table
+    version = tables.replace_dates(spark, platform, live, name, SCORE_DATE, start, end, {
+        "job": "reconcile", "run_id": run_id, "use_case": use_case.name, "inputs": versions})
+    written = (tables.read_table(spark, platform, name, version)
+               .filter(F.col(SCORE_DATE).between(F.lit(start), F.lit(end)) & (F.col("population") == "all"))
+               .orderBy(SCORE_DATE, "arm").collect())
+    return ReconcileReport(run_id=run_id, version=version, rows=[r.asDict() for r in written])
+
+
+def _schema() -> T.StructType:
+    fields = [T.StructField(SCORE_DATE, T.DateType())] + [T.StructField(c, T.StringType()) for c in GROUP[1:]]
+    fields += [T.StructField("rows_scored", T.LongType()), T.StructField("rows_labelled", T.LongType()),
+               T.StructField("label_completeness", T.DoubleType())]
+    return T.StructType(fields + [T.StructField(m, T.DoubleType()) for m in METRICS])
+
+
+def _metrics(task: str, pdf: pd.DataFrame) -> pd.DataFrame:
+    """One group's row: counts, label completeness and the task's metrics on its labelled rows."""
+    labelled = pdf[pdf[LABEL].notna()]
+    found = defined_metrics(task, labelled[LABEL].to_numpy(np.float64), labelled["score"].to_numpy(np.float64),
+                            float(pdf["threshold"].iloc[0]))
+    found["observed_positive_rate"] = found.pop("positive_rate", None)
+    row = {c: pdf[c].iloc[0] for c in GROUP}
+    row |= {"rows_scored": len(pdf), "rows_labelled": len(labelled), "label_completeness": len(labelled) / len(pdf)}
+    row |= {m: found.get(m) for m in METRICS}
+    return pd.DataFrame([row])

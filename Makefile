@@ -37,6 +37,7 @@ bench: venv
 	$(PY) bench/validation.py
 	$(PY) bench/training.py
 	$(PY) bench/scoring.py
+	$(PY) bench/monitoring.py
 	$(PY) bench/java_scoring.py
 
 cluster-up: venv

@@ -50,6 +50,18 @@ step "served positive rate per arm and month (SQL over ml.predictions)"
 $atelier sql "SELECT date_format(score_date, 'yyyy-MM') AS month, arm, model_version, count(*) AS served, \
 round(avg(predicted_label), 4) AS positive_rate, round(avg(score), 4) AS mean_score FROM ml.predictions \
 WHERE served GROUP BY 1, 2, 3 ORDER BY 1, 2"
+step "reconcile Oct-Dec: predictions joined with the outcomes that arrived within 2 days -> ml.live_metrics"
+$atelier reconcile --use-case "$use_case" --start 2013-10-01 --end 2013-12-31 >/dev/null
+$atelier sql "SELECT date_format(score_date, 'yyyy-MM') AS month, arm, model_version, population, \
+round(sum(auc * rows_labelled) / sum(rows_labelled), 4) AS live_auc, sum(rows_scored) AS scored, \
+round(sum(rows_labelled) / sum(rows_scored), 3) AS labelled FROM ml.live_metrics GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 4"
+step "drift against the champion's training window, alerts and retraining requests (ml.feature_drift, ml.alerts)"
+$atelier monitor --use-case "$use_case" --start 2013-10-01 --end 2013-12-31 --show 5
+$atelier sql "SELECT feature, importance_rank, round(avg(psi), 3) AS mean_psi, round(max(psi), 3) AS max_psi \
+FROM ml.feature_drift WHERE kind <> 'score' GROUP BY 1, 2 ORDER BY mean_psi DESC LIMIT 5"
+step "the A/B read-out (challenger vs champion on the rows each served) and the monitoring report"
+$atelier ab-report --use-case "$use_case" --start 2013-10-01 --end 2013-12-31
+$atelier report --use-case "$use_case" --start 2013-10-01 --end 2013-12-31
 step "export the champion: an MLflow bundle, and one ONNX graph (preprocessing + network) for JVM services (java/)"
 $atelier export --use-case "$use_case" --alias champion --to "var/export/$use_case"
 $atelier export --use-case "$use_case" --alias champion --format onnx --to "var/export/${use_case}_onnx"
@@ -66,6 +78,7 @@ Quarantined rows:  .venv/bin/atelier sql "SELECT * FROM quarantine.bronze_weathe
 Data Docs (one page per validation run): var/reports/data_docs/index.html
 Rerun one day (idempotent):  .venv/bin/atelier features --use-case $use_case --date 2013-07-04
 The training run, its charts and the registered model:  .venv/bin/atelier ui mlflow   (http://127.0.0.1:5000)
+Monitoring (live metrics, drift heatmap, alerts): var/reports/$use_case/monitoring/index.html (docs/monitoring.md)
 The champion in a JVM service:  var/export/${use_case}_onnx with the library in java/ (java/README.md)
 A variant of that run on the same data:  .venv/bin/atelier train --from-run RUN_ID --set training.model.name=linear
 MSG

@@ -10,6 +10,7 @@ import os
 import shlex
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -189,10 +190,14 @@ def cmd_monitor(args: argparse.Namespace) -> None:
         uc, start, end = job.use_case, job.dates.start, job.dates.end
         drift(job.spark, job.platform, uc, start, end)
         report = raise_alerts(job.spark, job.platform, uc, start, end)
-    print(f"{len(report.alerts)} alert(s) for {start}..{end}"
-          + (f"; retraining requested for {', '.join(map(str, report.retrain_dates))}" if report.retrain_dates else ""))
-    for alert in report.alerts:
+    kinds = Counter(a.kind for a in report.alerts)
+    print(f"{len(report.alerts)} alert(s) for {start}..{end}: "
+          + (", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) or "none")
+          + (f"; retraining requested for {len(report.retrain_dates)} date(s)" if report.retrain_dates else ""))
+    for alert in report.alerts[-args.show:]:
         print(f"  {alert.alert_date} {alert.kind:<18} {alert.message}")
+    if len(report.alerts) > args.show:
+        print(f"  (the latest {args.show}; all of them: atelier sql \"SELECT * FROM {uc.monitoring.alerts_table}\")")
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -400,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "reference profile (ml.feature_drift), then the alerts (ml.alerts, webhook) and retraining requests "
                 "(ml.retrain_requests) for those dates.", "--use-case flights_delay --start 2013-10-01 --end 2013-10-31")
     add_use_case_args(p)
+    p.add_argument("--show", type=int, default=10, help="alerts to print, latest first (default 10)")
     p = command("report", cmd_report, "Write the monitoring report (HTML + PNG charts: live metrics per arm, label "
                 "completeness, drift heatmap, score distribution, alerts) under var/reports/<use case>/monitoring and "
                 "log it to the champion's MLflow run.", "--use-case flights_delay --start 2013-10-01 --end 2013-12-31")

@@ -1,9 +1,11 @@
 """Drift statistics from bucket counts: PSI, KS at the reference edges, chi-square."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
-from atelier.monitoring.drift import compare
+from atelier.monitoring.drift import compare, rolling
 
 NUMERIC = {"type": "numeric", "edges": [1.0, 2.0, 3.0], "shares": [0.25, 0.25, 0.25, 0.25], "null_share": 0.0}
 CATEGORICAL = {"type": "categorical", "bins": ["JFK", "EWR", "<other>"], "shares": [0.5, 0.3, 0.2], "null_share": 0.0}
@@ -33,3 +35,12 @@ def test_categories_outside_the_reference_fall_in_other_and_chi_square_judges_th
 
 def test_nothing_counted_is_no_row() -> None:
     assert compare("x", NUMERIC, {}, "numeric") is None
+
+
+def test_a_trailing_window_sums_the_daily_counts_it_covers() -> None:
+    day = dt.date(2013, 10, 1)
+    daily = {(day + dt.timedelta(days=i),): {"x": {"0": 1 + i, "1": 10}} for i in range(4)}
+    summed = rolling(daily, 3)
+    assert summed[(day,)] == {"x": {"0": 1, "1": 10}}  # only the days the data has
+    assert summed[(day + dt.timedelta(days=3),)] == {"x": {"0": 2 + 3 + 4, "1": 30}}
+    assert rolling(daily, 1) is daily

@@ -1,8 +1,8 @@
 """Drift: each scored day's features and served scores against the champion's reference profile.
 
 Date D stands for the rows of the `monitoring.drift_window_days` ending on D (a trailing window,
-so a feature that is constant within a day, such as the weekday, is judged on a week of it). Per
-day and feature: PSI over the reference bins (the training deciles, or the top categories plus
+so a feature that is constant within a day, such as the weekday, is judged on a week of it): the
+bins are counted per day and the windows summed from the daily counts. Per day and feature: PSI over the reference bins (the training deciles, or the top categories plus
 `<other>`, nulls as one more bin), the KS statistic for numeric features (the largest gap between
 the two cumulative distributions at the reference decile edges, so a lower bound of the exact
 statistic) and chi-square with its p-value for categorical ones; the champion's score
@@ -74,11 +74,29 @@ def compare(feature: str, reference: dict, found: dict[str, int], kind: str) -> 
                  null_share=float(observed[-1] / rows))
 
 
-def feature_drift(frame: DataFrame, by: str, reference: dict[str, dict], features: list[str]) -> dict[dt.date, list[Drift]]:
-    """Drift of `features` per value of `by` (a date) against their reference entries, in one Spark pass."""
+def feature_drift(frame: DataFrame, by: str, reference: dict[str, dict], features: list[str],
+                  window_days: int = 1) -> dict[dt.date, list[Drift]]:
+    """Drift of `features` per value of `by` (a date) against their reference entries, in one Spark pass;
+    with `window_days` > 1, each date's figures cover the trailing window ending on it."""
     numeric = {f: reference[f]["edges"] for f in features if reference[f]["type"] == "numeric"}
     categorical = [f for f in features if reference[f]["type"] == "categorical"]
-    return _per_group(bucket_counts(frame, numeric, categorical, [by]), reference, features)
+    return _per_group(rolling(bucket_counts(frame, numeric, categorical, [by]), window_days), reference, features)
+
+
+def rolling(daily: dict[tuple, Counts], days: int) -> dict[tuple, Counts]:
+    """Each date's counts summed over the trailing `days`-day window ending on it (from the daily counts)."""
+    if days == 1:
+        return daily
+    out: dict[tuple, Counts] = {}
+    for (day,) in daily:
+        merged: Counts = {}
+        for back in range(days):
+            for feature, buckets in daily.get((day - dt.timedelta(days=back),), {}).items():
+                into = merged.setdefault(feature, {})
+                for bucket, rows in buckets.items():
+                    into[bucket] = into.get(bucket, 0) + rows
+        out[(day,)] = merged
+    return out
 
 
 def drift(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date,
@@ -86,9 +104,9 @@ def drift(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig
     """Compute and replace `ml.feature_drift` for [start, end]; the table's new version."""
     store.use_platform(platform)
     window = use_case.monitoring.drift_window_days
-    first = start - dt.timedelta(days=window - 1)
+    back = dt.timedelta(days=window - 1)
     champion = tables.read_table(spark, platform, use_case.scoring.predictions_table).filter(
-        F.col(SCORE_DATE).between(F.lit(first), F.lit(end)) & (F.col("role") == "champion"))
+        F.col(SCORE_DATE).between(F.lit(start - back), F.lit(end)) & (F.col("role") == "champion"))
     versions = champion.filter(F.col(SCORE_DATE) >= F.lit(start)).groupBy("model_version").agg(
         F.collect_set(SCORE_DATE).alias("dates"), F.max("features_version").alias("features_version")).collect()
     if not versions:
@@ -97,31 +115,20 @@ def drift(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig
     for group in versions:  # the champion that scored each date; its reference judges the date's window
         reference = load_reference(use_case.model_name, group.model_version)
         features = [f for f in use_case.model_columns() if f in reference.features]
-        dates = sorted(group.dates)
-        rows_of = F.col(use_case.date_column).cast("date")
-        frame = trailing(tables.read_table(spark, platform, use_case.tables.features, group.features_version)
-                         .filter(rows_of.between(F.lit(first), F.lit(end))).withColumn(SCORE_DATE, rows_of),
-                         SCORE_DATE, window, start, end).filter(F.col(SCORE_DATE).isin(dates))
-        found = feature_drift(frame, SCORE_DATE, reference.features, features)
+        dates = set(group.dates)
+        days = F.col(use_case.date_column).cast("date")
+        frame = (tables.read_table(spark, platform, use_case.tables.features, group.features_version)
+                 .filter(days.between(F.lit(min(dates) - back), F.lit(max(dates)))).withColumn(SCORE_DATE, days))
+        found = feature_drift(frame, SCORE_DATE, reference.features, features, window)
         if reference.score is not None:
-            served = trailing(champion.select(SCORE_DATE, "score"), SCORE_DATE, window, start, end)
-            scores = bucket_counts(served.filter(F.col(SCORE_DATE).isin(dates)), {SCORE: reference.score["edges"]},
-                                   [], [SCORE_DATE])
+            scores = rolling(bucket_counts(champion, {SCORE: reference.score["edges"]}, [], [SCORE_DATE]), window)
             for day, drifts in _per_group(scores, {SCORE: reference.score}, [SCORE]).items():
                 found.setdefault(day, []).extend(drifts)
-        rows += _rows(use_case, reference, found, group.features_version, run_id)
+        rows += _rows(use_case, reference, {d: v for d, v in found.items() if d in dates}, group.features_version,
+                      run_id)
     frame = spark.createDataFrame(rows, _SCHEMA).withColumn("computed_at", F.current_timestamp())
     return tables.replace_dates(spark, platform, frame, use_case.monitoring.drift_table, SCORE_DATE, start, end, {
         "job": "drift", "run_id": run_id, "use_case": use_case.name})
-
-
-def trailing(frame: DataFrame, column: str, days: int, start: dt.date, end: dt.date) -> DataFrame:
-    """Each row once for every date in [start, end] whose trailing `days`-day window holds it (`column` becomes that date)."""
-    if days == 1:
-        return frame
-    covers = F.explode(F.sequence(F.col(column), F.date_add(F.col(column), days - 1))).alias(column)
-    return (frame.select(*[c for c in frame.columns if c != column], covers)
-            .filter(F.col(column).between(F.lit(start), F.lit(end))))
 
 
 def _per_group(counts: dict[tuple, Counts], reference: dict[str, dict], features: list[str]) -> dict[dt.date, list[Drift]]:

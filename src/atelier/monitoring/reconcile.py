@@ -58,20 +58,20 @@ def labelled_predictions(spark: SparkSession, platform: PlatformConfig, use_case
     predictions = tables.read_table(spark, platform, use_case.scoring.predictions_table).filter(
         F.col(SCORE_DATE).between(F.lit(start), F.lit(end)))
     outcomes = (
-        tables.read_table(spark, platform, use_case.tables.outcomes)
-        .filter(F.col(use_case.date_column).between(F.lit(start), F.lit(end)))
+        tables.read_table(spark, platform, use_case.tables.outcomes)  # partitioned by arrival: none before `start`
+        .filter((F.col(OUTCOME_DATE) >= F.lit(start)) & F.col(use_case.date_column).between(F.lit(start), F.lit(end)))
         .select(key, F.col(use_case.date_column).cast("date").alias(SCORE_DATE), OUTCOME_DATE,
                 F.expr(use_case.label.expr).cast("double").alias(LABEL), INGESTED_AT)
     )
     matured = F.col(OUTCOME_DATE) <= F.date_add(F.col(SCORE_DATE), cfg.maturity_days)
-    latest_first = Window.partitionBy(key, SCORE_DATE).orderBy(F.desc(OUTCOME_DATE), F.desc(INGESTED_AT))
-    latest = (outcomes.filter(matured).withColumn("_n", F.row_number().over(latest_first))
-              .filter("_n = 1").select(key, SCORE_DATE, LABEL, OUTCOME_DATE))
+    latest_first = Window.partitionBy(key, SCORE_DATE).orderBy(matured.desc(), F.desc(OUTCOME_DATE), F.desc(INGESTED_AT))
+    ranked = outcomes.withColumn("_matured", matured).withColumn("_n", F.row_number().over(latest_first))
+    latest = ranked.filter("_matured AND _n = 1").select(key, SCORE_DATE, LABEL, OUTCOME_DATE)
     scored = predictions.select(key, SCORE_DATE).distinct()
     counts = (
-        outcomes.groupBy(SCORE_DATE).agg(
-            F.sum((~matured).cast("long")).alias("outcomes_late"),
-            (F.sum(matured.cast("long")) - F.countDistinct(F.when(matured, F.col(key)))).alias("outcomes_duplicate"))
+        ranked.groupBy(SCORE_DATE).agg(
+            F.sum((~F.col("_matured")).cast("long")).alias("outcomes_late"),
+            F.sum((F.col("_matured") & (F.col("_n") > 1)).cast("long")).alias("outcomes_duplicate"))
         .join(latest.join(scored, [key, SCORE_DATE], "left_anti").groupBy(SCORE_DATE)
               .agg(F.count(F.lit(1)).alias("outcomes_unscored")), SCORE_DATE, "left")
         .fillna(0, COUNTS)
@@ -84,10 +84,12 @@ def labelled_predictions(spark: SparkSession, platform: PlatformConfig, use_case
 def reconcile(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date,
               end: dt.date) -> ReconcileReport:
     """Compute and replace the live metrics of every date in [start, end] that has predictions."""
-    joined, counts = labelled_predictions(spark, platform, use_case, start, end)
-    if joined.limit(1).count() == 0:
+    scored = tables.read_table(spark, platform, use_case.scoring.predictions_table).filter(
+        F.col(SCORE_DATE).between(F.lit(start), F.lit(end)))
+    if scored.limit(1).count() == 0:
         raise ReconcileError(f"{use_case.scoring.predictions_table} has no predictions for {start}..{end}: "
                              "run the score job first; nothing was written")
+    joined, counts = labelled_predictions(spark, platform, use_case, start, end)
     run_id = uuid.uuid4().hex
     populations = F.when(F.col("served"), F.array(F.lit("all"), F.lit("served"))).otherwise(F.array(F.lit("all")))
     task = use_case.label.task

@@ -43,11 +43,23 @@ def table_path(platform: PlatformConfig, name: str) -> Path:
 
 
 def ensure_table_registered(spark: SparkSession, platform: PlatformConfig, name: str) -> None:
-    """Create the database and the catalog entry pointing at the table's Delta location."""
+    """Create the database and the catalog entry pointing at the table's Delta location.
+
+    The lake is the truth: an entry that points elsewhere (a catalog shared by two lakes, or a lake
+    moved) is re-pointed at this one, so a name always reads the table a job just wrote. Dropping an
+    external table's entry leaves its files alone.
+    """
     db, _ = split_name(name)
     db_path = Path(platform.lake_root).resolve() / db
+    location = table_path(platform, name)
     spark.sql(f"CREATE DATABASE IF NOT EXISTS `{db}` LOCATION '{db_path}'")
-    spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING DELTA LOCATION '{table_path(platform, name)}'")
+    if spark.catalog.tableExists(name):
+        registered = spark.sql(f"DESCRIBE DETAIL {name}").first()["location"]
+        if Path(registered.removeprefix("file:")) == location:
+            return
+        log.warning("catalog entry %s pointed at %s; re-pointing it at %s", name, registered, location)
+        spark.sql(f"DROP TABLE {name}")
+    spark.sql(f"CREATE TABLE {name} USING DELTA LOCATION '{location}'")
 
 
 def date_predicate(column: str, start: dt.date, end: dt.date) -> str:

@@ -9,7 +9,7 @@ START ?= 2013-01-01
 END ?= 2013-12-31
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-fast bench clean help cluster-up cluster-down airflow-venv
+.PHONY: venv demo test test-fast bench clean help cluster-up cluster-down airflow-venv airflow browser
 
 help:
 	@echo "make demo   - set up, then build the example use case's Delta tables ($(START)..$(END))"
@@ -17,7 +17,8 @@ help:
 	@echo "make bench  - benchmarks (prints ratios)"
 	@echo "make clean  - remove var/ (tables, catalog, caches); keeps .venv"
 	@echo "make cluster-up / cluster-down - a Spark standalone master and 2 workers on 127.0.0.1 (jobs: --env standalone)"
-	@echo "make airflow-venv - Airflow 3.3.2 and the Spark provider in .venv-airflow"
+	@echo "make airflow - the Airflow UI on http://127.0.0.1:8080 with the DAGs of dags/ (scheduler, DAG processor)"
+	@echo "make airflow-venv - Airflow 3.3.2, the Spark provider and Playwright in .venv-airflow"
 
 venv:
 	@scripts/setup_venv.sh
@@ -25,7 +26,7 @@ venv:
 demo: venv
 	@scripts/demo.sh $(USE_CASE) $(START) $(END)
 
-test: venv
+test: venv airflow-venv browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: venv
@@ -47,7 +48,13 @@ cluster-down:
 	@scripts/cluster.sh down
 
 airflow-venv:
-	@scripts/setup_airflow_venv.sh
+	@scripts/setup_airflow_venv.sh .venv-airflow "playwright==1.65.2"
+
+airflow: venv airflow-venv
+	@scripts/airflow.sh start
+
+browser:
+	@scripts/setup_browser.sh
 
 clean: cluster-down
 	rm -rf var/ derby.log metastore_db/ spark-warehouse/

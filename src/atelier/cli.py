@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from atelier import runtime
 from atelier.errors import ConfigError
-from atelier.runtime import add_config_args, add_use_case_args, open_job
+from atelier.runtime import add_config_args, add_summary_arg, add_use_case_args, open_job, write_summary
 
 if TYPE_CHECKING:
     from atelier.config.schema import UseCaseConfig
@@ -117,7 +117,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     spark = build_session(platform, app_name=f"atelier-train-{use_case.name}")
     report = train(spark, platform, use_case, versions=versions, run_name=args.run_name, tags=tags)
     print(f"run {report.run_id}: model {report.model_name} version {report.model_version}")
-    print("  " + "  ".join(f"{k}={v:.4f}" for k, v in sorted(report.metrics.items()) if k.startswith("test_")))
+    tested = {k: v for k, v in sorted(report.metrics.items()) if k.startswith("test_")}
+    print("  " + "  ".join(f"{k}={v:.4f}" for k, v in tested.items()))
+    write_summary(args.summary_json, {"run_id": report.run_id, "model": report.model_name,
+                                      "version": str(report.model_version), "metrics": tested})
 
 
 def cmd_sweep(args: argparse.Namespace) -> None:
@@ -198,6 +201,12 @@ def cmd_monitor(args: argparse.Namespace) -> None:
         print(f"  {alert.alert_date} {alert.kind:<18} {alert.message}")
     if len(report.alerts) > args.show:
         print(f"  (the latest {args.show}; all of them: atelier sql \"SELECT * FROM {uc.monitoring.alerts_table}\")")
+    reasons: dict[str, list[str]] = {}
+    for alert in report.alerts:
+        if alert.kind in uc.monitoring.retrain_on:
+            reasons.setdefault(str(alert.alert_date), []).append(f"{alert.kind}:{alert.subject}")
+    write_summary(args.summary_json, {"use_case": uc.name, "start": start, "end": end, "alerts": dict(kinds),
+                                      "retrain_dates": [str(d) for d in report.retrain_dates], "reasons": reasons})
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -222,22 +231,42 @@ def cmd_ab_report(args: argparse.Namespace) -> None:
 def cmd_promote(args: argparse.Namespace) -> None:
     """Move `champion` through the promotion gate (or `challenger` directly), recorded in ml.registry_events."""
     from atelier.tracking import registry, store
-    from atelier.tracking.promotion import promote
+    from atelier.tracking.promotion import PromotionRefused, promote
 
     with open_job(args, "promote", dated=False) as job:
         store.use_platform(job.platform)
+        model, comparison = job.use_case.model_name, None
         if args.alias != "champion":
-            event = registry.move_alias(job.spark, job.platform, job.use_case.model_name, args.alias,
+            event = registry.move_alias(job.spark, job.platform, model, args.alias,
                                         args.version, "assign", args.reason or f"assigned as {args.alias}")
         else:
-            event, comparison = promote(job.spark, job.platform, job.use_case, args.version, args.force, args.reason)
-            for metric, gain in comparison.gains.items():
-                if gain.gain is None:
-                    print(f"  {metric}: candidate {gain.candidate:.4f} (no champion yet)")
-                else:
-                    print(f"  {metric}: candidate {gain.candidate:.4f}, champion {gain.champion:.4f}, gain "
-                          f"{gain.gain:+.4f} (CI {gain.ci_low:+.4f}..{gain.ci_high:+.4f}), margin {gain.margin:+.4f}")
+            try:
+                event, comparison = promote(job.spark, job.platform, job.use_case, args.version, args.force,
+                                            args.reason)
+            except PromotionRefused as refused:
+                if not args.allow_refusal:
+                    raise
+                _print_gains(refused.comparison)
+                print(f"{model}: champion stays at version {refused.comparison.champion} (refused: {refused})")
+                write_summary(args.summary_json, {"model": model, "version": args.version, "promoted": False,
+                                                  "champion": refused.comparison.champion, "reason": str(refused),
+                                                  "evidence_run_id": refused.comparison.evidence_run_id})
+                return
+            _print_gains(comparison)
     print(f"{event.model}: {event.alias} {event.from_version} -> {event.to_version} ({event.action}: {event.reason})")
+    write_summary(args.summary_json, {"model": model, "version": args.version, "promoted": True,
+                                      "champion": event.to_version, "reason": event.reason,
+                                      "evidence_run_id": comparison.evidence_run_id if comparison else None})
+
+
+def _print_gains(comparison) -> None:
+    """The gate's evidence, one line per metric."""
+    for metric, gain in comparison.gains.items():
+        if gain.gain is None:
+            print(f"  {metric}: candidate {gain.candidate:.4f} (no champion yet)")
+        else:
+            print(f"  {metric}: candidate {gain.candidate:.4f}, champion {gain.champion:.4f}, gain "
+                  f"{gain.gain:+.4f} (CI {gain.ci_low:+.4f}..{gain.ci_high:+.4f}), margin {gain.margin:+.4f}")
 
 
 def cmd_rollback(args: argparse.Namespace) -> None:
@@ -284,6 +313,12 @@ def cmd_export(args: argparse.Namespace) -> None:
 
     _, use_case = _registry_use_case(args)
     print(export(use_case, args.alias, args.to.resolve()))
+
+
+def cmd_airflow_plan(args: argparse.Namespace) -> None:
+    from atelier.orchestration.plan import DEFAULT_PLAN, write_plan
+
+    print(write_plan(args.out or DEFAULT_PLAN, args.conf_dir, args.env, args.overrides))
 
 
 def cmd_submit(args: argparse.Namespace) -> None:
@@ -379,6 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-run", metavar="RUN_ID", help="rerun this MLflow run's configuration and data versions "
                    "(--set changes it)")
     p.add_argument("--run-name", help="MLflow run name")
+    add_summary_arg(p)
     p = command("sweep", cmd_sweep, "Train several variants as child runs of one MLflow run (grid, or --random N "
                 "of it); the best by validation metric is named and registered.",
                 "--use-case flights_delay --grid training.learning_rate=0.001|0.003 --grid training.model.name=mlp|linear")
@@ -406,6 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "(ml.retrain_requests) for those dates.", "--use-case flights_delay --start 2013-10-01 --end 2013-10-31")
     add_use_case_args(p)
     p.add_argument("--show", type=int, default=10, help="alerts to print, latest first (default 10)")
+    add_summary_arg(p)
     p = command("report", cmd_report, "Write the monitoring report (HTML + PNG charts: live metrics per arm, label "
                 "completeness, drift heatmap, score distribution, alerts) under var/reports/<use case>/monitoring and "
                 "log it to the champion's MLflow run.", "--use-case flights_delay --start 2013-10-01 --end 2013-12-31")
@@ -423,7 +460,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alias", choices=["champion", "challenger", "shadow"], default="champion",
                    help="champion goes through the gate; challenger and shadow are assigned directly")
     p.add_argument("--force", action="store_true", help="promote even if the gate refuses (needs --reason)")
+    p.add_argument("--allow-refusal", action="store_true",
+                   help="a refusal by the gate is an outcome, not an error: print the evidence and exit 0")
     p.add_argument("--reason", default="", help="why; recorded in ml.registry_events")
+    add_summary_arg(p)
     p = command("rollback", cmd_rollback, "Move the champion back to the version it replaced (recorded).",
                 "--use-case flights_delay --reason \"calibration drifted\"")
     add_use_case_args(p, dated=False)
@@ -442,6 +482,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alias", default="champion", help="registry alias (default champion)")
     p.add_argument("--format", choices=["mlflow", "onnx"], default="mlflow", help="what to write (default mlflow)")
     p.add_argument("--to", type=Path, required=True, help="target folder (replaced)")
+    p = command("airflow-plan", cmd_airflow_plan, "Write the DAG plan the Airflow DAG factory (dags/) reads: "
+                "the jobs environment's spark-submit, Spark settings, and every use case's dates; the configuration "
+                "flags given here (--env, --set) are passed on to every task.", "--env standalone")
+    p.add_argument("--out", type=Path, help="where to write it (default var/airflow/plan.json)")
     p = command("ui", cmd_ui, "Start a UI on 127.0.0.1: mlflow (runs, charts, registry).", "mlflow --port 5000")
     p.add_argument("app", choices=["mlflow"])
     p.add_argument("--port", type=int, default=5000)

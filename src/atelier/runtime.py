@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import logging
 import sys
 from collections.abc import Iterator
@@ -84,6 +85,21 @@ def run_main(fn, argv: list[str] | None) -> int:
         log.error("%s: %s", type(exc).__name__, exc)
         return 2
     return 0
+
+
+def write_summary(path: Path | None, summary: dict) -> None:
+    """Write a job's JSON summary (for the orchestrator's next task) atomically, if a path was given."""
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(summary, indent=1, sort_keys=True, default=str))
+    partial.replace(path)
+
+
+def add_summary_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--summary-json", type=Path, metavar="PATH",
+                        help="also write the outcome as JSON to PATH (what the Airflow DAGs read)")
 
 
 def parse_date(text: str) -> dt.date:

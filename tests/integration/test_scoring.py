@@ -59,3 +59,21 @@ def test_a_renamed_feature_column_is_named_and_nothing_written(spark, training_l
     tables.replace_table(spark, training_lake, renamed, "gold.flight_features_renamed")
     with pytest.raises(ScoringError, match=r"needs columns \['distance'\] that gold.flight_features_renamed"):
         score_dates(spark, training_lake, uc, DAY, DAY)
+
+
+def test_an_arm_whose_alias_is_unassigned_sits_out_and_the_champion_serves(spark, training_lake, arms) -> None:
+    unassigned = ("scoring.arms=[{name: champion, role: champion, alias: champion},"
+                  " {name: challenger, role: challenger, alias: not_yet, share: 0.2}]")
+    uc = scoring_use_case(arms, unassigned, "scoring.predictions_table=ml.predictions_one_arm",
+                          "scoring.prediction_log_percent=0")
+    report = score_dates(spark, training_lake, uc, DAY, DAY)
+    assert list(report.rows) == ["champion"]
+    predictions = tables.read_table(spark, training_lake, "ml.predictions_one_arm")
+    assert predictions.filter("NOT served OR arm <> 'champion'").count() == 0
+    assert predictions.count() == report.rows["champion"] > 500
+
+
+def test_without_a_champion_nothing_is_scored(spark, training_lake, arms) -> None:
+    uc = scoring_use_case(arms, "scoring.arms=[{name: champion, role: champion, alias: nobody}]")
+    with pytest.raises(ScoringError, match=r"arm 'champion': model flights_delay_arms has no alias 'nobody'"):
+        score_dates(spark, training_lake, uc, DAY, DAY)

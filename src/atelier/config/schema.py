@@ -43,6 +43,26 @@ class MlflowConfig(StrictModel):
     experiment_prefix: str = "atelier/"
 
 
+class OrchestrationConfig(StrictModel):
+    """How Airflow runs the jobs (written into the DAG plan by `atelier airflow-plan`).
+
+    Every task takes one slot of `pool`: with the embedded Derby catalog only one Spark job may open
+    the metastore at a time, so the pool has `pool_slots` 1; a shared metastore (PostgreSQL, Glue)
+    lets it grow, and Delta's partition-aligned writes keep jobs for different dates apart.
+    """
+
+    spark_conn_id: str = "spark_default"
+    pool: str = "atelier_spark"
+    pool_slots: int = Field(1, ge=1)
+    retries: int = Field(2, ge=0)
+    retry_delay_s: int = Field(30, ge=1)
+    max_retry_delay_s: int = Field(600, ge=1)
+    task_timeout_minutes: int = Field(60, ge=1)
+    # Unpausing a daily DAG runs every date of the use case's data_range not yet run (Airflow's catch-up).
+    catchup: bool = True
+    retrain_schedule: str = "@weekly"
+
+
 class PlatformConfig(StrictModel):
     """Where things live and how Spark runs; environments change these, never code."""
 
@@ -53,6 +73,7 @@ class PlatformConfig(StrictModel):
     spark: SparkConfig = Field(default_factory=SparkConfig)
     databases: Databases = Field(default_factory=Databases)
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
+    orchestration: OrchestrationConfig = Field(default_factory=OrchestrationConfig)
 
 
 class EntityConfig(StrictModel):
@@ -360,6 +381,9 @@ class ScoringConfig(StrictModel):
     arms: list[ArmConfig] = Field(default_factory=lambda: [ArmConfig(name="champion", role="champion",
                                                                      alias="champion")])
     salt: str = "ab-1"
+    # The first date the daily schedule scores (default: the day after training.window ends); a daily
+    # run for an earlier date builds the tables and skips scoring, reconciliation and monitoring.
+    start: dt.date | None = None
     prediction_log_percent: float = Field(0.0, ge=0, le=100)
     predictions_table: str = "ml.predictions"
     prediction_log_table: str = "ml.prediction_log"

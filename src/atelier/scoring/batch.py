@@ -59,11 +59,18 @@ class ScoreReport:
 
 
 def resolve_arms(platform: PlatformConfig, use_case: UseCaseConfig) -> list[Arm]:
-    """Each arm's registry version, its model copied under the cache folder, and its input columns."""
+    """Each arm's registry version, its model copied under the cache folder, and its input columns.
+
+    The champion must exist; a challenger or shadow whose alias is not assigned yet sits out (the
+    champion then serves every row), with a warning.
+    """
     store.use_platform(platform)
     model, arms = use_case.model_name, []
     for arm in use_case.scoring.arms:
         version = arm.version or registry.alias_version(model, arm.alias)
+        if version is None and arm.role != "champion":
+            log.warning("arm '%s' sits out: model %s has no alias '%s' yet", arm.name, model, arm.alias)
+            continue
         if version is None:
             raise ScoringError(f"arm '{arm.name}': model {model} has no alias '{arm.alias}' "
                                f"(atelier promote --use-case {use_case.name} --version V --alias {arm.alias})")

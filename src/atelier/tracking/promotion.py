@@ -27,7 +27,11 @@ from atelier.training.metrics import LOWER_IS_BETTER, bootstrap_gain, task_metri
 log = logging.getLogger(__name__)
 
 class PromotionRefused(RegistryError):
-    """The candidate did not beat the champion by the configured margins."""
+    """The candidate did not beat the champion by the configured margins (`comparison` holds the evidence)."""
+
+    def __init__(self, message: str, comparison: Comparison) -> None:
+        super().__init__(message)
+        self.comparison = comparison
 
 
 @dataclass
@@ -155,8 +159,8 @@ def promote(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConf
         raise PromotionRefused(
             f"{use_case.model_name} version {version} does not beat champion version {comparison.champion} on "
             f"{comparison.rows} held-out rows ({comparison.window.start}..{comparison.window.end}): "
-            + "; ".join(comparison.shortfalls()) + f". Evidence: MLflow run {comparison.evidence_run_id}"
-        )
+            + "; ".join(comparison.shortfalls()) + f". Evidence: MLflow run {comparison.evidence_run_id}",
+            comparison)
     action = "force" if force and not comparison.wins else "promote"
     why = reason or ("first champion" if comparison.champion is None else "won the promotion gate")
     event = registry.move_alias(spark, platform, use_case.model_name, "champion", str(version), action, why,

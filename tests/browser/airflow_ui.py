@@ -1,0 +1,97 @@
+"""Drive the Airflow UI in headless Chromium (Playwright, run by .venv-airflow's Python).
+
+    python tests/browser/airflow_ui.py URL USER PASSWORD DAG_ID LOGICAL_DATE SCREENSHOT_DIR
+
+Logs in, lists the DAGs, opens DAG_ID, triggers it for LOGICAL_DATE (unpausing it on trigger),
+waits until the run's state shows success or failure in the UI, and saves screenshots on the way.
+Prints one JSON line: the DAG ids seen, the final state, the screenshots.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+CHROMIUM = os.environ.get("ATELIER_CHROMIUM", "/usr/bin/chromium")
+
+
+def login(page: Page, url: str, user: str, password: str) -> None:
+    page.goto(url)
+    page.get_by_label(re.compile("username", re.I)).fill(user)
+    page.get_by_label(re.compile("password", re.I)).first.fill(password)
+    page.get_by_role("button", name=re.compile("sign in|log in|login", re.I)).click()
+    page.wait_for_url(re.compile(r"^(?!.*login).*$"), timeout=60_000)
+
+
+def trigger(page: Page, dag_id: str, logical_date: str) -> None:
+    page.get_by_role("button", name=re.compile("^trigger", re.I)).first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("Single Run").click()
+    unpause = dialog.get_by_text(re.compile("Unpause .* on trigger"))
+    if unpause.count():
+        unpause.click()
+    field = dialog.locator("input[type='datetime-local']").first
+    field.fill(f"{logical_date}T00:00")
+    dialog.get_by_role("button", name=re.compile("^trigger$", re.I)).click()
+
+
+def run_state(page: Page, dag_id: str, logical_date: str, url: str, timeout_s: float) -> str:
+    """Poll the DAG's runs page until the run for the date shows a final state."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        page.goto(f"{url}/dags/{dag_id}/runs")
+        row = page.get_by_role("row").filter(has_text=logical_date)
+        try:
+            row.first.wait_for(timeout=15_000)
+        except Exception:  # noqa: BLE001 (not listed yet)
+            time.sleep(5)
+            continue
+        text = row.first.inner_text().lower()
+        for state in ("success", "failed"):
+            if state in text:
+                return state
+        time.sleep(10)
+    return "timeout"
+
+
+def main(url: str, user: str, password: str, dag_id: str, logical_date: str, shots: str) -> None:
+    out = Path(shots)
+    out.mkdir(parents=True, exist_ok=True)
+    seen: dict = {"screenshots": []}
+
+    def shot(page: Page, name: str) -> None:
+        path = out / f"airflow-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        seen["screenshots"].append(str(path))
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        try:
+            login(page, url, user, password)
+            page.goto(f"{url}/dags")
+            page.get_by_text(dag_id, exact=True).first.wait_for(timeout=60_000)
+            seen["dags"] = sorted(set(re.findall(r"\b\w+_(?:daily|retrain)\b", page.inner_text("body"))))
+            shot(page, "dags")
+            page.goto(f"{url}/dags/{dag_id}")
+            trigger(page, dag_id, logical_date)
+            shot(page, "triggered")
+            seen["state"] = run_state(page, dag_id, logical_date, url, float(os.environ.get("ATELIER_UI_WAIT_S", 900)))
+            page.goto(f"{url}/dags/{dag_id}")
+            page.wait_for_timeout(3000)
+            shot(page, f"{dag_id}-{logical_date}")
+        except Exception as exc:  # the screenshot shows where it stopped
+            seen["error"] = f"{type(exc).__name__}: {exc}"
+            shot(page, "error")
+        finally:
+            browser.close()
+    print(json.dumps(seen))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:7])

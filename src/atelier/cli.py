@@ -80,7 +80,11 @@ def cmd_tables(args: argparse.Namespace) -> None:
 
 
 def cmd_sql(args: argparse.Namespace) -> None:
+    """Run one read-only statement (a query, SHOW, DESCRIBE or EXPLAIN) and print its rows."""
+    from atelier.spark.readonly import check_query
+
     with open_job(args, "sql", use_case=False) as job:
+        check_query(job.spark, args.query)
         result = job.spark.sql(args.query)
         rows = [tuple("NULL" if v is None else str(v) for v in r) for r in result.limit(args.limit).collect()]
     print(_format_table(result.columns, rows))
@@ -395,9 +399,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=runtime.parse_date, help="first date to release")
     p.add_argument("--end", type=runtime.parse_date, help="last date to release")
     command("tables", cmd_tables, "List every Delta table in the lake with its version, row count and last write.", "")
-    p = command("sql", cmd_sql, "Run Spark SQL over the catalog and print the result.",
+    p = command("sql", cmd_sql, "Run one read-only Spark SQL statement over the catalog (a query, SHOW, DESCRIBE "
+                "or EXPLAIN; anything that writes is refused) and print the result.",
                 "\"SELECT flight_date, count(*) FROM gold.flight_features GROUP BY 1 ORDER BY 1\"")
-    p.add_argument("query", help="a Spark SQL query; tables by <database>.<table>")
+    p.add_argument("query", help="one Spark SQL query; tables by <database>.<table>")
     p.add_argument("--limit", type=int, default=100, help="rows to print (default 100)")
     p = command("synth", cmd_synth, "Write a seeded synthetic copy of a use case's primary source, N rows drawn "
                 "from the real data's distributions, as Parquet (for benchmarks at scale).",

@@ -16,3 +16,8 @@ class SourceError(AtelierError):
 
 class TableError(AtelierError):
     """A table that a job needs is missing or holds no rows for the requested dates."""
+
+
+class InputRefused(AtelierError):
+    """A command-line input atelier refuses on purpose: a statement that is not a read-only query,
+    a folder an export or synth must not replace, a name that is not an identifier."""

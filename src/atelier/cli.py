@@ -310,13 +310,17 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
+    from atelier.config.loader import load_platform
+    from atelier.safe_paths import platform_folders
+
     if args.format == "onnx":
         from atelier.tracking.onnx_export import export_onnx as export
     else:
         from atelier.tracking.export import export
 
     _, use_case = _registry_use_case(args)
-    print(export(use_case, args.alias, args.to.resolve()))
+    protected = platform_folders(load_platform(args.conf_dir, args.env, args.overrides))
+    print(export(use_case, args.alias, args.to, protected))
 
 
 def cmd_airflow_plan(args: argparse.Namespace) -> None:
@@ -410,7 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_use_case_args(p, dated=False)
     p.add_argument("--rows", type=int, required=True, help="rows to generate")
     p.add_argument("--seed", type=int, default=13, help="random seed (default 13)")
-    p.add_argument("--out", type=Path, required=True, help="output folder (Parquet)")
+    p.add_argument("--out", type=Path, required=True, help="output folder (Parquet): new, empty, or an earlier "
+                   "synth output (replaced); any other folder is refused")
     p = command("train", cmd_train, "Train a use case on its training window (features joined with outcomes, "
                 "split by time, input Delta versions pinned) with the configured model, loader and backend; "
                 "log the run to MLflow and register the model. --from-run reruns a past run, same data versions.",
@@ -486,7 +491,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_use_case_args(p, dated=False)
     p.add_argument("--alias", default="champion", help="registry alias (default champion)")
     p.add_argument("--format", choices=["mlflow", "onnx"], default="mlflow", help="what to write (default mlflow)")
-    p.add_argument("--to", type=Path, required=True, help="target folder (replaced)")
+    p.add_argument("--to", type=Path, required=True, help="target folder: new, empty, or an earlier export of the "
+                   "same format (replaced); any other folder is refused")
     p = command("airflow-plan", cmd_airflow_plan, "Write the DAG plan the Airflow DAG factory (dags/) reads: "
                 "the jobs environment's spark-submit, Spark settings, and every use case's dates; the configuration "
                 "flags given here (--env, --set) are passed on to every task.", "--env standalone")

@@ -16,8 +16,11 @@ from pyspark.sql import functions as F
 from atelier.collect import sources as src
 from atelier.config.schema import PlatformConfig, UseCaseConfig
 from atelier.errors import ConfigError
+from atelier.safe_paths import Output, check_replaceable, platform_folders
 
 log = logging.getLogger(__name__)
+
+WRITES = Output("atelier synth", "_SUCCESS", ("_SUCCESS", "part-*", "._SUCCESS.crc", ".part-*.crc"))  # Spark's Parquet
 
 
 def unique_column(use_case: UseCaseConfig) -> str:
@@ -44,7 +47,9 @@ def sample(real: DataFrame, rows: int, seed: int, unique: str, order: list[str])
 def synthesize(
     spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, rows: int, seed: int, out: Path
 ) -> Path:
-    """Write `rows` synthetic rows of the primary source to `out` as Parquet, with the source's schema."""
+    """Write `rows` synthetic rows of the primary source to `out` as Parquet, with the source's schema
+    (an earlier synth output there is replaced; any other folder is refused, see safe_paths)."""
+    out = check_replaceable(out, WRITES, "--out", platform_folders(platform))
     name, source = use_case.clean.primary, use_case.primary
     location = src.resolve_location(name, source, Path(platform.cache_dir))
     raw = src.read_raw(spark, name, source, location)

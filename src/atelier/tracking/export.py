@@ -7,7 +7,8 @@ needs mlflow, torch, numpy and pandas, not atelier.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import mlflow
 from mlflow.entities import Run
 
 from atelier.config.schema import UseCaseConfig
+from atelier.safe_paths import Output, check_replaceable
 from atelier.tracking import registry
 
 README = """# {model} version {version} ({alias})
@@ -36,6 +38,8 @@ Inputs (raw feature columns, as in `{features}`): {columns}
 
 Test metrics at training: {metrics}
 """
+
+WRITES = Output("atelier export --format mlflow", "model/MLmodel", ("model", "requirements.txt", "README.md"))
 
 
 @dataclass(frozen=True)
@@ -68,20 +72,28 @@ def input_columns(pyfunc_folder: Path) -> list[str]:
 
 
 @contextmanager
-def staged(target: Path) -> Iterator[Path]:
-    """A staging folder beside `target` that replaces it when the block succeeds."""
-    staging = target.with_name(target.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
+def staged(target: Path, output: Output, protected: Iterable[Path] = ()) -> Iterator[Path]:
+    """A staging folder beside `target` that replaces it when the block succeeds; `target` is checked
+    first (safe_paths: a previous export of the same format is replaced, anything else refused)."""
+    target = check_replaceable(target, output, "--to", protected)
+    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
     staging.mkdir(parents=True)
-    yield staging
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
 
 
-def export(use_case: UseCaseConfig, alias: str, target: Path) -> Path:
-    """Write the model behind `alias` to `target` (replaced if present); the folder."""
+def export(use_case: UseCaseConfig, alias: str, target: Path, protected: Iterable[Path] = ()) -> Path:
+    """Write the model behind `alias` to `target` (a previous export there is replaced); the folder.
+
+    `protected`: folders `target` must stay out of (the platform's, see safe_paths.platform_folders).
+    """
     found = source(use_case, alias)
-    with staged(target) as staging:
+    with staged(target, WRITES, protected) as staging:
         local = found.download(staging / "model")
         shutil.copy(local / "requirements.txt", staging / "requirements.txt")
         binary = use_case.label.task == "binary"
@@ -92,4 +104,4 @@ def export(use_case: UseCaseConfig, alias: str, target: Path) -> Path:
             prediction=f"label at threshold {use_case.training.threshold}" if binary else "the same value",
             features=use_case.tables.features, columns=", ".join(f"`{c}`" for c in input_columns(local)),
             metrics=metrics))
-    return target
+    return target.resolve()

@@ -16,6 +16,7 @@ import json
 import logging
 import tempfile
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from torch import nn
 from atelier.config.schema import UseCaseConfig
 from atelier.errors import AtelierError
 from atelier.features.preprocessor import OOV
+from atelier.safe_paths import Output
 from atelier.tracking.export import Source, input_columns, source, staged
 from atelier.tracking.pyfunc import TabularModel
 from atelier.training.models import output_to_score
@@ -37,6 +39,7 @@ from atelier.training.models import output_to_score
 log = logging.getLogger(__name__)
 
 MODEL_FILE, MANIFEST_FILE = "model.onnx", "manifest.json"
+WRITES = Output("atelier export --format onnx", MANIFEST_FILE, (MODEL_FILE, MANIFEST_FILE))
 OPSET, ML_OPSET = 18, 3  # ONNX Runtime >= 1.14 (Java included) runs both
 NULL_CATEGORY = OOV
 OUTPUT = "score"
@@ -165,10 +168,11 @@ def manifest(found: Source, model: TabularModel, columns: list[str], threshold: 
     }
 
 
-def export_onnx(use_case: UseCaseConfig, alias: str, target: Path) -> Path:
-    """Write the model behind `alias` to `target` (replaced) as model.onnx and manifest.json, checked."""
+def export_onnx(use_case: UseCaseConfig, alias: str, target: Path, protected: Iterable[Path] = ()) -> Path:
+    """Write the model behind `alias` to `target` as model.onnx and manifest.json, checked against the
+    pyfunc (a previous ONNX export there is replaced; `protected`: folders to stay out of)."""
     found = source(use_case, alias)
-    with tempfile.TemporaryDirectory() as tmp, staged(target) as folder:
+    with tempfile.TemporaryDirectory() as tmp, staged(target, WRITES, protected) as folder:
         local = found.download(Path(tmp))
         model = TabularModel.from_folder(local)
         columns = input_columns(local)
@@ -188,7 +192,7 @@ def export_onnx(use_case: UseCaseConfig, alias: str, target: Path) -> Path:
         (folder / MANIFEST_FILE).write_text(json.dumps(manifest(found, model, columns, threshold, check), indent=1))
     log.info("exported %s version %s (%s) to %s; %d probe rows within %.2g of the pyfunc", found.model,
              found.version, alias, target, rows, diff)
-    return target
+    return target.resolve()
 
 
 def write_rows(path: Path, frame: pd.DataFrame, scores: np.ndarray) -> Path:

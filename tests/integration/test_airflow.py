@@ -44,6 +44,7 @@ DAILY = ["collect", "features", "validate", "in_service", "score", "matured", "r
          "request_retrain"]
 RETRAIN = ["window", "train", "trained", "promote", "notify"]
 RUN_DAY, GATE_DAY, UI_DAY = "2013-07-06", "2013-07-07", "2013-07-07"
+RETRAIN_DAY = "2013-07-07"  # the window ends 2 days (maturity) before: July 5, as the test lake's
 
 
 def _overlay(key_values: list[str]) -> dict:
@@ -107,7 +108,8 @@ def deploy(root: Path, lake: PlatformConfig, env_name: str, platform_extra: dict
                 "spark": {"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "1g"},
                 "orchestration": {"catchup": False, "retries": 0}}
     (overlay / "platform.yaml").write_text(yaml.safe_dump(_deep_merge(settings, platform_extra)))
-    use_case = _overlay([*WINDOW, *FAST, ARMS_MODEL, "scoring.start=2013-07-04",
+    use_case = _overlay([*WINDOW, *FAST, ARMS_MODEL, "scoring.start=2013-07-04", "training.backend=local",
+                         "promotion.margins={auc: 0.5}",  # no candidate clears it: the retrain DAG's gate refuses
                          "scoring.arms=[{name: champion, role: champion, alias: champion},"
                          " {name: challenger, role: challenger, alias: challenger, share: 0.2}]"])
     (overlay / "use_cases" / "flights_delay.yaml").write_text(yaml.safe_dump(_deep_merge(use_case, use_case_extra)))
@@ -214,6 +216,22 @@ def test_a_failed_gate_fails_the_run_unretried_with_its_message(deployment: Depl
     assert all(states.get(t, ("none",))[0] in ("upstream_failed", "none") for t in DAILY[1:]), states
     log = "\n".join(p.read_text() for p in (bad.home / "logs").rglob("*") if p.is_file() and "task_id=collect" in str(p))
     assert "one_observation_per_hour" in log and "ValidationError" in log, log[-4000:]
+
+
+def test_the_retrain_dag_trains_and_a_refused_promotion_is_an_outcome_not_a_failure(
+        deployment: Deployment, arms: dict[str, str]) -> None:
+    done = deployment.airflow("cli", "dags", "test", "flights_delay_retrain", RETRAIN_DAY)
+    states = deployment.task_states("flights_delay_retrain", RETRAIN_DAY)
+    assert states == {t: ("success", 1) for t in RETRAIN}, done.stdout[-6000:] + done.stderr[-3000:]
+    summaries = deployment.root / "reports" / "airflow" / "flights_delay"
+    trained = json.loads(next((summaries / "train").glob("*.json")).read_text())
+    outcome = json.loads(next((summaries / "promote").glob("*.json")).read_text())
+    assert outcome["version"] == trained["version"] and outcome["promoted"] is False
+    assert "does not beat champion version" in outcome["reason"] and "auc" in outcome["reason"]
+    assert outcome["champion"] == arms["champion"]
+    log = "\n".join(p.read_text() for p in (deployment.home / "logs").rglob("*")
+                    if p.is_file() and "task_id=promote" in str(p))
+    assert "champion stays at version" in log and "auc: candidate" in log
 
 
 def _free_port() -> int:

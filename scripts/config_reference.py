@@ -51,6 +51,10 @@ def type_name(annotation: typing.Any) -> str:
         return f"[{annotation.__name__}](#{annotation.__name__.lower()})"
     if origin is typing.Literal:
         return "one of " + ", ".join(f"`{a}`" for a in args)
+    if origin is typing.Annotated:  # a constrained type inside a container, e.g. a mapping's key
+        metadata = [item for m in args[1:] for item in (getattr(m, "metadata", None) or [m])]  # FieldInfo or bare
+        patterns = [f" matching `{m.pattern}`" for m in metadata if getattr(m, "pattern", None)]
+        return type_name(args[0]) + "".join(patterns)
     if origin in (typing.Union, types.UnionType):
         named = [type_name(a) for a in args if a is not type(None)]
         return " or ".join(named) + (" or null" if type(None) in args else "")

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from atelier.config.schema import PlatformConfig, UseCaseConfig
 from atelier.errors import ConfigError
+from atelier.identifiers import check_identifier
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ def list_use_cases(conf_dir: Path | None = None) -> list[str]:
 
 
 def _resolve_extends(name: str, conf: Path, env: str | None, seen: tuple[str, ...]) -> list[tuple[Path, dict]]:
+    check_identifier(name, f"use case '{seen[-1]}': extends" if seen else "--use-case")  # a file name: no '/', '..'
     if name in seen:
         raise ConfigError(f"use case '{name}': 'extends' forms a cycle {' -> '.join(seen + (name,))}")
     layers = _layers(conf, env, f"use_cases/{name}.yaml", required=True)
@@ -79,6 +81,8 @@ def _resolve_extends(name: str, conf: Path, env: str | None, seen: tuple[str, ..
 def _layers(conf_dir: Path | None, env: str | None, relpath: str, required: bool) -> list[tuple[Path, dict]]:
     conf = conf_dir or default_conf_dir()
     env = env if env is not None else os.environ.get(ENV_ENV)
+    if env:
+        check_identifier(env, f"--env (or ${ENV_ENV})")  # a folder name: no '/', '..'
     base = conf / "base" / relpath
     if required and not base.is_file():
         raise ConfigError(f"{base}: file not found (is the working directory the project root?)")

@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from atelier.identifiers import IDENTIFIER_PATTERN, TABLE_NAME_PATTERN
+
+# Names that reach SQL text: an identifier (letters, digits, _), and `<database>.<table>` of two.
+Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
+TableName = Annotated[str, Field(pattern=TABLE_NAME_PATTERN)]
 SPARK_TYPES = {"string", "int", "bigint", "double", "float", "boolean", "date", "timestamp"}
 
 
@@ -26,12 +31,12 @@ class SparkConfig(StrictModel):
 
 
 class Databases(StrictModel):
-    bronze: str = "bronze"
-    silver: str = "silver"
-    gold: str = "gold"
-    ml: str = "ml"
-    ops: str = "ops"
-    quarantine: str = "quarantine"
+    bronze: Identifier = "bronze"
+    silver: Identifier = "silver"
+    gold: Identifier = "gold"
+    ml: Identifier = "ml"
+    ops: Identifier = "ops"
+    quarantine: Identifier = "quarantine"
 
 
 class MlflowConfig(StrictModel):
@@ -193,9 +198,9 @@ class LabelConfig(StrictModel):
 
 
 class TablesConfig(StrictModel):
-    silver: str
-    features: str
-    outcomes: str
+    silver: TableName
+    features: TableName
+    outcomes: TableName
 
 
 class DateRange(StrictModel):
@@ -385,8 +390,8 @@ class ScoringConfig(StrictModel):
     # run for an earlier date builds the tables and skips scoring, reconciliation and monitoring.
     start: dt.date | None = None
     prediction_log_percent: float = Field(0.0, ge=0, le=100)
-    predictions_table: str = "ml.predictions"
-    prediction_log_table: str = "ml.prediction_log"
+    predictions_table: TableName = "ml.predictions"
+    prediction_log_table: TableName = "ml.prediction_log"
 
     @model_validator(mode="after")
     def _roles(self) -> ScoringConfig:
@@ -430,10 +435,10 @@ class MonitoringConfig(StrictModel):
     # Drift of date D compares the rows of the `drift_window_days` ending on D with the reference: one
     # day of a daily-seasonal feature (the weekday, the day's weather) never looks like months of it.
     drift_window_days: int = Field(7, ge=1)
-    live_metrics_table: str = "ml.live_metrics"
-    drift_table: str = "ml.feature_drift"
-    alerts_table: str = "ml.alerts"
-    retrain_requests_table: str = "ml.retrain_requests"
+    live_metrics_table: TableName = "ml.live_metrics"
+    drift_table: TableName = "ml.feature_drift"
+    alerts_table: TableName = "ml.alerts"
+    retrain_requests_table: TableName = "ml.retrain_requests"
     alerts: AlertConfig = Field(default_factory=AlertConfig)
     retrain_on: list[AlertKind] = Field(default_factory=lambda: ["feature_psi", "live_metric"])
     webhook_uri: str | None = None
@@ -450,7 +455,7 @@ class UseCaseConfig(StrictModel):
     event_time: str
     outcome_delay_days: int = Field(1, ge=0)
     data_range: DateRange | None = None
-    sources: dict[str, SourceConfig] = Field(min_length=1)
+    sources: dict[Identifier, SourceConfig] = Field(min_length=1)  # a source name is its bronze table's
     clean: CleanConfig
     features: list[FeatureConfig] = Field(min_length=1)
     label: LabelConfig

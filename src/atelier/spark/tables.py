@@ -16,6 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from atelier.config.schema import PlatformConfig
 from atelier.errors import TableError
+from atelier.identifiers import check_table_name, quoted
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +32,8 @@ class TableInfo:
 
 
 def split_name(name: str) -> tuple[str, str]:
-    db, _, table = name.partition(".")
-    if not db or not table or "." in table:
-        raise TableError(f"table name '{name}' must be <database>.<table>")
-    return db, table
+    """(database, table) of `<database>.<table>`, each an identifier (every table name reaches SQL text)."""
+    return check_table_name(name, "table name")
 
 
 def table_path(platform: PlatformConfig, name: str) -> Path:
@@ -49,21 +48,26 @@ def ensure_table_registered(spark: SparkSession, platform: PlatformConfig, name:
     moved) is re-pointed at this one, so a name always reads the table a job just wrote. Dropping an
     external table's entry leaves its files alone.
     """
-    db, _ = split_name(name)
+    db, table = split_name(name)
     db_path = Path(platform.lake_root).resolve() / db
     location = table_path(platform, name)
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS `{db}` LOCATION '{db_path}'")
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {quoted(db)} LOCATION {_string_literal(str(db_path))}")
     if spark.catalog.tableExists(name):
-        registered = spark.sql(f"DESCRIBE DETAIL {name}").first()["location"]
+        registered = spark.sql(f"DESCRIBE DETAIL {quoted(db, table)}").first()["location"]
         if Path(registered.removeprefix("file:")) == location:
             return
         log.warning("catalog entry %s pointed at %s; re-pointing it at %s", name, registered, location)
-        spark.sql(f"DROP TABLE {name}")
-    spark.sql(f"CREATE TABLE {name} USING DELTA LOCATION '{location}'")
+        spark.sql(f"DROP TABLE {quoted(db, table)}")
+    spark.sql(f"CREATE TABLE {quoted(db, table)} USING DELTA LOCATION {_string_literal(str(location))}")
+
+
+def _string_literal(value: str) -> str:
+    """`value` as a Spark SQL string literal (backslashes and quotes escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def date_predicate(column: str, start: dt.date, end: dt.date) -> str:
-    return f"`{column}` >= DATE'{start.isoformat()}' AND `{column}` <= DATE'{end.isoformat()}'"
+    return f"{quoted(column)} >= DATE'{start.isoformat()}' AND {quoted(column)} <= DATE'{end.isoformat()}'"
 
 
 def replace_dates(

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 import mlflow
 from mlflow.exceptions import MlflowException
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from atelier.config.schema import PlatformConfig
@@ -98,5 +99,5 @@ def history(spark: SparkSession, platform: PlatformConfig, model: str, alias: st
     if not tables.exists(platform, events_table(platform)):
         return []
     rows = (tables.read_table(spark, platform, events_table(platform))
-            .filter(f"model = '{model}' AND alias = '{alias}'").orderBy("at", ascending=False).collect())
+            .filter((F.col("model") == model) & (F.col("alias") == alias)).orderBy("at", ascending=False).collect())
     return [r.asDict() for r in rows]

@@ -12,6 +12,7 @@ from pyspark.sql.types import StructType
 
 from atelier.config.schema import PlatformConfig, UseCaseConfig
 from atelier.errors import ConfigError
+from atelier.identifiers import quoted
 from atelier.spark import tables
 from atelier.validation import gate
 from atelier.validation.gate import JSON_OPTIONS, QUARANTINE_DATE, Scope, quarantine_table
@@ -83,7 +84,7 @@ def release(
     table_schema = tables.read_table(spark, platform, t.table).schema
     waiting = tables.read_table(spark, platform, qname).filter(F.col(QUARANTINE_DATE).between(start, end))
     columns = _row_columns(table_schema, t.expected)
-    ddl = ", ".join(f"`{name}` {kind}" for name, kind in columns.items())
+    ddl = ", ".join(f"{quoted(name)} {kind}" for name, kind in columns.items())
     parsed = waiting.withColumn("__r", F.from_json("row", ddl, JSON_OPTIONS))
     values = parsed.select("row", *[F.col(f"__r.`{c}`").alias(c) for c in columns])
     # Materialized, lineage cut, before the tables change: the commits below must not alter what is released.
@@ -92,7 +93,7 @@ def release(
     released = passing.count()
     still = rechecked.count() - released
     if released:
-        condition = " AND ".join(f"t.`{c}` <=> s.`{c}`" for c in table_schema.names)
+        condition = " AND ".join(f"{quoted('t', c)} <=> {quoted('s', c)}" for c in table_schema.names)
         (DeltaTable.forPath(spark, str(tables.table_path(platform, t.table))).alias("t")
          .merge(passing.select(*table_schema.names).alias("s"), condition)
          .whenNotMatchedInsertAll().execute())

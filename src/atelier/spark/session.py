@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 from pyspark.sql import SparkSession
 
@@ -14,10 +15,28 @@ from atelier.config.schema import PlatformConfig
 log = logging.getLogger(__name__)
 
 LOG4J2 = Path(__file__).with_name("log4j2.properties")
+LOOPBACK = "127.0.0.1"
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
 }
+
+
+def on_loopback(platform: PlatformConfig) -> bool:
+    """Whether the driver needs no network: a local master, or a cluster master on this machine's loopback."""
+    master = platform.spark.master
+    return master.startswith("local") or urlparse(master).hostname in (LOOPBACK, "localhost")
+
+
+def launch_env(platform: PlatformConfig) -> dict[str, str]:
+    """What the driver JVM's environment needs: `SPARK_LOCAL_IP` on loopback when the driver needs no network.
+
+    Spark binds its web UI (when `spark.ui.enabled`) to `SPARK_LOCAL_IP`, else to every interface;
+    `spark.driver.bindAddress` covers only the RPC endpoints. A `SPARK_LOCAL_IP` already set is kept.
+    """
+    if on_loopback(platform) and "SPARK_LOCAL_IP" not in os.environ:
+        return {"SPARK_LOCAL_IP": LOOPBACK}
+    return {}
 
 
 def session_conf(platform: PlatformConfig) -> dict[str, str]:
@@ -46,10 +65,9 @@ def session_conf(platform: PlatformConfig) -> dict[str, str]:
         "spark.hadoop.hive.metastore.schema.verification": "false",
         "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
     }
-    if platform.spark.master.startswith("local"):
-        conf["spark.driver.host"] = "127.0.0.1"
-        conf["spark.driver.bindAddress"] = "127.0.0.1"
-        conf["spark.ui.host"] = "127.0.0.1"
+    if on_loopback(platform):  # the driver's RPC endpoints; its UI binds per launch_env
+        conf["spark.driver.host"] = LOOPBACK
+        conf["spark.driver.bindAddress"] = LOOPBACK
     # Python workers (UDFs, training tasks) on every master run the jobs environment's interpreter:
     # $PYSPARK_PYTHON or this one, unless `spark.extra_conf` names another (a cluster's own path).
     conf["spark.pyspark.python"] = os.environ.get("PYSPARK_PYTHON", sys.executable)
@@ -86,8 +104,10 @@ def build_session(platform: PlatformConfig, app_name: str | None = None) -> Spar
     Path(platform.metastore_dir).mkdir(parents=True, exist_ok=True)
     Path(platform.lake_root).mkdir(parents=True, exist_ok=True)
     conf = session_conf(platform)
-    # PySpark reads the workers' interpreter from the environment, not from spark.pyspark.python.
+    # PySpark reads the workers' interpreter from the environment, not from spark.pyspark.python;
+    # the JVM it starts inherits this environment (launch_env).
     os.environ["PYSPARK_PYTHON"] = conf["spark.pyspark.python"]
+    os.environ.update(launch_env(platform))
     builder = SparkSession.builder.master(platform.spark.master).appName(app_name or platform.spark.app_name)
     for key, value in conf.items():
         builder = builder.config(key, value)

@@ -84,7 +84,9 @@ start() {
   pids=()
   stop_all() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
   trap stop_all EXIT INT TERM
-  for part in "api-server --host $host --port $port" scheduler dag-processor; do
+  # --skip-serve-logs: the scheduler's log server would listen on every interface (port 8793); with the
+  # LocalExecutor the API server reads task logs from disk, so it is not needed.
+  for part in "api-server --host $host --port $port" "scheduler --skip-serve-logs" dag-processor; do
     name=${part%% *}
     # shellcheck disable=SC2086
     "$venv/bin/airflow" $part >"$AIRFLOW_HOME/$name.log" 2>&1 &

@@ -3,7 +3,8 @@
     python tests/browser/airflow_ui.py URL USER PASSWORD DAG_ID LOGICAL_DATE SCREENSHOT_DIR
 
 Logs in, lists the DAGs, opens DAG_ID, triggers it for LOGICAL_DATE (unpausing it on trigger),
-waits until the run's state shows success or failure in the UI, and saves screenshots on the way.
+waits until the run USER triggered shows success or failure in the Runs tab, and saves screenshots
+on the way.
 Prints one JSON line: the DAG ids seen, the final state, the screenshots.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 CHROMIUM = os.environ.get("ATELIER_CHROMIUM", "/usr/bin/chromium")
 
@@ -28,30 +30,37 @@ def login(page: Page, url: str, user: str, password: str) -> None:
     page.wait_for_url(re.compile(r"^(?!.*login).*$"), timeout=60_000)
 
 
-def trigger(page: Page, dag_id: str, logical_date: str) -> None:
+def trigger(page: Page, logical_date: str) -> str:
+    """Open the trigger dialog, pick a single run at LOGICAL_DATE 00:00 (unpause on trigger stays ticked), trigger.
+
+    Returns what the dialog's date field showed before the click.
+    """
     page.get_by_role("button", name=re.compile("^trigger", re.I)).first.click()
     dialog = page.get_by_role("dialog")
-    dialog.get_by_text("Single Run").click()
-    unpause = dialog.get_by_text(re.compile("Unpause .* on trigger"))
-    if unpause.count():
-        unpause.click()
-    field = dialog.locator("input[type='datetime-local']").first
-    field.fill(f"{logical_date}T00:00")
+    dialog.get_by_text("Single Run", exact=True).click()
+    page.get_by_test_id("datetime-input").click()
+    page.get_by_placeholder("YYYY/MM/DD").fill(logical_date.replace("-", "/"))
+    page.get_by_placeholder("HH:mm").fill("00:00")
+    dialog.get_by_text("Logical Date", exact=True).click()  # closes the date picker
+    shown = page.get_by_test_id("datetime-input").inner_text()
+    unpause = dialog.get_by_role("checkbox")  # shown only while the DAG is paused
+    if unpause.count() and not unpause.is_checked():
+        unpause.check()
     dialog.get_by_role("button", name=re.compile("^trigger$", re.I)).click()
+    return shown
 
 
-def run_state(page: Page, dag_id: str, logical_date: str, url: str, timeout_s: float) -> str:
-    """Poll the DAG's runs page until the run for the date shows a final state."""
+def run_state(page: Page, url: str, dag_id: str, user: str, timeout_s: float) -> str:
+    """Poll the DAG's Runs tab until the newest run USER triggered shows a final state."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         page.goto(f"{url}/dags/{dag_id}/runs")
-        row = page.get_by_role("row").filter(has_text=logical_date)
+        row = page.get_by_role("row").filter(has=page.get_by_text(user, exact=True)).first
         try:
-            row.first.wait_for(timeout=15_000)
-        except Exception:  # noqa: BLE001 (not listed yet)
-            time.sleep(5)
+            row.wait_for(timeout=15_000)
+        except PlaywrightTimeout:  # not listed yet
             continue
-        text = row.first.inner_text().lower()
+        text = row.inner_text().lower()
         for state in ("success", "failed"):
             if state in text:
                 return state
@@ -79,9 +88,9 @@ def main(url: str, user: str, password: str, dag_id: str, logical_date: str, sho
             seen["dags"] = sorted(set(re.findall(r"\b\w+_(?:daily|retrain)\b", page.inner_text("body"))))
             shot(page, "dags")
             page.goto(f"{url}/dags/{dag_id}")
-            trigger(page, dag_id, logical_date)
+            seen["date_field"] = trigger(page, logical_date)
             shot(page, "triggered")
-            seen["state"] = run_state(page, dag_id, logical_date, url, float(os.environ.get("ATELIER_UI_WAIT_S", 900)))
+            seen["state"] = run_state(page, url, dag_id, user, float(os.environ.get("ATELIER_UI_WAIT_S", 900)))
             page.goto(f"{url}/dags/{dag_id}")
             page.wait_for_timeout(3000)
             shot(page, f"{dag_id}-{logical_date}")

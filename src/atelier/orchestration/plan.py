@@ -19,7 +19,7 @@ import pyspark
 
 from atelier.config.loader import list_use_cases, load_platform, load_use_case
 from atelier.config.schema import UseCaseConfig
-from atelier.spark.session import delta_jar_conf, session_conf
+from atelier.spark.session import delta_jar_conf, launch_env, session_conf
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,10 @@ def build_plan(conf_dir: Path | None = None, env: str | None = None, overrides: 
     return {
         "spark_submit": str(bin_dir / "spark-submit"),
         "master": platform.spark.master,
-        # Without these the launcher finds the Airflow environment's pyspark-client and exits 127.
-        "env": {"SPARK_HOME": str(Path(pyspark.__file__).parent), "PYSPARK_PYTHON": str(bin_dir / "python")},
+        # Without these the launcher finds the Airflow environment's pyspark-client and exits 127;
+        # SPARK_LOCAL_IP keeps a local driver (and its UI, when on) on loopback.
+        "env": {"SPARK_HOME": str(Path(pyspark.__file__).parent), "PYSPARK_PYTHON": str(bin_dir / "python"),
+                **launch_env(platform)},
         "conf": conf,
         "jobs_dir": str(REPO / "jobs"),
         "config_args": config_args(conf_dir, env, overrides),

@@ -32,7 +32,7 @@ test: venv airflow-venv browser
 test-fast: venv
 	$(PY) -m pytest -m "not integration and not slow" $(PYTEST_ARGS)
 
-bench: venv
+bench: venv airflow-venv
 	$(VENV)/bin/pip install --quiet duckdb
 	$(PY) bench/features.py
 	$(PY) bench/validation.py
@@ -40,6 +40,7 @@ bench: venv
 	$(PY) bench/scoring.py
 	$(PY) bench/monitoring.py
 	$(PY) bench/java_scoring.py
+	$(PY) bench/airflow_daily.py
 
 cluster-up: venv
 	@scripts/cluster.sh up

@@ -155,7 +155,7 @@ def _write_events(batch: Batch, source: CheckedSource, gated: GateOutcome | None
         batch.spark, batch.platform, events, table, BATCH_DATE, batch.start, batch.end,
         batch.metadata(source=source.location),
     )
-    written = tables.last_commit_rows(batch.spark, batch.platform, table)
+    written = tables.last_commit_rows(batch.spark, batch.platform, table, batch.report.versions[table])
     batch.report.rows[table] = written
     if gated:
         gate.confirm(batch.spark, batch.platform, gated, written)
@@ -182,7 +182,7 @@ def _write_outcomes(batch: Batch, source: CheckedSource) -> None:
         batch.spark, batch.platform, outcomes, table, OUTCOME_DATE, batch.start, batch.end,
         batch.metadata(outcome_delay_days=delay.days),
     )
-    batch.report.rows[table] = tables.last_commit_rows(batch.spark, batch.platform, table)
+    batch.report.rows[table] = tables.last_commit_rows(batch.spark, batch.platform, table, batch.report.versions[table])
 
 
 def _write_reference(batch: Batch, source: CheckedSource) -> None:

@@ -68,6 +68,19 @@ class OrchestrationConfig(StrictModel):
     retrain_schedule: str = "@weekly"
 
 
+class WritesConfig(StrictModel):
+    """How a Delta write that conflicts with a concurrent commit is retried (src/atelier/spark/tables.py).
+
+    A conflict (one of Delta's concurrent-modification exceptions) reruns the whole write after
+    `backoff_s`, doubled after each conflict up to `max_backoff_s`, times a random factor in [0.5, 1];
+    after `attempts` conflicts the job fails with a TableError naming the table, dates and conflict.
+    """
+
+    attempts: int = Field(5, ge=1)
+    backoff_s: float = Field(0.5, ge=0)
+    max_backoff_s: float = Field(8.0, ge=0)
+
+
 class PlatformConfig(StrictModel):
     """Where things live and how Spark runs; environments change these, never code."""
 
@@ -79,6 +92,7 @@ class PlatformConfig(StrictModel):
     databases: Databases = Field(default_factory=Databases)
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
     orchestration: OrchestrationConfig = Field(default_factory=OrchestrationConfig)
+    writes: WritesConfig = Field(default_factory=WritesConfig)
 
 
 class EntityConfig(StrictModel):

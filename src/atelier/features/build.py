@@ -108,7 +108,7 @@ def _write(
     rows = outcome.passed if outcome else frame
     version = tables.replace_dates(spark, platform, rows, target.table, target.date_column, start, end, meta)
     if outcome:
-        gate.confirm(spark, platform, outcome, tables.last_commit_rows(spark, platform, target.table))
+        gate.confirm(spark, platform, outcome, tables.last_commit_rows(spark, platform, target.table, version))
     return version
 
 

@@ -2,23 +2,50 @@
 
 Tables live at `<lake_root>/<database>/<table>` and are registered in the catalog as external
 Delta tables, so `spark-sql` finds them by name and the lake alone can rebuild the catalog.
+
+Every write is one Delta commit. Writes of dates replace them with `replaceWhere` on the date
+partition column, so writers of disjoint dates do not conflict; a write that does conflict with a
+concurrent commit is run again with exponential backoff (`platform.writes`), then fails with a
+TableError. Each commit carries a `write_id` in its userMetadata, by which a writer finds the
+version of its own commit when other writers commit after it.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
 import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from delta import exceptions as delta_errors
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.errors.exceptions.captured import CapturedException
+from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
+from pyspark.sql import functions as F
 
 from atelier.config.schema import PlatformConfig
 from atelier.errors import TableError
 from atelier.identifiers import check_table_name, quoted
 
 log = logging.getLogger(__name__)
+
+# Delta's commit conflicts as PySpark raises them (delta.exceptions converts the JVM's; in
+# delta-spark 3.3 they are siblings, not subclasses of DeltaConcurrentModificationException).
+CONFLICTS: tuple[type[CapturedException], ...] = (
+    delta_errors.DeltaConcurrentModificationException,
+    delta_errors.ConcurrentWriteException,
+    delta_errors.MetadataChangedException,
+    delta_errors.ProtocolChangedException,
+    delta_errors.ConcurrentAppendException,
+    delta_errors.ConcurrentDeleteReadException,
+    delta_errors.ConcurrentDeleteDeleteException,
+    delta_errors.ConcurrentTransactionException,
+)
+COMMITS_SCANNED = 100  # how far back in the history a writer looks for its own commit
 
 
 @dataclass(frozen=True)
@@ -58,7 +85,8 @@ def ensure_table_registered(spark: SparkSession, platform: PlatformConfig, name:
             return
         log.warning("catalog entry %s pointed at %s; re-pointing it at %s", name, registered, location)
         spark.sql(f"DROP TABLE {quoted(db, table)}")
-    spark.sql(f"CREATE TABLE {quoted(db, table)} USING DELTA LOCATION {_string_literal(str(location))}")
+    # IF NOT EXISTS: a concurrent writer of the same new table may have registered it meanwhile.
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {quoted(db, table)} USING DELTA LOCATION {_string_literal(str(location))}")
 
 
 def _string_literal(value: str) -> str:
@@ -82,11 +110,11 @@ def replace_dates(
 ) -> int:
     """Atomically replace the rows of `name` whose `date_column` is in [start, end] with `df`.
 
-    One Delta commit (`replaceWhere`): readers see the old rows or the new ones, never a mix, and a
-    rerun for the same dates leaves the same rows. Delta rejects rows of `df` outside the range.
-    Returns the table's new version.
+    One Delta commit (`replaceWhere` on the partition column): readers see the old rows or the new
+    ones, never a mix; a rerun for the same dates leaves the same rows; a concurrent writer of other
+    dates does not conflict. Delta rejects rows of `df` outside the range. Returns the version of
+    this commit.
     """
-    path = table_path(platform, name)
     writer = (
         df.repartition(date_column)  # one file per date, not one per task and date
         .write.format("delta")
@@ -94,11 +122,7 @@ def replace_dates(
         .option("replaceWhere", date_predicate(date_column, start, end))
         .partitionBy(date_column)
     )
-    if metadata:
-        writer = writer.option("userMetadata", json.dumps(metadata, sort_keys=True, default=str))
-    writer.save(str(path))
-    ensure_table_registered(spark, platform, name)
-    version = current_version(spark, platform, name)
+    version = _commit(spark, platform, name, f"dates {start}..{end}", writer, metadata)
     log.info("wrote %s dates %s..%s as version %d", name, start, end, version)
     return version
 
@@ -112,15 +136,74 @@ def replace_table(
 ) -> int:
     """Atomically replace the whole table (one commit, so the previous version stays readable)."""
     writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
-    if metadata:
-        writer = writer.option("userMetadata", json.dumps(metadata, sort_keys=True, default=str))
-    writer.save(str(table_path(platform, name)))
+    return _commit(spark, platform, name, "whole table", writer, metadata)
+
+
+def append(
+    spark: SparkSession, platform: PlatformConfig, df: DataFrame, name: str, metadata: dict[str, object] | None = None
+) -> int:
+    """Append `df` in one commit (for logs such as ops tables); returns the version of this commit."""
+    return _commit(spark, platform, name, "append", df.write.format("delta").mode("append"), metadata)
+
+
+def _commit(
+    spark: SparkSession,
+    platform: PlatformConfig,
+    name: str,
+    what: str,
+    writer: DataFrameWriter,
+    metadata: dict[str, object] | None,
+) -> int:
+    """Save `writer` to the table as one commit (retried on conflicts), register it; its version."""
+    path = str(table_path(platform, name))
+    write_id = uuid.uuid4().hex
+    writer = writer.option("userMetadata", json.dumps({**(metadata or {}), "write_id": write_id},
+                                                      sort_keys=True, default=str))
+    retry_conflicts(platform, f"{name} {what}", lambda: writer.save(path))
     ensure_table_registered(spark, platform, name)
-    return current_version(spark, platform, name)
+    return _version_of(spark, platform, name, write_id)
+
+
+def retry_conflicts(platform: PlatformConfig, what: str, write: Callable[[], object]) -> None:
+    """Run `write` (one Delta commit); when a concurrent commit conflicts with it, again after a backoff.
+
+    Each retry is logged; after `platform.writes.attempts` conflicts, a TableError names `what`
+    (the table and its dates) and the last conflict. The write must be idempotent (a replacement of
+    dates, a MERGE on keys, or an append that did not commit).
+    """
+    policy = platform.writes
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            write()
+            return
+        except CONFLICTS as exc:
+            summary = (exc.desc or "").partition("\n")[0]
+            conflict = f"{type(exc).__name__}: {summary}"
+            if attempt == policy.attempts:
+                raise TableError(
+                    f"{what}: gave up after {attempt} attempt(s), each in conflict with a concurrent commit "
+                    f"to the same table; the last: {conflict}. Another job is writing these rows: rerun when "
+                    "it is done, or raise writes.attempts"
+                ) from exc
+            delay = min(policy.max_backoff_s, policy.backoff_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+            log.warning("%s: attempt %d of %d conflicted with a concurrent commit (%s); retrying in %.2fs",
+                        what, attempt, policy.attempts, conflict, delay)
+            time.sleep(delay)
+
+
+def _version_of(spark: SparkSession, platform: PlatformConfig, name: str, write_id: str) -> int:
+    """The version of the commit that `write_id` marks (other writers may have committed after it)."""
+    history = DeltaTable.forPath(spark, str(table_path(platform, name))).history(COMMITS_SCANNED)
+    found = history.filter(F.get_json_object("userMetadata", "$.write_id") == write_id).select("version").first()
+    if found is None:
+        raise TableError(f"{name}: the commit of write {write_id} is not among its last {COMMITS_SCANNED} versions")
+    return int(found["version"])
 
 
 def exists(platform: PlatformConfig, name: str) -> bool:
-    return (table_path(platform, name) / "_delta_log").is_dir()
+    """Whether the table has a commit: a `_delta_log` left empty by a first write that died is no table."""
+    log_dir = table_path(platform, name) / "_delta_log"
+    return log_dir.is_dir() and any(p.suffix == ".json" or ".checkpoint" in p.name for p in log_dir.iterdir())
 
 
 def read_table(
@@ -140,22 +223,16 @@ def current_version(spark: SparkSession, platform: PlatformConfig, name: str) ->
     return int(history[0]["version"])
 
 
-def last_commit_rows(spark: SparkSession, platform: PlatformConfig, name: str) -> int:
-    """Rows written by the table's latest commit (Delta's `numOutputRows` metric)."""
-    last = DeltaTable.forPath(spark, str(table_path(platform, name))).history(1).collect()[0]
-    return int((last["operationMetrics"] or {}).get("numOutputRows", 0))
-
-
-def append(
-    spark: SparkSession, platform: PlatformConfig, df: DataFrame, name: str, metadata: dict[str, object] | None = None
-) -> int:
-    """Append `df` in one commit (for logs such as ops tables); returns the new version."""
-    writer = df.write.format("delta").mode("append")
-    if metadata:
-        writer = writer.option("userMetadata", json.dumps(metadata, sort_keys=True, default=str))
-    writer.save(str(table_path(platform, name)))
-    ensure_table_registered(spark, platform, name)
-    return current_version(spark, platform, name)
+def last_commit_rows(spark: SparkSession, platform: PlatformConfig, name: str, version: int | None = None) -> int:
+    """Rows written by commit `version` of the table (default: the latest), Delta's `numOutputRows` metric."""
+    history = DeltaTable.forPath(spark, str(table_path(platform, name))).history(
+        1 if version is None else COMMITS_SCANNED)
+    if version is not None:
+        history = history.filter(F.col("version") == version)
+    commit = history.first()
+    if commit is None:
+        raise TableError(f"{name}: version {version} is not among its last {COMMITS_SCANNED} versions")
+    return int((commit["operationMetrics"] or {}).get("numOutputRows", 0))
 
 
 def table_info(spark: SparkSession, platform: PlatformConfig, name: str) -> TableInfo:
@@ -175,7 +252,8 @@ def table_info(spark: SparkSession, platform: PlatformConfig, name: str) -> Tabl
 def table_names(platform: PlatformConfig, database: str | None = None) -> list[str]:
     """The Delta tables under the lake root (of one database if given), by name."""
     lake = Path(platform.lake_root).resolve()
-    return sorted(f"{p.parent.parent.name}.{p.parent.name}" for p in lake.glob(f"{database or '*'}/*/_delta_log"))
+    found = (f"{p.parent.parent.name}.{p.parent.name}" for p in lake.glob(f"{database or '*'}/*/_delta_log"))
+    return sorted(n for n in found if exists(platform, n))
 
 
 def list_tables(spark: SparkSession, platform: PlatformConfig) -> list[TableInfo]:

@@ -152,9 +152,10 @@ def write_quarantine(spark: SparkSession, platform: PlatformConfig, outcome: Gat
     meta = {"job": scope.job, "run_id": scope.run_id, "table": scope.table}
     if scope.job == "validate" and tables.exists(platform, name):
         # The table no longer holds rows quarantined earlier: add, never replace; a rerun adds nothing twice.
-        (DeltaTable.forPath(spark, str(tables.table_path(platform, name))).alias("q")
-         .merge(rows.alias("r"), f"q.{QUARANTINE_DATE} = r.{QUARANTINE_DATE} AND q.row = r.row")
-         .whenNotMatchedInsertAll().execute())
+        tables.retry_conflicts(platform, f"{name} dates {scope.start}..{scope.end}", lambda: (
+            DeltaTable.forPath(spark, str(tables.table_path(platform, name))).alias("q")
+            .merge(rows.alias("r"), f"q.{QUARANTINE_DATE} = r.{QUARANTINE_DATE} AND q.row = r.row")
+            .whenNotMatchedInsertAll().execute()))
         # What counts is that every rejected row is now in the quarantine, inserted now or before.
         held = tables.read_table(spark, platform, name).select(QUARANTINE_DATE, "row")
         return rows.join(held, [QUARANTINE_DATE, "row"], "left_semi").count()
@@ -162,8 +163,8 @@ def write_quarantine(spark: SparkSession, platform: PlatformConfig, outcome: Gat
         return 0  # nothing rejected now, nothing to clear: no empty commit
     # A job that derives the table's dates from its inputs replaces their whole quarantine: rows an
     # earlier `validate` moved there come from those inputs again, and are judged again.
-    tables.replace_dates(spark, platform, rows, name, QUARANTINE_DATE, scope.start, scope.end, meta)
-    return tables.last_commit_rows(spark, platform, name)
+    version = tables.replace_dates(spark, platform, rows, name, QUARANTINE_DATE, scope.start, scope.end, meta)
+    return tables.last_commit_rows(spark, platform, name, version)
 
 
 def _holds(spark: SparkSession, platform: PlatformConfig, name: str, scope: Scope) -> bool:

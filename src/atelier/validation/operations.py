@@ -44,9 +44,9 @@ def validate_table(
     rows_in = sum(m.rows_in for m in outcome.measures.values())
     quarantined = gate.write_quarantine(spark, platform, outcome)  # before the table loses those rows
     if failed:
-        tables.replace_dates(spark, platform, outcome.passed, t.table, t.date_column, start, end,
-                             {"job": "validate", "run_id": scope.run_id})
-        written = tables.last_commit_rows(spark, platform, t.table)
+        version = tables.replace_dates(spark, platform, outcome.passed, t.table, t.date_column, start, end,
+                                       {"job": "validate", "run_id": scope.run_id})
+        written = tables.last_commit_rows(spark, platform, t.table, version)
     else:
         written = rows_in
     gate.confirm(spark, platform, outcome, written, quarantined)
@@ -94,12 +94,13 @@ def release(
     still = rechecked.count() - released
     if released:
         condition = " AND ".join(f"{quoted('t', c)} <=> {quoted('s', c)}" for c in table_schema.names)
-        (DeltaTable.forPath(spark, str(tables.table_path(platform, t.table))).alias("t")
-         .merge(passing.select(*table_schema.names).alias("s"), condition)
-         .whenNotMatchedInsertAll().execute())
+        tables.retry_conflicts(platform, f"{t.table} release of dates {start}..{end}", lambda: (
+            DeltaTable.forPath(spark, str(tables.table_path(platform, t.table))).alias("t")
+            .merge(passing.select(*table_schema.names).alias("s"), condition).whenNotMatchedInsertAll().execute()))
         rows = [r["row"] for r in passing.select("row").collect()]
-        DeltaTable.forPath(spark, str(tables.table_path(platform, qname))).delete(
-            F.col(QUARANTINE_DATE).between(start, end) & F.col("row").isin(rows))
+        tables.retry_conflicts(platform, f"{qname} dates {start}..{end}", lambda: (
+            DeltaTable.forPath(spark, str(tables.table_path(platform, qname)))
+            .delete(F.col(QUARANTINE_DATE).between(start, end) & F.col("row").isin(rows))))
     log.info("released %d row(s) of %s %s..%s; %d still quarantined", released, t.table, start, end, still)
     return {"released": released, "still_quarantined": still}
 

@@ -93,7 +93,8 @@ start() {
     pids+=($!)
   done
   for _ in $(seq 120); do
-    curl -fsS "http://$host:$port/api/v2/version" >/dev/null 2>&1 && break
+    "$venv/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+      "http://$host:$port/api/v2/version" >/dev/null 2>&1 && break
     for pid in "${pids[@]}"; do
       kill -0 "$pid" 2>/dev/null || { echo "[airflow] a process stopped; logs in $AIRFLOW_HOME/*.log" >&2; exit 1; }
     done

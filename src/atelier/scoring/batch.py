@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,10 +78,26 @@ def resolve_arms(platform: PlatformConfig, use_case: UseCaseConfig) -> list[Arm]
         registry.check_version(model, version)
         folder = Path(platform.cache_dir).resolve() / "models" / model / str(version)
         if not (folder / "MLmodel").is_file():
-            mlflow.artifacts.download_artifacts(f"models:/{model}/{version}", dst_path=str(folder))
+            _download(model, str(version), folder)
         columns = mlflow.models.Model.load(str(folder / "MLmodel")).get_input_schema().input_names()
         arms.append(Arm(arm, model, str(version), str(folder), columns, _model(str(folder)).threshold))
     return arms
+
+
+def _download(model: str, version: str, folder: Path) -> None:
+    """Copy a registry version to `folder` whole or not at all: into a staging folder, then one rename.
+
+    A job killed mid-download leaves only a staging folder (`.<version>.<id>`), never a `folder` a
+    rerun would trust; of two jobs downloading at once, the first rename wins.
+    """
+    staging = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}")
+    mlflow.artifacts.download_artifacts(f"models:/{model}/{version}", dst_path=str(staging))
+    try:
+        staging.rename(folder)
+    except OSError:
+        if not (folder / "MLmodel").is_file():
+            raise
+        shutil.rmtree(staging)  # another job's copy is in place
 
 
 def assignment(key: str, salt: str) -> Column:

@@ -205,12 +205,9 @@ def cmd_monitor(args: argparse.Namespace) -> None:
         print(f"  {alert.alert_date} {alert.kind:<18} {alert.message}")
     if len(report.alerts) > args.show:
         print(f"  (the latest {args.show}; all of them: atelier sql \"SELECT * FROM {uc.monitoring.alerts_table}\")")
-    reasons: dict[str, list[str]] = {}
-    for alert in report.alerts:
-        if alert.kind in uc.monitoring.retrain_on:
-            reasons.setdefault(str(alert.alert_date), []).append(f"{alert.kind}:{alert.subject}")
     write_summary(args.summary_json, {"use_case": uc.name, "start": start, "end": end, "alerts": dict(kinds),
-                                      "retrain_dates": [str(d) for d in report.retrain_dates], "reasons": reasons})
+                                      "retrain_dates": [str(d) for d in report.retrain_dates],
+                                      "reasons": {str(d): r for d, r in report.retrain_reasons.items()}})
 
 
 def cmd_report(args: argparse.Namespace) -> None:

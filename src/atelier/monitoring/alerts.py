@@ -48,8 +48,12 @@ class Alert:
 class AlertReport:
     run_id: str
     alerts: list[Alert] = field(default_factory=list)
-    retrain_dates: list[dt.date] = field(default_factory=list)
+    retrain_reasons: dict[dt.date, list[str]] = field(default_factory=dict)  # "kind:subject" per request date
     notified: bool | None = None  # None: no webhook configured
+
+    @property
+    def retrain_dates(self) -> list[dt.date]:
+        return sorted(self.retrain_reasons)
 
 
 def evaluate(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date,
@@ -80,11 +84,10 @@ def raise_alerts(spark: SparkSession, platform: PlatformConfig, use_case: UseCas
             for a in report.alerts]
     frame = spark.createDataFrame(rows, _ALERTS).withColumn("raised_at", F.current_timestamp())
     tables.replace_dates(spark, platform, frame, cfg.alerts_table, ALERT_DATE, start, end, meta)
-    reasons: dict[dt.date, list[str]] = {}
+    reasons = report.retrain_reasons
     for alert in report.alerts:
         if alert.kind in cfg.retrain_on:
             reasons.setdefault(alert.alert_date, []).append(f"{alert.kind}:{alert.subject}")
-    report.retrain_dates = sorted(reasons)
     requests = spark.createDataFrame(
         [(d, use_case.name, r, "pending", report.run_id) for d, r in sorted(reasons.items())], _REQUESTS).withColumn("requested_at", F.current_timestamp())
     tables.replace_dates(spark, platform, requests, cfg.retrain_requests_table, "request_date", start, end, meta)

@@ -1,6 +1,7 @@
 """Airflow, for real: the DAG file parses fast with no heavy import, the DAGs' tasks are as documented,
 `airflow dags test` runs a daily DAG end to end on the real data, a failed validation gate fails its
-run (unretried) with the gate's message in the task log, and the UI works in headless Chromium.
+run (unretried) with the gate's message in the task log, a transient failure (the Derby catalog held by
+another JVM) is retried and the run succeeds, and the UI works in headless Chromium.
 
 Airflow runs from .venv-airflow (`make airflow-venv`) on its own SQLite database; every task is a
 spark-submit of a job in the jobs environment, on a copy of the session's small training lake (June
@@ -44,6 +45,7 @@ DAILY = ["collect", "features", "validate", "in_service", "score", "matured", "r
          "request_retrain"]
 RETRAIN = ["window", "train", "trained", "promote", "notify"]
 RUN_DAY, GATE_DAY, UI_DAY = "2013-07-06", "2013-07-07", "2013-07-04"
+RETRY_DAY = "2013-07-03"  # before the first scoring date: collect, features and validate run, the rest skip
 RETRAIN_DAY = "2013-07-07"  # the window ends 2 days (maturity) before: July 5, as the test lake's
 
 
@@ -77,9 +79,11 @@ class Deployment:
     def airflow(self, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
         return subprocess.run([SCRIPT, *args], env=self.environ(), capture_output=True, text=True, timeout=timeout)
 
+    def atelier_command(self, *args: str) -> list[str]:
+        return [ATELIER, *args, "--conf-dir", str(self.conf_dir), "--env", self.env_name]
+
     def atelier(self, *args: str) -> str:
-        done = subprocess.run([ATELIER, *args, "--conf-dir", str(self.conf_dir), "--env", self.env_name], cwd=REPO,
-                              capture_output=True, text=True, timeout=600)
+        done = subprocess.run(self.atelier_command(*args), cwd=REPO, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, f"atelier {args[0]} failed:\n{(done.stdout + done.stderr)[-4000:]}"
         return done.stdout
 
@@ -91,6 +95,21 @@ class Deployment:
                 "ON r.dag_id = ti.dag_id AND r.run_id = ti.run_id WHERE ti.dag_id = ? AND date(r.logical_date) = ?",
                 (dag_id, day)).fetchall()
         return {task: (state, tries) for task, state, tries in rows}
+
+    def tries(self, dag_id: str, day: str, task: str) -> list[tuple[int, str, dt.datetime, dt.datetime]]:
+        """A task's tries in the DAG's run for `day`: (try number, state, start, end), the earlier ones
+        from Airflow's task_instance_history, the last from task_instance."""
+        query = ("SELECT ti.try_number, ti.state, ti.start_date, ti.end_date FROM {} ti JOIN dag_run r ON "
+                 "r.dag_id = ti.dag_id AND r.run_id = ti.run_id WHERE ti.dag_id = ? AND date(r.logical_date) = ? "
+                 "AND ti.task_id = ?")
+        with sqlite3.connect(self.home / "airflow.db") as db:
+            rows = [row for table in ("task_instance_history", "task_instance")
+                    for row in db.execute(query.format(table), (dag_id, day, task)).fetchall()]
+        return sorted((n, state, _utc(start), _utc(end)) for n, state, start, end in rows)
+
+
+def _utc(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc) if text else None
 
 
 def deploy(root: Path, lake: PlatformConfig, env_name: str, platform_extra: dict, use_case_extra: dict) -> Deployment:
@@ -239,21 +258,99 @@ def test_the_retrain_dag_trains_and_a_refused_promotion_is_an_outcome_not_a_fail
     assert "champion stays at version" in output and "auc: candidate" in output
 
 
+def _rows_of_day(spark: SparkSession, lake: PlatformConfig, day: dt.date) -> dict[str, int]:
+    """The day's rows in the tables that collect and features write per date."""
+    dated = {"bronze.flights": "_batch_date", "bronze.weather": "_batch_date", "ml.outcomes": "outcome_date",
+             "gold.flight_features": "flight_date"}
+    return {t: tables.read_table(spark, lake, t).filter(F.col(column) == day).count() for t, column in dated.items()}
+
+
+def test_a_transient_failure_is_retried_and_the_run_succeeds(spark: SparkSession, deployment: Deployment) -> None:
+    """A user's spark-sql shell holds the embedded Derby catalog (one JVM at a time) while collect's first try
+    starts: the job fails (exit status 1: not a refused input), the shell quits, the retry succeeds."""
+    delay = 20  # the shell quits within a few seconds of the first try's failure
+    flaky = deploy(deployment.root, deployment.platform, "retry",
+                   {"orchestration": {"retries": 1, "retry_delay_s": delay, "max_retry_delay_s": delay}}, {})
+    lake, day = deployment.platform, dt.date.fromisoformat(RETRY_DAY)
+    before = _rows_of_day(spark, lake, day)
+    assert all(before.values()), before
+    flights_versions = tables.current_version(spark, lake, "bronze.flights")
+    shell_log, run_log = deployment.root / "retry-spark-sql.log", deployment.root / "retry-dags-test.log"
+    with shell_log.open("w") as out:
+        shell = subprocess.Popen(flaky.atelier_command("spark-sql"), cwd=REPO, stdin=subprocess.PIPE, stdout=out,
+                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    run = None
+    try:
+        shell.stdin.write("SHOW TABLES IN ml;\n")
+        shell.stdin.flush()
+        _wait_until(lambda: "predictions" in shell_log.read_text() or shell.poll() is not None, 240,
+                    "the spark-sql shell listed no tables")
+        assert shell.poll() is None, shell_log.read_text()[-3000:]
+        with run_log.open("w") as out:
+            run = subprocess.Popen([SCRIPT, "cli", "dags", "test", "flights_delay_daily", RETRY_DAY],
+                                   env=flaky.environ(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        _wait_until(lambda: flaky.task_states("flights_delay_daily", RETRY_DAY).get("collect", ("",))[0]
+                    in ("up_for_retry", "failed", "success") or run.poll() is not None, 600,
+                    "collect's first try did not end")
+        failed = time.monotonic()
+        shell.communicate("quit;\n", timeout=120)  # the user closes the shell: Derby is free again
+        released, quit_s = dt.datetime.now(dt.timezone.utc), time.monotonic() - failed
+        run.wait(timeout=900)
+    finally:
+        for process in (shell, run):
+            if process is not None and process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=60)
+    output = run_log.read_text()
+    states = flaky.task_states("flights_delay_daily", RETRY_DAY)
+    tries = flaky.tries("flights_delay_daily", RETRY_DAY, "collect")
+    ran = DAILY[:DAILY.index("in_service") + 1]
+    assert {t: s for t, (s, _) in states.items()} == {t: "success" if t in ran else "skipped" for t in DAILY}, (
+        states, tries, output[-6000:])
+    (first, first_state, _, first_end), (second, second_state, second_start, _) = tries
+    assert (first, first_state, second, second_state) == (1, "failed", 2, "success"), tries
+    assert first_end < released < second_start and (second_start - first_end).total_seconds() >= delay, (
+        first_end, released, second_start)
+    # `dags test` streams each try's log to its output, a try from "starting task_id=collect" to its end
+    first_log, second_log = output.split("[DAG TEST] starting task_id=collect")[1:3]
+    assert "Another instance of Derby may have already booted the database" in first_log, first_log[-4000:]
+    assert "Error code is: 1." in first_log and "refused its input" not in first_log  # exit status 1: retried
+    assert "Derby may have already booted" not in second_log
+    assert states["collect"] == ("success", 2)
+    # the failed try had committed its replacement of the day's flights when the catalog failed it (a version
+    # of bronze.flights with no log line); the retry replaced the day again: its rows are there once
+    assert _rows_of_day(spark, lake, day) == before, before
+    versions = tables.current_version(spark, lake, "bronze.flights")
+    assert versions > flights_versions
+    print(f"transient failure: try 1 failed {(first_end - tries[0][2]).total_seconds():.0f} s after its start, "
+          f"the shell quit in {quit_s:.1f} s, try 2 started {(second_start - first_end).total_seconds():.0f} s "
+          f"after the failure; bronze.flights versions {flights_versions} -> {versions}")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _wait_for(url: str, timeout_s: float) -> None:
+def _wait_until(ready, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=5).close()
-            return
-        except OSError:
-            time.sleep(2)
-    raise AssertionError(f"nothing answered on {url} in {timeout_s:.0f} s")
+    while not ready():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} in {timeout_s:.0f} s")
+        time.sleep(1)
+
+
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=5).close()
+        return True
+    except OSError:
+        return False
+
+
+def _wait_for(url: str, timeout_s: float) -> None:
+    _wait_until(lambda: _answers(url), timeout_s, f"nothing answered on {url}")
 
 
 def test_the_ui_logs_in_and_triggers_a_daily_run_in_a_browser(deployment: Deployment) -> None:

@@ -9,7 +9,7 @@ START ?= 2013-01-01
 END ?= 2013-12-31
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-fast bench clean help cluster-up cluster-down airflow-venv airflow browser
+.PHONY: venv demo test test-fast bench clean help cluster-up cluster-down objectstore-up objectstore-down airflow-venv airflow browser
 
 help:
 	@echo "make demo   - set up, then build the example use case's Delta tables ($(START)..$(END))"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench  - benchmarks (prints ratios)"
 	@echo "make clean  - remove var/ (tables, catalog, caches); keeps .venv"
 	@echo "make cluster-up / cluster-down - a Spark standalone master and 2 workers on 127.0.0.1 (jobs: --env standalone)"
+	@echo "make objectstore-up / objectstore-down - S3-compatible storage (S3Proxy) on 127.0.0.1:9000 for the lake (jobs: --env objectstore)"
 	@echo "make airflow - the Airflow UI on http://127.0.0.1:8080 with the DAGs of dags/ (scheduler, DAG processor)"
 	@echo "make airflow-venv - Airflow 3.3.2, the Spark provider and Playwright in .venv-airflow"
 
@@ -48,6 +49,12 @@ cluster-up: venv
 cluster-down:
 	@scripts/cluster.sh down
 
+objectstore-up:
+	@scripts/objectstore.sh up
+
+objectstore-down:
+	@scripts/objectstore.sh down
+
 airflow-venv:
 	@scripts/setup_airflow_venv.sh .venv-airflow "playwright==1.65.2"
 
@@ -57,5 +64,5 @@ airflow: venv airflow-venv
 browser:
 	@scripts/setup_browser.sh
 
-clean: cluster-down
+clean: cluster-down objectstore-down
 	rm -rf var/ derby.log metastore_db/ spark-warehouse/

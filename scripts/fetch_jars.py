@@ -2,9 +2,10 @@
 
     .venv/bin/python scripts/fetch_jars.py [MAVEN_COORDINATE ...]
 
-Delta's jars, at the version of the installed delta-spark, land where every later session takes them
-from without network (`atelier.spark.session.delta_jar_conf`); extra coordinates (e.g.
-org.postgresql:postgresql:42.7.4 for a PostgreSQL catalog) land beside them in ~/.ivy2/jars.
+The jobs' jars (`atelier.spark.session.runtime_packages`: Delta's, at the version of the installed
+delta-spark, and hadoop-aws for a lake on object storage) land where every later session takes them
+from without network (`jar_conf`); extra coordinates (e.g. org.postgresql:postgresql:42.7.4 for a
+PostgreSQL catalog) land beside them in ~/.ivy2/jars.
 """
 from __future__ import annotations
 
@@ -13,19 +14,22 @@ import sys
 
 from pyspark.sql import SparkSession
 
-from atelier.spark.session import delta_jar_conf, delta_packages
+from atelier.config.schema import PlatformConfig
+from atelier.spark.session import jar_conf, runtime_packages
 
 log = logging.getLogger("fetch_jars")
 
 
 def main(extra: list[str]) -> int:
     logging.basicConfig(level="INFO", format="%(message)s")
-    packages = ",".join([delta_packages(), *extra])
+    # A platform whose lake is on object storage needs every package the jobs may add.
+    platform = PlatformConfig(lake_root="s3a://any/lake")
+    packages = ",".join([*runtime_packages(platform), *extra])
     spark = (SparkSession.builder.master("local[1]").appName("fetch-jars").config("spark.ui.enabled", "false")
              .config("spark.jars.packages", packages).getOrCreate())
     spark.stop()
-    if "spark.jars" not in delta_jar_conf():
-        log.error("Delta's jars are not in the Ivy cache after resolving %s", packages)
+    if "spark.jars" not in jar_conf(platform):
+        log.error("the jobs' jars are not in the Ivy cache after resolving %s", packages)
         return 1
     log.info("fetched %s", packages)
     return 0

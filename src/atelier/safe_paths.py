@@ -15,6 +15,7 @@ from pathlib import Path
 
 from atelier.config.schema import PlatformConfig
 from atelier.errors import InputRefused
+from atelier.spark import lake
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,9 @@ class Output:
 
 
 def platform_folders(platform: PlatformConfig) -> list[Path]:
-    """The platform's local folders: lake, metastore, cache, reports, MLflow's SQLite store and artifacts."""
-    folders = [platform.lake_root, platform.metastore_dir, platform.cache_dir, platform.reports_dir]
+    """The platform's local folders: lake (unless in object storage), metastore, cache, reports, MLflow's SQLite store and artifacts."""
+    folders = [f for f in (platform.lake_root, platform.metastore_dir, platform.cache_dir, platform.reports_dir)
+               if not lake.is_uri(f)]
     for uri in (platform.mlflow.tracking_uri, platform.mlflow.registry_uri):
         if uri and uri.startswith(SQLITE):
             folders.append(str(Path(uri.removeprefix(SQLITE)).parent))

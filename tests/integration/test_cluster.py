@@ -10,9 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import socket
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,11 +24,10 @@ from pyspark.sql import functions as F
 from atelier.config.schema import MlflowConfig, PlatformConfig
 from atelier.spark import tables
 from atelier.training.metrics import binary_metrics
-from tests.conftest import REPO
+from tests.conftest import REPO, free_port, run_atelier
 from tests.integration.conftest import FAST, START
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-ATELIER = str(Path(sys.executable).parent / "atelier")
 LAST = START + dt.timedelta(days=6)                      # June 20-26: collect, features, score
 HELD_OUT = (START + dt.timedelta(days=4), START + dt.timedelta(days=5))  # validation and test days
 # Train June 20-23, validate June 24, test June 25 (its outcomes arrive with June 26's collect).
@@ -63,21 +60,12 @@ class Cluster:
 
     def run(self, *args: str) -> str:
         """Run `atelier ARGS` against the cluster; its output (stdout and stderr)."""
-        done = subprocess.run([ATELIER, *args], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=600)
-        output = done.stdout + done.stderr
-        assert done.returncode == 0, f"atelier {args[0]} failed:\n{output[-4000:]}"
-        return output
+        return run_atelier(*args, env=self.env)
 
     def apps(self) -> list[dict]:
         """The master's record of the applications that ran on it."""
         with urllib.request.urlopen(f"{self.ui}/json/", timeout=10) as answer:
             return json.load(answer)["completedapps"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -23,17 +22,11 @@ from atelier.tracking import registry
 from atelier.tracking.export import export
 from atelier.tracking.store import use_platform
 from atelier.training.job import train
-from tests.conftest import CONF
+from tests.conftest import CONF, free_port
 from tests.integration.conftest import training_use_case
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DAY = dt.date(2013, 7, 4)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_served_champion_answers_like_the_batch_job(spark, training_lake, tmp_path: Path) -> None:

@@ -68,6 +68,8 @@ def test_env_overlay_then_set_overrides_win(conf: Path) -> None:
     assert platform.spark.master == "spark://127.0.0.1:7077"
     assert platform.spark.app_name == "atelier"  # deep merge keeps the base's other keys
     assert platform.spark.shuffle_partitions == 64 and platform.lake_root == "/data/lake"
+    platform = load_platform(conf, overrides=["spark.extra_conf.spark.hadoop.fs.s3a.endpoint=http://127.0.0.1:9000"])
+    assert platform.spark.extra_conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:9000"  # one dotted key
     uc = load_use_case("flights_delay", conf, overrides=["outcome_delay_days=3", "features.5.name=dist", "spark.master=x"])
     assert uc.outcome_delay_days == 3 and uc.features[5].name == "dist"
 

@@ -29,6 +29,7 @@ SECRET_NAME = r"[\w.-]*(?:password|passwd|secret|token|api_?key|access_?key|priv
 # conf/, docker/ and configuration files: `key: value`, `key=value`, `ENV key=value`.
 SETTING = re.compile(rf"^\s*(?:export\s+|ENV\s+|-\s+)?[\"']?(?P<key>{SECRET_NAME})[\"']?\s*[:=]\s*(?P<value>.*?)\s*$",
                      re.IGNORECASE)
+PROVIDER = re.compile(r"provider$", re.IGNORECASE)  # names the class that reads credentials, e.g. fs.s3a.aws.credentials.provider
 NOT_A_VALUE = re.compile(r"^(|null|~|\"\"|''|[&*][\w-]+|.*\$\{\w+(:?[-?][^}]*)?\}.*|\$\w+.*|#.*)$")
 CONFIG_FILES = re.compile(r"(^conf/|^docker/|\.(ya?ml|env|ini|cfg|toml|properties)$|(^|/)Dockerfile$|env\.example$)")
 # Code and docs: a secret-named name given a quoted literal without whitespace.
@@ -60,7 +61,8 @@ def findings(name: str, text: str) -> list[str]:
         where = f"{name}:{number}"
         found += [f"{where}: {kind}" for kind, pattern in TOKENS.items()
                   if (m := pattern.search(line)) and (name, m[0]) not in ALLOWED]
-        if CONFIG_FILES.search(name) and (m := SETTING.match(line)) and not NOT_A_VALUE.match(m["value"]):
+        if (CONFIG_FILES.search(name) and (m := SETTING.match(line)) and not NOT_A_VALUE.match(m["value"])
+                and not PROVIDER.search(m["key"])):
             found.append(f"{where}: literal value for {m['key']} (take it from the environment: ${{VAR}})")
         found += [f"{where}: literal value for {m['key']}" for m in LITERAL.finditer(line)
                   if not NOT_A_LITERAL.match(m["value"])]

@@ -23,6 +23,7 @@ from atelier.identifiers import check_identifier
 log = logging.getLogger(__name__)
 
 CONF_DIR_ENV = "ATELIER_CONF_DIR"
+FREE_FORM = "extra_conf"  # a mapping whose keys are dotted names (`--set spark.extra_conf.spark.x.y=v`)
 ENV_ENV = "ATELIER_ENV"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SECRET_KEY = re.compile(r"(password|secret|token|credential|_uri$|^uri$)", re.IGNORECASE)
@@ -160,6 +161,9 @@ def _apply_override(merged: dict, item: str, origin: dict[KeyPath, str]) -> None
         raise ConfigError(f"--set {item}: expected key.path=value")
     key, raw = item.split("=", 1)
     parts = key.split(".")
+    if FREE_FORM in parts[:-1]:  # Spark settings have dots: the rest of the path is one key
+        i = parts.index(FREE_FORM) + 1
+        parts = [*parts[:i], ".".join(parts[i:])]
     node: Any = merged
     for i, part in enumerate(parts[:-1]):
         node = _child(node, part, item, create=True)

@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
+import pyspark
 from pyspark.sql import SparkSession
 
 from atelier.config.schema import PlatformConfig
+from atelier.spark import lake
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +48,10 @@ def session_conf(platform: PlatformConfig) -> dict[str, str]:
     one job is visible by name to the next process. Times are UTC inside Spark.
     """
     metastore = Path(platform.metastore_dir).resolve()
-    lake = Path(platform.lake_root).resolve()
     conf = {
         **DELTA_CONF,
         "spark.sql.catalogImplementation": "hive",
-        "spark.sql.warehouse.dir": str(lake),
+        "spark.sql.warehouse.dir": lake.root(platform),
         "spark.hadoop.javax.jdo.option.ConnectionURL": (
             f"jdbc:derby:;databaseName={metastore / 'metastore_db'};create=true"
         ),
@@ -64,6 +65,8 @@ def session_conf(platform: PlatformConfig) -> dict[str, str]:
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
         "spark.hadoop.hive.metastore.schema.verification": "false",
         "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
+        # The catalog does not copy a parent folder's group and mode to a table's (chgrp/chmod noise on object stores).
+        "spark.hadoop.hive.warehouse.subdir.inherit.perms": "false",
     }
     if on_loopback(platform):  # the driver's RPC endpoints; its UI binds per launch_env
         conf["spark.driver.host"] = LOOPBACK
@@ -75,26 +78,43 @@ def session_conf(platform: PlatformConfig) -> dict[str, str]:
     return conf
 
 
-def delta_packages() -> str:
-    """The Maven coordinates of Delta's jars matching the installed delta-spark."""
-    return f"io.delta:delta-spark_2.12:{importlib.metadata.version('delta-spark')}"
+def hadoop_version() -> str:
+    """The Hadoop version of PySpark's own jars (a connector such as hadoop-aws must match it)."""
+    api = sorted((Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar"))[-1]
+    return api.name.removeprefix("hadoop-client-api-").removesuffix(".jar")
 
 
-def delta_jar_conf() -> dict[str, str]:
-    """Delta's jars: local files once Ivy has fetched them (fast, offline, quiet), else Maven coordinates."""
-    version = importlib.metadata.version("delta-spark")
+def runtime_packages(platform: PlatformConfig) -> dict[str, tuple[str, ...]]:
+    """The Maven packages the jobs add to Spark, each with the Ivy cache's file names of its runtime jars.
+
+    Delta's, at the version of the installed delta-spark; for a lake on object storage, hadoop-aws
+    (the s3a connector) at PySpark's Hadoop version with the AWS SDK bundle it needs.
+    """
+    delta = importlib.metadata.version("delta-spark")
+    packages = {f"io.delta:delta-spark_2.12:{delta}": (
+        f"io.delta_delta-spark_2.12-{delta}.jar", f"io.delta_delta-storage-{delta}.jar", "org.antlr_antlr4-runtime-*.jar")}
+    if lake.scheme(platform) in lake.OBJECT_STORE_SCHEMES:
+        hadoop = hadoop_version()
+        packages[f"org.apache.hadoop:hadoop-aws:{hadoop}"] = (
+            f"org.apache.hadoop_hadoop-aws-{hadoop}.jar", "com.amazonaws_aws-java-sdk-bundle-*.jar",
+            "org.wildfly.openssl_wildfly-openssl-*.jar")
+    return packages
+
+
+def jar_conf(platform: PlatformConfig) -> dict[str, str]:
+    """The jobs' jars: local files once Ivy has fetched them (fast, offline, quiet), else Maven coordinates."""
+    packages = runtime_packages(platform)
     jars_dir = Path(os.environ.get("ATELIER_IVY_DIR", Path.home() / ".ivy2")) / "jars"
-    jars = [jars_dir / f"io.delta_delta-spark_2.12-{version}.jar", jars_dir / f"io.delta_delta-storage-{version}.jar"]
-    jars += sorted(jars_dir.glob("org.antlr_antlr4-runtime-*.jar"))[-1:]
-    if len(jars) == 3 and all(j.is_file() for j in jars):
-        return {"spark.jars": ",".join(str(j) for j in jars)}
-    return {"spark.jars.packages": delta_packages()}
+    jars = [sorted(jars_dir.glob(name))[-1:] for names in packages.values() for name in names]
+    if all(jars):
+        return {"spark.jars": ",".join(str(j[0]) for j in jars)}
+    return {"spark.jars.packages": ",".join(packages)}
 
 
 def submit_args(platform: PlatformConfig) -> list[str]:
     """Flags that give `spark-submit` or `spark-sql` the same Delta jars, catalog and settings as a job."""
     args = ["--master", platform.spark.master]
-    for key, value in {**delta_jar_conf(), **session_conf(platform)}.items():
+    for key, value in {**jar_conf(platform), **session_conf(platform)}.items():
         args += ["--conf", f"{key}={value}"]
     return args
 
@@ -102,7 +122,8 @@ def submit_args(platform: PlatformConfig) -> list[str]:
 def build_session(platform: PlatformConfig, app_name: str | None = None) -> SparkSession:
     """Start (or join) the process's SparkSession configured for `platform`."""
     Path(platform.metastore_dir).mkdir(parents=True, exist_ok=True)
-    Path(platform.lake_root).mkdir(parents=True, exist_ok=True)
+    if not lake.is_uri(platform.lake_root):
+        Path(platform.lake_root).mkdir(parents=True, exist_ok=True)
     conf = session_conf(platform)
     # PySpark reads the workers' interpreter from the environment, not from spark.pyspark.python;
     # the JVM it starts inherits this environment (launch_env).
@@ -111,7 +132,7 @@ def build_session(platform: PlatformConfig, app_name: str | None = None) -> Spar
     builder = SparkSession.builder.master(platform.spark.master).appName(app_name or platform.spark.app_name)
     for key, value in conf.items():
         builder = builder.config(key, value)
-    for key, value in delta_jar_conf().items():
+    for key, value in jar_conf(platform).items():
         builder = builder.config(key, value)
     spark = builder.enableHiveSupport().getOrCreate()
     spark.sparkContext.setLogLevel(platform.spark.log_level)

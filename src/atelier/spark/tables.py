@@ -1,7 +1,8 @@
 """Delta table I/O: atomic partition replacement, catalog registration, versions and listings.
 
-Tables live at `<lake_root>/<database>/<table>` and are registered in the catalog as external
-Delta tables, so `spark-sql` finds them by name and the lake alone can rebuild the catalog.
+Tables live at `<lake_root>/<database>/<table>` (a local folder or an object-store URI, see
+`atelier.spark.lake`) and are registered in the catalog as external Delta tables, so `spark-sql`
+finds them by name and the lake alone can rebuild the catalog.
 
 Every write is one Delta commit. Writes of dates replace them with `replaceWhere` on the date
 partition column, so writers of disjoint dates do not conflict; a write that does conflict with a
@@ -19,8 +20,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-
 from delta import exceptions as delta_errors
 from delta.tables import DeltaTable
 from pyspark.errors.exceptions.captured import CapturedException
@@ -30,6 +29,7 @@ from pyspark.sql import functions as F
 from atelier.config.schema import PlatformConfig
 from atelier.errors import TableError
 from atelier.identifiers import check_table_name, quoted
+from atelier.spark import lake
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +63,9 @@ def split_name(name: str) -> tuple[str, str]:
     return check_table_name(name, "table name")
 
 
-def table_path(platform: PlatformConfig, name: str) -> Path:
-    db, table = split_name(name)
-    return Path(platform.lake_root).resolve() / db / table
+def table_path(platform: PlatformConfig, name: str) -> str:
+    """The table's location: `<lake root>/<database>/<table>`."""
+    return lake.join(lake.root(platform), *split_name(name))
 
 
 def ensure_table_registered(spark: SparkSession, platform: PlatformConfig, name: str) -> None:
@@ -76,17 +76,16 @@ def ensure_table_registered(spark: SparkSession, platform: PlatformConfig, name:
     external table's entry leaves its files alone.
     """
     db, table = split_name(name)
-    db_path = Path(platform.lake_root).resolve() / db
     location = table_path(platform, name)
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS {quoted(db)} LOCATION {_string_literal(str(db_path))}")
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {quoted(db)} LOCATION {_string_literal(lake.join(lake.root(platform), db))}")
     if spark.catalog.tableExists(name):
         registered = spark.sql(f"DESCRIBE DETAIL {quoted(db, table)}").first()["location"]
-        if Path(registered.removeprefix("file:")) == location:
+        if lake.same_location(registered, location):
             return
         log.warning("catalog entry %s pointed at %s; re-pointing it at %s", name, registered, location)
         spark.sql(f"DROP TABLE {quoted(db, table)}")
     # IF NOT EXISTS: a concurrent writer of the same new table may have registered it meanwhile.
-    spark.sql(f"CREATE TABLE IF NOT EXISTS {quoted(db, table)} USING DELTA LOCATION {_string_literal(str(location))}")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {quoted(db, table)} USING DELTA LOCATION {_string_literal(location)}")
 
 
 def _string_literal(value: str) -> str:
@@ -155,7 +154,7 @@ def _commit(
     metadata: dict[str, object] | None,
 ) -> int:
     """Save `writer` to the table as one commit (retried on conflicts), register it; its version."""
-    path = str(table_path(platform, name))
+    path = table_path(platform, name)
     write_id = uuid.uuid4().hex
     writer = writer.option("userMetadata", json.dumps({**(metadata or {}), "write_id": write_id},
                                                       sort_keys=True, default=str))
@@ -193,7 +192,7 @@ def retry_conflicts(platform: PlatformConfig, what: str, write: Callable[[], obj
 
 def _version_of(spark: SparkSession, platform: PlatformConfig, name: str, write_id: str) -> int:
     """The version of the commit that `write_id` marks (other writers may have committed after it)."""
-    history = DeltaTable.forPath(spark, str(table_path(platform, name))).history(COMMITS_SCANNED)
+    history = DeltaTable.forPath(spark, table_path(platform, name)).history(COMMITS_SCANNED)
     found = history.filter(F.get_json_object("userMetadata", "$.write_id") == write_id).select("version").first()
     if found is None:
         raise TableError(f"{name}: the commit of write {write_id} is not among its last {COMMITS_SCANNED} versions")
@@ -202,8 +201,8 @@ def _version_of(spark: SparkSession, platform: PlatformConfig, name: str, write_
 
 def exists(platform: PlatformConfig, name: str) -> bool:
     """Whether the table has a commit: a `_delta_log` left empty by a first write that died is no table."""
-    log_dir = table_path(platform, name) / "_delta_log"
-    return log_dir.is_dir() and any(p.suffix == ".json" or ".checkpoint" in p.name for p in log_dir.iterdir())
+    entries = lake.children(lake.join(table_path(platform, name), "_delta_log")) or []
+    return any(e.endswith(".json") or ".checkpoint" in e for e in entries)
 
 
 def read_table(
@@ -215,17 +214,17 @@ def read_table(
     reader = spark.read.format("delta")
     if version is not None:
         reader = reader.option("versionAsOf", version)
-    return reader.load(str(table_path(platform, name)))
+    return reader.load(table_path(platform, name))
 
 
 def current_version(spark: SparkSession, platform: PlatformConfig, name: str) -> int:
-    history = DeltaTable.forPath(spark, str(table_path(platform, name))).history(1).collect()
+    history = DeltaTable.forPath(spark, table_path(platform, name)).history(1).collect()
     return int(history[0]["version"])
 
 
 def last_commit_rows(spark: SparkSession, platform: PlatformConfig, name: str, version: int | None = None) -> int:
     """Rows written by commit `version` of the table (default: the latest), Delta's `numOutputRows` metric."""
-    history = DeltaTable.forPath(spark, str(table_path(platform, name))).history(
+    history = DeltaTable.forPath(spark, table_path(platform, name)).history(
         1 if version is None else COMMITS_SCANNED)
     if version is not None:
         history = history.filter(F.col("version") == version)
@@ -236,7 +235,7 @@ def last_commit_rows(spark: SparkSession, platform: PlatformConfig, name: str, v
 
 
 def table_info(spark: SparkSession, platform: PlatformConfig, name: str) -> TableInfo:
-    path = str(table_path(platform, name))
+    path = table_path(platform, name)
     last = DeltaTable.forPath(spark, path).history(1).collect()[0]
     rows = spark.read.format("delta").load(path).count()
     return TableInfo(
@@ -251,8 +250,8 @@ def table_info(spark: SparkSession, platform: PlatformConfig, name: str) -> Tabl
 
 def table_names(platform: PlatformConfig, database: str | None = None) -> list[str]:
     """The Delta tables under the lake root (of one database if given), by name."""
-    lake = Path(platform.lake_root).resolve()
-    found = (f"{p.parent.parent.name}.{p.parent.name}" for p in lake.glob(f"{database or '*'}/*/_delta_log"))
+    logs = lake.glob(lake.root(platform), f"{database or '*'}/*/_delta_log")
+    found = (".".join(p.split("/")[:2]) for p in logs)
     return sorted(n for n in found if exists(platform, n))
 
 

@@ -346,17 +346,18 @@ def cmd_submit(args: argparse.Namespace) -> None:
 def cmd_spark_sql(args: argparse.Namespace) -> None:
     """Start Spark's own `spark-sql` shell on the same catalog, jars and settings as the jobs."""
     from atelier.config.loader import load_platform
-    from atelier.spark.session import launch_env, submit_args
+    from atelier.spark.session import launch_env, secret_properties, submit_args
 
     platform = load_platform(args.conf_dir, args.env, args.overrides)
     bin_dir = Path(sys.executable).parent
     # Delta answers min/max/count from its log as java.time.LocalDate, which the spark-sql shell
     # cannot print for DATE columns (ClassCastException); the shell reads the files instead.
     workaround = ["--conf", "spark.databricks.delta.optimizeMetadataQuery.enabled=false"]
-    command = [str(bin_dir / "spark-sql"), *submit_args(platform), *workaround, *args.sql_args]
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "PYSPARK_PYTHON": sys.executable,
            **launch_env(platform)}
-    code = subprocess.call(command, env=env)
+    with secret_properties(platform) as secrets:
+        command = [str(bin_dir / "spark-sql"), *submit_args(platform), *secrets, *workaround, *args.sql_args]
+        code = subprocess.call(command, env=env)
     if code:
         raise SystemExit(code)
 

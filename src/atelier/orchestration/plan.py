@@ -19,7 +19,7 @@ import pyspark
 
 from atelier.config.loader import list_use_cases, load_platform, load_use_case
 from atelier.config.schema import UseCaseConfig
-from atelier.spark.session import jar_conf, launch_env, session_conf
+from atelier.spark.session import launch_env, public_conf
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def build_plan(conf_dir: Path | None = None, env: str | None = None, overrides: 
             "model": uc.model_name,
         }
     bin_dir = Path(sys.executable).parent
-    conf = {**jar_conf(platform), **session_conf(platform)}
+    conf = public_conf(platform)  # the job files resolve secret settings from their environment
     conf["spark.pyspark.python"] = str(bin_dir / "python")
     return {
         "spark_submit": str(bin_dir / "spark-submit"),

@@ -4,7 +4,11 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
+import re
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -18,6 +22,8 @@ log = logging.getLogger(__name__)
 
 LOG4J2 = Path(__file__).with_name("log4j2.properties")
 LOOPBACK = "127.0.0.1"
+# Settings whose values are secrets (the catalog's password, object-store keys): kept off command lines.
+SECRET_SETTING = re.compile(r"password|secret|token|access\.key", re.IGNORECASE)
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
@@ -111,12 +117,37 @@ def jar_conf(platform: PlatformConfig) -> dict[str, str]:
     return {"spark.jars.packages": ",".join(packages)}
 
 
+def public_conf(platform: PlatformConfig) -> dict[str, str]:
+    """The jobs' jars and settings less those holding secrets, for a command line or the DAG plan.
+
+    A command line is visible to every local user (`ps`) and a plan file to whoever reads it; a job
+    file resolves the secret settings itself from its environment when it builds its session.
+    """
+    return {k: v for k, v in {**jar_conf(platform), **session_conf(platform)}.items() if not SECRET_SETTING.search(k)}
+
+
 def submit_args(platform: PlatformConfig) -> list[str]:
-    """Flags that give `spark-submit` or `spark-sql` the same Delta jars, catalog and settings as a job."""
+    """Flags that give `spark-submit` or `spark-sql` the same jars, catalog and settings as a job (no secrets)."""
     args = ["--master", platform.spark.master]
-    for key, value in {**jar_conf(platform), **session_conf(platform)}.items():
+    for key, value in public_conf(platform).items():
         args += ["--conf", f"{key}={value}"]
     return args
+
+
+@contextmanager
+def secret_properties(platform: PlatformConfig) -> Iterator[list[str]]:
+    """`--properties-file` flags carrying the secret settings (e.g. the catalog's password) for a shell.
+
+    The file is in a private temporary folder (mode 700) and is removed when the block ends.
+    """
+    secrets = {k: v for k, v in session_conf(platform).items() if SECRET_SETTING.search(k)}
+    if not secrets:
+        yield []
+        return
+    with tempfile.TemporaryDirectory(prefix="atelier-secrets-") as folder:
+        path = Path(folder) / "spark.properties"
+        path.write_text("".join(f"{k}={v.replace(chr(92), chr(92) * 2)}\n" for k, v in secrets.items()))
+        yield ["--properties-file", str(path)]
 
 
 def build_session(platform: PlatformConfig, app_name: str | None = None) -> SparkSession:

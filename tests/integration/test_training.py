@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import signal
@@ -187,6 +188,29 @@ def test_sweep_runs_trials_as_children_and_names_the_best(spark, lake) -> None:
     assert client().get_model_version("flights_delay", best.model_version).run_id == best.run_id
     listed = list_runs(lake, "flights_delay", "tags.`atelier.kind` = 'trial'")
     assert set(listed["run_id"]) >= {r.run_id for _, r in results}
+
+
+def test_a_sweep_with_parallel_trials_records_every_trial_in_the_sqlite_store(spark, lake) -> None:
+    """Four trials at once (threads of the job) write their runs to one SQLite store: all of each run is there."""
+    rates = ["0.0003", "0.001", "0.003", "0.01"]
+    base = [*WINDOW, *FAST, "training.backend=local", "training.epochs=1", "training.parallel_trials=4"]
+    parent, results, best = sweep(spark, lake, "flights_delay", base, {"training.learning_rate": rates}, conf_dir=CONF)
+    assert lake.mlflow.tracking_uri.startswith("sqlite:")
+    runs = [client().get_run(r.run_id) for _, r in results]
+    assert {r.data.tags["mlflow.parentRunId"] for r in runs} == {parent}
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    assert sorted(r.data.params["training.learning_rate"] for r in runs) == sorted(rates)
+    for run in runs:
+        assert {"validation_auc", "test_auc", "wall_s"} <= set(run.data.metrics)
+        assert len(client().get_metric_history(run.info.run_id, "train_loss")) > 1
+        artifacts = set(_all_artifacts(run.info.run_id))
+        assert {"config/use_case.yaml", "importance/permutation_importance.json"} <= artifacts
+    assert client().get_model_version("flights_delay", best.model_version).run_id == best.run_id
+    # The trials overlapped in time: at some instant, this many runs were open together.
+    edges = sorted([(r.info.start_time, 1) for r in runs] + [(r.info.end_time, -1) for r in runs])
+    open_together = max(itertools.accumulate(step for _, step in edges))
+    print(f"parallel sweep: {len(runs)} trials, at most {open_together} open together")
+    assert open_together >= 2
 
 
 @pytest.mark.parametrize("overrides, match", [

@@ -325,7 +325,8 @@ class TrainingConfig(StrictModel):
     """How a use case trains: window and split, model, loader, backend and their hyperparameters.
 
     `batch_size` is the global batch: each of `num_proc` processes takes its share, so the optimization
-    is the same on a laptop and on a cluster.
+    is the same on a laptop and on a cluster. `parallel_trials` is how many trials of a sweep train at
+    once: threads of the sweep job, each with its own Spark jobs and MLflow run in the same store.
     """
 
     window: DateRange | None = None
@@ -349,6 +350,7 @@ class TrainingConfig(StrictModel):
     registered_model: str | None = None
     importance_repeats: int = Field(1, ge=1)
     exclude_features: list[str] = Field(default_factory=list)
+    parallel_trials: int = Field(1, ge=1)
 
     @model_validator(mode="after")
     def _enough_shards(self) -> TrainingConfig:

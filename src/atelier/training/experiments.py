@@ -5,6 +5,7 @@ import itertools
 import json
 import logging
 import random
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import mlflow
@@ -67,20 +68,27 @@ def trials(grid: dict[str, list[str]], random_trials: int | None, seed: int) -> 
 def sweep(spark: SparkSession, platform: PlatformConfig, name: str, base_overrides: list[str],
           grid: dict[str, list[str]], random_trials: int | None = None, seed: int = 13,
           conf_dir=None, env: str | None = None) -> tuple[str, list[tuple[list[str], TrainReport]], TrainReport]:
-    """Trials as child runs of one parent run; the best by validation headline metric is named and registered."""
+    """Trials as child runs of one parent run; the best by validation headline metric is named and registered.
+
+    `training.parallel_trials` trials train at once, each in a thread with its own child run.
+    """
     combos = trials(grid, random_trials, seed)
     # Validate every trial's configuration before anything trains.
     configs = [load_use_case(name, conf_dir, env, base_overrides + combo) for combo in combos]
     store.experiment(platform, name)
-    results: list[tuple[list[str], TrainReport]] = []
+    parallel = configs[0].training.parallel_trials
     with mlflow.start_run(run_name=f"sweep-{name}", tags={"atelier.use_case": name, "atelier.kind": "sweep"}) as parent:
-        mlflow.log_dict({"grid": grid, "random_trials": random_trials, "seed": seed, "trials": combos},
-                        "sweep/grid.json")
-        for i, (combo, use_case) in enumerate(zip(combos, configs)):
-            log.info("trial %d/%d: %s", i + 1, len(combos), " ".join(combo))
-            report = train(spark, platform, use_case, run_name=f"trial-{i}", register=False,
-                           tags={"atelier.kind": "trial", "atelier.trial": " ".join(combo)})
-            results.append((combo, report))
+        mlflow.log_dict({"grid": grid, "random_trials": random_trials, "seed": seed, "trials": combos,
+                         "parallel_trials": parallel}, "sweep/grid.json")
+
+        def run_trial(i: int) -> tuple[list[str], TrainReport]:
+            log.info("trial %d/%d: %s", i + 1, len(combos), " ".join(combos[i]))
+            return combos[i], train(spark, platform, configs[i], run_name=f"trial-{i}", register=False,
+                                    tags={"atelier.kind": "trial", "atelier.trial": " ".join(combos[i])},
+                                    parent_run_id=parent.info.run_id)
+
+        with ThreadPoolExecutor(parallel, thread_name_prefix="trial") as pool:
+            results: list[tuple[list[str], TrainReport]] = list(pool.map(run_trial, range(len(combos))))
         metric, higher = headline(configs[0].label.task)
         key = f"validation_{metric}"
         best_combo, best = (max if higher else min)(results, key=lambda r: r[1].metrics[key])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,8 @@ from atelier.training.models import ModelSpec, build_model, output_to_score
 log = logging.getLogger(__name__)
 
 PINNED_REQUIREMENTS = ("torch", "numpy", "pandas", "pyarrow", "mlflow", "scikit-learn")
+# Trials of a sweep may run in threads; their training sets share encoded shards (one fingerprint), built once.
+_BUILDING = threading.Lock()
 
 
 @dataclass
@@ -60,25 +63,29 @@ def train(
     run_name: str | None = None,
     tags: dict[str, str] | None = None,
     register: bool = True,
+    parent_run_id: str | None = None,
 ) -> TrainReport:
     """Train `use_case` as configured; `versions` pins the input tables (else their current versions).
 
     The model is always logged with the run; `register` also makes it a new version in the registry.
+    The run is a child of the active run, or of `parent_run_id` (from another thread).
     """
-    training_set = build_training_set(spark, platform, use_case, versions)
+    with _BUILDING:
+        training_set = build_training_set(spark, platform, use_case, versions)
     try:
-        return _train_and_record(spark, platform, use_case, training_set, run_name, tags, register)
+        return _train_and_record(spark, platform, use_case, training_set, run_name, tags, register, parent_run_id)
     finally:
         training_set.release()
 
 
 def _train_and_record(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig,
                       training_set: TrainingSet, run_name: str | None, tags: dict[str, str] | None,
-                      register: bool) -> TrainReport:
+                      register: bool, parent_run_id: str | None) -> TrainReport:
     cfg = use_case.training
     store.experiment(platform, use_case.name)
     nested = mlflow.active_run() is not None
-    with mlflow.start_run(run_name=run_name, nested=nested, tags={"atelier.use_case": use_case.name, **(tags or {})}) as run:
+    with mlflow.start_run(run_name=run_name, nested=nested, parent_run_id=parent_run_id,
+                          tags={"atelier.use_case": use_case.name, **(tags or {})}) as run:
         run_id = run.info.run_id
         log.info("MLflow run %s (%s backend, %d process(es), %s loader)", run_id, cfg.backend,
                  1 if cfg.backend == "local" else cfg.num_proc, cfg.loader)

@@ -9,7 +9,7 @@ START ?= 2013-01-01
 END ?= 2013-12-31
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-fast bench clean help cluster-up cluster-down objectstore-up objectstore-down airflow-venv airflow browser
+.PHONY: venv demo test test-fast bench clean help cluster-up cluster-down objectstore-up objectstore-down airflow-venv airflow browser postgres
 
 help:
 	@echo "make demo   - set up, then build the example use case's Delta tables ($(START)..$(END))"
@@ -27,7 +27,7 @@ venv:
 demo: venv
 	@scripts/demo.sh $(USE_CASE) $(START) $(END)
 
-test: venv airflow-venv browser
+test: venv airflow-venv browser postgres
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: venv
@@ -63,6 +63,9 @@ airflow: venv airflow-venv
 
 browser:
 	@scripts/setup_browser.sh
+
+postgres:
+	@scripts/postgres.sh install
 
 clean: cluster-down objectstore-down
 	rm -rf var/ derby.log metastore_db/ spark-warehouse/

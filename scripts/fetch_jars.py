@@ -24,6 +24,9 @@ def main(extra: list[str]) -> int:
     logging.basicConfig(level="INFO", format="%(message)s")
     # A platform whose lake is on object storage needs every package the jobs may add.
     platform = PlatformConfig(lake_root="s3a://any/lake")
+    if "spark.jars" in jar_conf(platform) and not extra:
+        log.info("the jobs' jars are already in the Ivy cache")
+        return 0
     packages = ",".join([*runtime_packages(platform), *extra])
     spark = (SparkSession.builder.master("local[1]").appName("fetch-jars").config("spark.ui.enabled", "false")
              .config("spark.jars.packages", packages).getOrCreate())

@@ -11,7 +11,7 @@ dir=$(realpath -m "${ATELIER_OBJECTSTORE_DIR:-var/objectstore}")
 port=${ATELIER_OBJECTSTORE_PORT:-9000}
 bucket=${ATELIER_OBJECTSTORE_BUCKET:-atelier}
 version=2.6.0
-jar_dir=${ATELIER_TOOLS_DIR:-$HOME/.cache/atelier}
+jar_dir=${ATELIER_CACHE:-$HOME/.cache/atelier}/tools
 jar="$jar_dir/s3proxy-$version-jar-with-dependencies.jar"
 url="https://repo1.maven.org/maven2/org/gaul/s3proxy/$version/$(basename "$jar")"
 

@@ -11,7 +11,7 @@ want=$(cat requirements.txt pyproject.toml scripts/build_horovod.sh | sha256sum 
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
-command -v java >/dev/null || { echo "[setup] Java 17 is required (apt-get install openjdk-17-jdk-headless)" >&2; exit 1; }
+command -v javac >/dev/null || { echo "[setup] a JDK 17 is required (apt-get install openjdk-17-jdk-headless)" >&2; exit 1; }
 if [ ! -x "$venv/bin/python" ]; then
   echo "[setup] creating $venv with $python"
   "$python" -m venv "$venv"
@@ -21,5 +21,7 @@ echo "[setup] installing the pinned stack into $venv (first time: several minute
 "$venv/bin/python" -m pip install --quiet -r requirements.txt
 "$venv/bin/python" -m pip install --quiet --no-deps -e .
 scripts/build_horovod.sh "$venv"
+echo "[setup] fetching the jobs' jars (Delta, hadoop-aws) into ~/.ivy2"
+"$venv/bin/python" scripts/fetch_jars.py
 echo "$want" > "$stamp"
 echo "[setup] $venv ready"

@@ -16,7 +16,7 @@ import pyspark
 from pyspark.sql import SparkSession
 
 from atelier.config.schema import PlatformConfig
-from atelier.spark import lake
+from atelier.spark import lake, logstore
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +84,14 @@ def session_conf(platform: PlatformConfig) -> dict[str, str]:
     return conf
 
 
+def hadoop_api_jar() -> Path:
+    """PySpark's own Hadoop API jar."""
+    return sorted((Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar"))[-1]
+
+
 def hadoop_version() -> str:
     """The Hadoop version of PySpark's own jars (a connector such as hadoop-aws must match it)."""
-    api = sorted((Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar"))[-1]
-    return api.name.removeprefix("hadoop-client-api-").removesuffix(".jar")
+    return hadoop_api_jar().name.removeprefix("hadoop-client-api-").removesuffix(".jar")
 
 
 def runtime_packages(platform: PlatformConfig) -> dict[str, tuple[str, ...]]:
@@ -108,13 +112,24 @@ def runtime_packages(platform: PlatformConfig) -> dict[str, tuple[str, ...]]:
 
 
 def jar_conf(platform: PlatformConfig) -> dict[str, str]:
-    """The jobs' jars: local files once Ivy has fetched them (fast, offline, quiet), else Maven coordinates."""
+    """The jobs' jars: local files once Ivy has fetched them (fast, offline, quiet), else Maven coordinates.
+
+    A lake on a local file system also gets atelier's log store (`atelier.spark.logstore`), which
+    needs Delta's jars in the Ivy cache (`make venv` fetches them).
+    """
     packages = runtime_packages(platform)
     jars_dir = Path(os.environ.get("ATELIER_IVY_DIR", Path.home() / ".ivy2")) / "jars"
-    jars = [sorted(jars_dir.glob(name))[-1:] for names in packages.values() for name in names]
-    if all(jars):
-        return {"spark.jars": ",".join(str(j[0]) for j in jars)}
-    return {"spark.jars.packages": ",".join(packages)}
+    found = [sorted(jars_dir.glob(name))[-1:] for names in packages.values() for name in names]
+    if not all(found):
+        log.warning("the jobs' jars are not in %s yet: Spark fetches them; Delta's default log store this time",
+                    jars_dir)
+        return {"spark.jars.packages": ",".join(packages)}
+    jars = [j[0] for j in found]
+    if lake.scheme(platform) != "file":
+        return {"spark.jars": ",".join(str(j) for j in jars)}
+    storage = next(j for j in jars if j.name.startswith("io.delta_delta-storage-"))
+    jars.append(logstore.logstore_jar(storage, hadoop_api_jar()))
+    return {"spark.jars": ",".join(str(j) for j in jars), logstore.SETTING: logstore.CLASS}
 
 
 def public_conf(platform: PlatformConfig) -> dict[str, str]:

@@ -40,6 +40,7 @@ bench: venv airflow-venv
 	$(PY) bench/training.py
 	$(PY) bench/scoring.py
 	$(PY) bench/monitoring.py
+	$(PY) bench/bootstrap.py
 	$(PY) bench/java_scoring.py
 	$(PY) bench/airflow_daily.py
 

@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 from atelier.config.schema import PlatformConfig, UseCaseConfig
 from atelier.errors import AtelierError
 from atelier.monitoring.reconcile import LABEL, labelled_predictions
-from atelier.training.metrics import LOWER_IS_BETTER, bootstrap_gain, defined_metrics
+from atelier.training.metrics import LOWER_IS_BETTER, bootstrap_gain, defined_metric, defined_metrics
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,8 @@ def _contrasts(arm: str, version: str, population: str, mine: pd.DataFrame, thei
     out = []
     for metric in metrics:
         def value(label: np.ndarray, score: np.ndarray, m: str = metric) -> float:
-            return defined_metrics(task, label, score, threshold).get(m, float("nan"))
+            found = defined_metric(task, m, label, score, threshold)
+            return float("nan") if found is None else found
 
         sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
         gain, low, high = bootstrap_gain(value, new, old, paired, cfg.bootstrap_samples, cfg.confidence, cfg.seed, sign)

@@ -22,7 +22,7 @@ from atelier.tracking import registry, store
 from atelier.tracking.record import input_versions
 from atelier.tracking.registry import RegistryError, RegistryEvent
 from atelier.training.dataset import LABEL, labeled_frame
-from atelier.training.metrics import LOWER_IS_BETTER, bootstrap_gain, task_metrics
+from atelier.training.metrics import LOWER_IS_BETTER, bootstrap_gain, metric_value
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +120,10 @@ def compare(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConf
 
 
 def _metric(use_case: UseCaseConfig, label: np.ndarray, score_: np.ndarray, threshold: float, name: str) -> float:
-    found = task_metrics(use_case.label.task, label, score_, threshold)
-    if name not in found:
-        raise RegistryError(f"promotion.margins: '{name}' is not a {use_case.label.task} metric ({sorted(found)})")
-    return found[name]
+    try:
+        return metric_value(use_case.label.task, name, label, score_, threshold)
+    except KeyError as exc:
+        raise RegistryError(f"promotion.margins: {exc.args[0]}") from None
 
 
 def _log_evidence(platform: PlatformConfig, use_case: UseCaseConfig, c: Comparison) -> str:

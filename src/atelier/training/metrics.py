@@ -9,22 +9,37 @@ from sklearn import metrics as skm
 LOWER_IS_BETTER = {"log_loss", "calibration_error", "brier", "rmse", "mae"}
 
 
-def binary_metrics(label: np.ndarray, score: np.ndarray, threshold: float, bins: int = 10) -> dict[str, float]:
-    """AUC, PR AUC, log loss, accuracy, precision and recall at the threshold, expected calibration error."""
-    predicted = (score >= threshold).astype(int)
-    clipped = np.clip(score, 1e-7, 1 - 1e-7)
-    return {
-        "auc": float(skm.roc_auc_score(label, score)),
-        "pr_auc": float(skm.average_precision_score(label, score)),
-        "log_loss": float(skm.log_loss(label, clipped, labels=[0, 1])),
-        "accuracy": float(skm.accuracy_score(label, predicted)),
-        "precision": float(skm.precision_score(label, predicted, zero_division=0)),
-        "recall": float(skm.recall_score(label, predicted, zero_division=0)),
-        "calibration_error": expected_calibration_error(label, score, bins),
-        "brier": float(np.mean((score - label) ** 2)),
-        "positive_rate": float(label.mean()),
-        "predicted_positive_rate": float(predicted.mean()),
-    }
+Metric = Callable[[np.ndarray, np.ndarray, float], float]  # (label, score, threshold) -> value
+
+
+def _predicted(score: np.ndarray, threshold: float) -> np.ndarray:
+    return (score >= threshold).astype(int)
+
+
+BINARY: dict[str, Metric] = {
+    "auc": lambda y, s, t: skm.roc_auc_score(y, s),
+    "pr_auc": lambda y, s, t: skm.average_precision_score(y, s),
+    "log_loss": lambda y, s, t: skm.log_loss(y, np.clip(s, 1e-7, 1 - 1e-7), labels=[0, 1]),
+    "accuracy": lambda y, s, t: skm.accuracy_score(y, _predicted(s, t)),
+    "precision": lambda y, s, t: skm.precision_score(y, _predicted(s, t), zero_division=0),
+    "recall": lambda y, s, t: skm.recall_score(y, _predicted(s, t), zero_division=0),
+    "calibration_error": lambda y, s, t: expected_calibration_error(y, s),
+    "brier": lambda y, s, t: np.mean((s - y) ** 2),
+    "positive_rate": lambda y, s, t: y.mean(),
+    "predicted_positive_rate": lambda y, s, t: _predicted(s, t).mean(),
+}
+ONE_CLASS = {"accuracy", "brier", "positive_rate", "predicted_positive_rate"}  # defined with one label only
+REGRESSION: dict[str, Metric] = {
+    "rmse": lambda y, s, t: np.sqrt(skm.mean_squared_error(y, s)),
+    "mae": lambda y, s, t: skm.mean_absolute_error(y, s),
+    "r2": lambda y, s, t: skm.r2_score(y, s),
+    "bias": lambda y, s, t: np.mean(s - y),
+}
+
+
+def binary_metrics(label: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
+    """AUC, PR AUC, log loss, accuracy, precision and recall at the threshold, expected calibration error, ..."""
+    return {name: float(f(label, score, threshold)) for name, f in BINARY.items()}
 
 
 def expected_calibration_error(label: np.ndarray, score: np.ndarray, bins: int = 10) -> float:
@@ -39,34 +54,43 @@ def expected_calibration_error(label: np.ndarray, score: np.ndarray, bins: int =
 
 
 def regression_metrics(label: np.ndarray, score: np.ndarray) -> dict[str, float]:
-    return {
-        "rmse": float(np.sqrt(skm.mean_squared_error(label, score))),
-        "mae": float(skm.mean_absolute_error(label, score)),
-        "r2": float(skm.r2_score(label, score)),
-        "bias": float(np.mean(score - label)),
-    }
+    return {name: float(f(label, score, 0.0)) for name, f in REGRESSION.items()}
 
 
 def task_metrics(task: str, label: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
     return binary_metrics(label, score, threshold) if task == "binary" else regression_metrics(label, score)
 
 
+def metric_names(task: str) -> list[str]:
+    return list(BINARY if task == "binary" else REGRESSION)
+
+
+def metric_value(task: str, name: str, label: np.ndarray, score: np.ndarray, threshold: float) -> float:
+    """One metric of the task, computed alone (a bootstrap resample needs one, not the whole set)."""
+    table = BINARY if task == "binary" else REGRESSION
+    if name not in table:
+        raise KeyError(f"'{name}' is not a {task} metric ({sorted(table)})")
+    return float(table[name](label, score, threshold))
+
+
+def defined_metric(task: str, name: str, label: np.ndarray, score: np.ndarray, threshold: float) -> float | None:
+    """`metric_value` where it is defined: None without rows, or for a two-class metric on one class only."""
+    if len(label) == 0 or (task == "binary" and name not in ONE_CLASS and len(np.unique(label)) < 2):
+        return None
+    return metric_value(task, name, label, score, threshold)
+
+
 def defined_metrics(task: str, label: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
     """`task_metrics` where they are defined: {} without rows, and no AUC/log loss with one class only."""
-    if len(label) == 0:
-        return {}
-    if task == "binary" and len(np.unique(label)) < 2:
-        predicted = (score >= threshold).astype(int)
-        return {"accuracy": float((predicted == label).mean()), "brier": float(np.mean((score - label) ** 2)),
-                "positive_rate": float(label.mean()), "predicted_positive_rate": float(predicted.mean())}
-    return task_metrics(task, label, score, threshold)
+    found = {name: defined_metric(task, name, label, score, threshold) for name in metric_names(task)}
+    return {name: value for name, value in found.items() if value is not None}
 
 
 def daily_headline(task: str, label: np.ndarray, score: np.ndarray, days: np.ndarray, threshold: float) -> float | None:
     """The headline metric of each day, averaged over the days (where defined): the figure a day of live
     data is comparable with. Pooled over several days, AUC also counts the gaps between days."""
     metric, _ = headline(task)
-    found = [defined_metrics(task, label[days == d], score[days == d], threshold).get(metric) for d in np.unique(days)]
+    found = [defined_metric(task, metric, label[days == d], score[days == d], threshold) for d in np.unique(days)]
     found = [v for v in found if v is not None]
     return float(np.mean(found)) if found else None
 
@@ -118,7 +142,7 @@ def permutation_importance(
     `names` are the numeric then the categorical column names, in the arrays' order.
     """
     metric, higher = headline(task)
-    base = task_metrics(task, label, score_fn(numeric, categorical), 0.5)[metric]
+    base = metric_value(task, metric, label, score_fn(numeric, categorical), 0.5)
     rng = np.random.default_rng(seed)
     result = {}
     k = numeric.shape[1]
@@ -129,7 +153,7 @@ def permutation_importance(
             target = num if j < k else cat
             col = j if j < k else j - k
             target[:, col] = target[rng.permutation(len(target)), col]
-            value = task_metrics(task, label, score_fn(num, cat), 0.5)[metric]
+            value = metric_value(task, metric, label, score_fn(num, cat), 0.5)
             drops.append(base - value if higher else value - base)
         result[name] = float(np.mean(drops))
     return dict(sorted(result.items(), key=lambda kv: -kv[1]))

@@ -70,6 +70,8 @@ def test_env_overlay_then_set_overrides_win(conf: Path) -> None:
     assert platform.spark.shuffle_partitions == 64 and platform.lake_root == "/data/lake"
     platform = load_platform(conf, overrides=["spark.extra_conf.spark.hadoop.fs.s3a.endpoint=http://127.0.0.1:9000"])
     assert platform.spark.extra_conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:9000"  # one dotted key
+    platform = load_platform(conf, overrides=["spark.extra_conf.spark.ui.killEnabled=false", "spark.extra_conf.x.cores=2"])
+    assert platform.spark.extra_conf == {"spark.ui.killEnabled": "false", "x.cores": "2"}  # Spark settings are text
     uc = load_use_case("flights_delay", conf, overrides=["outcome_delay_days=3", "features.5.name=dist", "spark.master=x"])
     assert uc.outcome_delay_days == 3 and uc.features[5].name == "dist"
 

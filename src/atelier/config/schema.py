@@ -29,6 +29,15 @@ class SparkConfig(StrictModel):
     ui_enabled: bool = False
     extra_conf: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("extra_conf", mode="before")
+    @classmethod
+    def _settings_as_text(cls, value: object) -> object:
+        """Spark settings are text: YAML's `true`, `2` (unquoted, or from `--set`) become "true", "2"."""
+        if not isinstance(value, dict):
+            return value
+        return {k: (str(v).lower() if isinstance(v, bool) else str(v) if isinstance(v, int | float) else v)
+                for k, v in value.items()}
+
 
 class Databases(StrictModel):
     bronze: Identifier = "bronze"

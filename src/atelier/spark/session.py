@@ -85,8 +85,12 @@ def session_conf(platform: PlatformConfig) -> dict[str, str]:
 
 
 def hadoop_api_jar() -> Path:
-    """PySpark's own Hadoop API jar."""
-    return sorted((Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar"))[-1]
+    """Spark's own Hadoop API jar: under $SPARK_HOME (set by spark-submit, whose pyspark is a zip), else pyspark's."""
+    jars = Path(os.environ.get("SPARK_HOME") or Path(pyspark.__file__).parent) / "jars"
+    found = sorted(jars.glob("hadoop-client-api-*.jar"))
+    if not found:
+        raise RuntimeError(f"no hadoop-client-api jar in {jars}: is SPARK_HOME the jobs environment's pyspark?")
+    return found[-1]
 
 
 def hadoop_version() -> str:

@@ -1,8 +1,16 @@
-"""PNG charts for the training record: evaluation curves, training dynamics, feature histograms."""
+"""PNG charts for the training record: evaluation curves, training dynamics, feature histograms.
+
+pyplot is not thread-safe (parallel sweep trials failed in its mathtext parser): every chart is drawn
+under one lock.
+"""
 from __future__ import annotations
 
+import functools
 import math
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import matplotlib
 
@@ -12,6 +20,16 @@ import numpy as np  # noqa: E402
 from sklearn import metrics as skm  # noqa: E402
 
 Series = dict[str, list[tuple[int, float]]]
+F = TypeVar("F", bound=Callable)
+_DRAWING = threading.Lock()
+
+
+def one_at_a_time(draw: F) -> F:
+    @functools.wraps(draw)
+    def locked(*args, **kwargs):
+        with _DRAWING:
+            return draw(*args, **kwargs)
+    return locked  # type: ignore[return-value]
 
 
 def save_figure(fig: plt.Figure, path: Path) -> Path:
@@ -22,6 +40,7 @@ def save_figure(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
+@one_at_a_time
 def binary_charts(label: np.ndarray, score: np.ndarray, threshold: float, folder: Path) -> list[Path]:
     """ROC, precision-recall, confusion matrix at the threshold, and the calibration curve."""
     paths = []
@@ -58,6 +77,7 @@ def binary_charts(label: np.ndarray, score: np.ndarray, threshold: float, folder
     return paths
 
 
+@one_at_a_time
 def regression_charts(label: np.ndarray, score: np.ndarray, folder: Path) -> list[Path]:
     """Residuals against predictions, and predicted against actual."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
@@ -71,6 +91,7 @@ def regression_charts(label: np.ndarray, score: np.ndarray, folder: Path) -> lis
     return [save_figure(fig, folder / "residuals.png")]
 
 
+@one_at_a_time
 def dynamics_charts(series: Series, folder: Path) -> list[Path]:
     """Loss and validation metrics over time, and one panel per dynamics statistic (a line per layer)."""
     paths = []
@@ -97,6 +118,7 @@ def dynamics_charts(series: Series, folder: Path) -> list[Path]:
     return paths
 
 
+@one_at_a_time
 def importance_chart(importance: dict[str, float], metric: str, path: Path) -> Path:
     names = list(importance)[::-1]
     fig, ax = plt.subplots(figsize=(6, 0.25 * len(names) + 1.2))
@@ -105,6 +127,7 @@ def importance_chart(importance: dict[str, float], metric: str, path: Path) -> P
     return save_figure(fig, path)
 
 
+@one_at_a_time
 def histograms_chart(profile: dict, path: Path) -> Path:
     """A small histogram per feature of the reference profile (bins for numerics, top categories)."""
     features = list(profile["features"].items())
@@ -120,6 +143,7 @@ def histograms_chart(profile: dict, path: Path) -> Path:
     return save_figure(fig, path)
 
 
+@one_at_a_time
 def graph_chart(nodes: list[tuple[str, str, list[str]]], path: Path) -> Path:
     """The network's computational graph (torch.fx nodes: name, operation, inputs) as boxes and arrows."""
     height = max(4.0, 0.42 * len(nodes))

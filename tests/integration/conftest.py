@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import tempfile
+from collections.abc import Iterator
 
 import pytest
 from pyspark.sql import SparkSession
@@ -12,7 +15,7 @@ from atelier.config.schema import MlflowConfig, PlatformConfig, UseCaseConfig
 from atelier.features.build import run_features
 from atelier.tracking import registry
 from atelier.training.job import train
-from tests.conftest import CONF
+from tests.conftest import CONF, REPO
 
 START, END = dt.date(2013, 6, 20), dt.date(2013, 7, 6)
 # Train June 20-29, validate June 30-July 2, test July 3-5 (July 5's outcomes arrive with July 6's collect).
@@ -64,3 +67,15 @@ def scoring_use_case(arms: dict[str, str], *overrides: str) -> UseCaseConfig:
     """The small use case with the three arms, logging 10% of served predictions."""
     return training_use_case(ARMS.replace("SHADOW", arms["shadow"]), ARMS_MODEL, "scoring.prediction_log_percent=10",
                              *overrides)
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    """The URI of a new PostgreSQL cluster on 127.0.0.1 (database mlflow), stopped and removed after the module."""
+    script, folder = str(REPO / "scripts" / "postgres.sh"), tempfile.mkdtemp(prefix="atelier-pg-")
+    started = subprocess.run([script, "start", folder], capture_output=True, text=True)
+    assert started.returncode == 0, f"scripts/postgres.sh start failed: {started.stderr}"
+    try:
+        yield started.stdout.strip().splitlines()[-1]
+    finally:
+        subprocess.run([script, "stop", folder], check=True)

@@ -6,8 +6,6 @@ missing) and removes it afterwards; the same code as on SQLite runs with `mlflow
 """
 from __future__ import annotations
 
-import subprocess
-import tempfile
 from collections.abc import Iterator
 
 import psycopg
@@ -21,25 +19,12 @@ from atelier.spark import tables
 from atelier.tracking import registry, store
 from atelier.tracking.promotion import promote, rollback
 from atelier.training.job import train
-from tests.conftest import REPO
 from tests.integration.conftest import training_use_case
 from tests.integration.test_promotion import WEAK
 
 pytestmark = pytest.mark.integration
 
 MODEL = "flights_delay_pg"
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[str]:
-    """The URI of a new PostgreSQL cluster on 127.0.0.1, stopped and removed after the module."""
-    script, folder = str(REPO / "scripts" / "postgres.sh"), tempfile.mkdtemp(prefix="atelier-pg-")
-    started = subprocess.run([script, "start", folder], capture_output=True, text=True)
-    assert started.returncode == 0, f"scripts/postgres.sh start failed: {started.stderr}"
-    try:
-        yield started.stdout.strip().splitlines()[-1]
-    finally:
-        subprocess.run([script, "stop", folder], check=True)
 
 
 @pytest.fixture(scope="module")

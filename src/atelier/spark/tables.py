@@ -84,8 +84,14 @@ def ensure_table_registered(spark: SparkSession, platform: PlatformConfig, name:
             return
         log.warning("catalog entry %s pointed at %s; re-pointing it at %s", name, registered, location)
         spark.sql(f"DROP TABLE {quoted(db, table)}")
-    # IF NOT EXISTS: a concurrent writer of the same new table may have registered it meanwhile.
-    spark.sql(f"CREATE TABLE IF NOT EXISTS {quoted(db, table)} USING DELTA LOCATION {_string_literal(location)}")
+    # A job in another process may register the same new table meanwhile: IF NOT EXISTS covers it until
+    # the catalog's own create, which then refuses (AlreadyExistsException); its entry is the one wanted.
+    try:
+        spark.sql(f"CREATE TABLE IF NOT EXISTS {quoted(db, table)} USING DELTA LOCATION {_string_literal(location)}")
+    except CapturedException as exc:
+        if not spark.catalog.tableExists(name):
+            raise
+        log.info("catalog entry %s registered meanwhile by another job (%s)", name, str(exc).splitlines()[0][:200])
 
 
 def _string_literal(value: str) -> str:

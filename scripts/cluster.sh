@@ -4,6 +4,7 @@
 # Usage: scripts/cluster.sh up|down|status. Jobs reach it with `--env standalone` (conf/standalone/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/process.sh
 venv=${ATELIER_VENV:-.venv}
 dir=$(realpath -m "${ATELIER_CLUSTER_DIR:-var/cluster}")
 port=${ATELIER_CLUSTER_PORT:-7077}
@@ -62,13 +63,7 @@ up() {
 down() {
   for name in $(names | tac); do  # workers first: each stops its executors
     local pid_file="$dir/$name.pid"
-    if alive "$pid_file"; then
-      local pid; pid=$(cat "$pid_file")
-      kill "$pid"
-      for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-      kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-      echo "[cluster] stopped $name (pid $pid)"
-    fi
+    if alive "$pid_file"; then stop_pid "$pid_file" "[cluster] $name"; fi
     rm -f "$pid_file"
   done
 }

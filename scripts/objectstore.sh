@@ -7,6 +7,7 @@
 #   set -a; . var/objectstore/credentials.env; set +a
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/process.sh
 dir=$(realpath -m "${ATELIER_OBJECTSTORE_DIR:-var/objectstore}")
 port=${ATELIER_OBJECTSTORE_PORT:-9000}
 bucket=${ATELIER_OBJECTSTORE_BUCKET:-atelier}
@@ -64,13 +65,7 @@ EOF
 }
 
 down() {
-  if alive; then
-    local pid; pid=$(cat "$dir/s3proxy.pid")
-    kill "$pid"
-    for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-    echo "[objectstore] stopped S3Proxy (pid $pid)"
-  fi
+  if alive; then stop_pid "$dir/s3proxy.pid" "[objectstore] S3Proxy" 10; fi
   rm -f "$dir/s3proxy.pid"
 }
 

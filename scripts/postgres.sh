@@ -18,11 +18,8 @@ as_owner() {
 case "${1:-}" in
 install)
   [ -n "$(bindir)" ] && exit 0
-  echo "[setup] installing Debian's postgresql (for the tracking-store tests)"
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -q >/dev/null
-  $sudo apt-get install -y -q --no-install-recommends postgresql >/dev/null
+  . "$(dirname "$0")/lib/apt.sh"
+  apt_install "for the tracking-store tests" postgresql
   ;;
 start)
   dir=${2:?usage: $0 start DIR}

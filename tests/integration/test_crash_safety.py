@@ -96,7 +96,7 @@ class Lake:
         return [f"--set={k}={v}" for k, v in where.items()]
 
     def folder(self, aim: str) -> Path:
-        return Path(self.platform().cache_dir) / "models" if aim == "cache" else tables.table_path(self.platform(), aim)
+        return Path(self.platform().cache_dir) / "models" if aim == "cache" else Path(tables.table_path(self.platform(), aim))
 
     def derby_lock(self) -> Path:
         return self.root / "metastore" / "metastore_db" / "db.lck"
@@ -259,7 +259,7 @@ def check_table(spark: SparkSession, reference: Lake, lake: Lake, name: str, vol
     """Every version whole and equal to the reference; the last one exactly. The number of versions."""
     expected = tables.read_table(spark, reference.platform(), name).drop(*volatile)
     want = fingerprint(expected)
-    folder = tables.table_path(lake.platform(), name)
+    folder = Path(tables.table_path(lake.platform(), name))
     logged = commits(folder)
     assert [int(c.stem) for c in logged] == list(range(len(logged))), f"{name}: versions not contiguous: {logged}"
     history = spark.sql(f"DESCRIBE HISTORY delta.`{folder}`").collect()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import secrets
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -99,7 +100,7 @@ def test_the_tables_are_objects_in_the_bucket(store: Store, features: str) -> No
 
 
 def test_wrong_access_keys_are_refused_with_the_store_named(store: Store, features: str) -> None:
-    wrong = store.env | {"AWS_SECRET_ACCESS_KEY": "not-the-key"}
+    wrong = store.env | {"AWS_SECRET_ACCESS_KEY": secrets.token_urlsafe(24)}  # not the key S3Proxy was given
     done = subprocess.run([ATELIER, "sql", f"SELECT count(*) FROM {FEATURES}", *store.settings()], cwd=REPO, env=wrong,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode != 0

@@ -65,7 +65,7 @@ def findings(name: str, text: str) -> list[str]:
                 and not PROVIDER.search(m["key"])):
             found.append(f"{where}: literal value for {m['key']} (take it from the environment: ${{VAR}})")
         found += [f"{where}: literal value for {m['key']}" for m in LITERAL.finditer(line)
-                  if not NOT_A_LITERAL.match(m["value"])]
+                  if not NOT_A_LITERAL.match(m["value"]) and not PROVIDER.search(m["key"])]
     return found
 
 

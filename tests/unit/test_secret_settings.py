@@ -1,13 +1,14 @@
 """Secret Spark settings (the catalog's password, object-store keys) stay off command lines and the DAG plan."""
 from __future__ import annotations
 
+import secrets
 import stat
 from pathlib import Path
 
 from atelier.config.schema import PlatformConfig, SparkConfig
 from atelier.spark.session import public_conf, secret_properties, submit_args
 
-PASSWORD = "pw-from-the-environment"
+PASSWORD = secrets.token_urlsafe(12)  # as if from the environment
 
 
 def platform() -> PlatformConfig:

@@ -165,7 +165,8 @@ def secret_properties(platform: PlatformConfig) -> Iterator[list[str]]:
         return
     with tempfile.TemporaryDirectory(prefix="atelier-secrets-") as folder:
         path = Path(folder) / "spark.properties"
-        path.write_text("".join(f"{k}={v.replace(chr(92), chr(92) * 2)}\n" for k, v in secrets.items()))
+        escaped = {k: v.replace("\\", "\\\\") for k, v in secrets.items()}  # a Java properties file's backslashes
+        path.write_text("".join(f"{k}={v}\n" for k, v in escaped.items()))
         yield ["--properties-file", str(path)]
 
 

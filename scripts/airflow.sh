@@ -7,11 +7,14 @@
 #   scripts/airflow.sh cli ARGS...  the `airflow` command in this environment (dags list, backfill create ...)
 # Settings from the environment: ATELIER_AIRFLOW_PORT (8080), ATELIER_AIRFLOW_HOST (127.0.0.1),
 # ATELIER_AIRFLOW_USER (admin), ATELIER_AIRFLOW_PASSWORD (else generated once and printed once),
+# ATELIER_AIRFLOW_STOP_S (30: how long a stop waits for Airflow to finish before it kills what is left),
 # AIRFLOW_HOME, AIRFLOW_CONN_SPARK_DEFAULT (else the platform's spark.master), ATELIER_PLAN_ARGS
 # (flags for `atelier airflow-plan`, e.g. "--env standalone"), and any AIRFLOW__SECTION__KEY.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
+# shellcheck source=lib/process.sh
+. scripts/lib/process.sh
 venv=${ATELIER_AIRFLOW_VENV:-$repo/.venv-airflow}
 jobs_venv=${ATELIER_VENV:-$repo/.venv}
 export AIRFLOW_HOME=${AIRFLOW_HOME:-$repo/var/airflow}
@@ -34,6 +37,9 @@ token='import secrets; print(secrets.token_urlsafe(32))'
 export AIRFLOW__CORE__DAGS_FOLDER=$repo/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__EXECUTOR=${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}
+# LocalExecutor starts this many worker processes up front (Airflow's default, 32, is for a large machine);
+# the Spark tasks share a one-slot pool, so a few workers keep the Python steps beside them moving.
+export AIRFLOW__CORE__PARALLELISM=${AIRFLOW__CORE__PARALLELISM:-8}
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:-$user:admin}
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=$secrets/passwords.json
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://$host:$port/execution/
@@ -82,7 +88,11 @@ init() {
 start() {
   init
   pids=()
-  stop_all() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+  stop_all() {
+    trap - EXIT INT TERM
+    stop_tree "${ATELIER_AIRFLOW_STOP_S:-30}" "${pids[@]}" \
+      || echo "[airflow] still running ${ATELIER_AIRFLOW_STOP_S:-30} s after the stop: killed" >&2
+  }
   trap stop_all EXIT INT TERM
   # --skip-serve-logs: the scheduler's log server would listen on every interface (port 8793); with the
   # LocalExecutor the API server reads task logs from disk, so it is not needed.

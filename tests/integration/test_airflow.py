@@ -10,6 +10,7 @@ overlay under the test's own conf/ (what a user's `--env` does).
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import json
@@ -17,7 +18,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -34,7 +34,7 @@ from pyspark.sql import functions as F
 from atelier.collect.sources import package_file
 from atelier.config.schema import PlatformConfig
 from atelier.spark import tables
-from tests.conftest import CONF, REPO
+from tests.conftest import CONF, REPO, free_port
 from tests.integration.conftest import ARMS_MODEL, FAST, WINDOW
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -327,12 +327,6 @@ def test_a_transient_failure_is_retried_and_the_run_succeeds(spark: SparkSession
           f"after the failure; bronze.flights versions {flights_versions} -> {versions}")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_until(ready, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not ready():
@@ -354,7 +348,7 @@ def _wait_for(url: str, timeout_s: float) -> None:
 
 
 def test_the_ui_logs_in_and_triggers_a_daily_run_in_a_browser(deployment: Deployment) -> None:
-    port, password = _free_port(), secrets.token_urlsafe(12)
+    port, password = free_port(), secrets.token_urlsafe(12)
     env = deployment.environ() | {"ATELIER_AIRFLOW_PORT": str(port), "ATELIER_AIRFLOW_PASSWORD": password}
     url = f"http://127.0.0.1:{port}"
     with (deployment.root / "airflow-ui.log").open("w") as log:
@@ -379,5 +373,11 @@ def test_the_ui_logs_in_and_triggers_a_daily_run_in_a_browser(deployment: Deploy
         assert seen["date_field"] == "Jul 04, 2013 00:00"
         assert all(Path(p).stat().st_size > 10_000 for p in seen["screenshots"])
     finally:
+        # what Ctrl-C in the terminal does: every process of the group gets SIGTERM; the script gives
+        # Airflow ATELIER_AIRFLOW_STOP_S (30) to finish, then kills what is left
         os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
+        try:
+            server.wait(timeout=90)
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # nothing of it must outlive the test
+                os.killpg(server.pid, signal.SIGKILL)

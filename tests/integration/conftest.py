@@ -63,10 +63,15 @@ def arms(spark: SparkSession, training_lake: PlatformConfig) -> dict[str, str]:
     return versions
 
 
+def scoring_overrides(arms: dict[str, str]) -> list[str]:
+    """The overrides (as `--set` takes them) of the small use case with the three arms, logging 10% of
+    served predictions."""
+    return [*WINDOW, *FAST, ARMS.replace("SHADOW", arms["shadow"]), ARMS_MODEL, "scoring.prediction_log_percent=10"]
+
+
 def scoring_use_case(arms: dict[str, str], *overrides: str) -> UseCaseConfig:
-    """The small use case with the three arms, logging 10% of served predictions."""
-    return training_use_case(ARMS.replace("SHADOW", arms["shadow"]), ARMS_MODEL, "scoring.prediction_log_percent=10",
-                             *overrides)
+    """The small use case with the three arms (`scoring_overrides`)."""
+    return load_use_case("flights_delay", CONF, overrides=[*scoring_overrides(arms), *overrides])
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,14 @@
-"""Job processes at once on one lake, with a shared catalog: two features jobs and a collect, side by side.
+"""Job processes at once on one lake, with a shared catalog (PostgreSQL, as the compose stack has).
 
-The embedded Derby catalog admits one JVM; a catalog on PostgreSQL (as the compose stack has) admits
-several. On a copy of the test lake, `atelier features` for June 20-22 and for June 23-25 and
-`atelier collect` for July 1-2 run as three processes started together; all three must succeed,
-each commit must be in the tables' histories, and the tables must equal the reference lake's for
-those days (the same source data). Commits of one table from several processes are safe through
-atelier's log store (test_log_store.py); writers of disjoint dates do not conflict.
+The embedded Derby catalog admits one JVM; a shared catalog admits several. On a copy of the test
+lake, each test starts `atelier` jobs as processes together, checks they all succeed and overlap,
+that each commit is in the tables' histories, and that the tables equal what the same jobs write
+one at a time:
+- `features` for June 20-22 and for June 23-25 and `collect` for July 1-2;
+- `score` for July 4 and for July 5, on a lake without prediction tables (both jobs create them),
+  then `reconcile` for July 4 while `collect` for July 5 rewrites the outcomes it reads.
+Commits of one table from several processes are safe through atelier's log store
+(test_log_store.py); writers of disjoint dates do not conflict.
 """
 from __future__ import annotations
 
@@ -25,8 +28,11 @@ from pyspark.sql import functions as F
 
 from atelier.collect.ingest import INGESTED_AT, SOURCE
 from atelier.config.schema import PlatformConfig
+from atelier.monitoring.reconcile import reconcile
+from atelier.scoring.batch import SCORE_DATE, score_dates
 from atelier.spark import tables
 from tests.conftest import ATELIER, REPO, run_atelier
+from tests.integration.conftest import scoring_overrides, scoring_use_case
 
 log = logging.getLogger(__name__)
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -37,6 +43,10 @@ JOBS = {"features A": ("features", dt.date(2013, 6, 20), dt.date(2013, 6, 22)),
         "collect": ("collect", dt.date(2013, 7, 1), dt.date(2013, 7, 2))}
 CHECKED = {"gold.flight_features": ("flight_date", JOBS["features A"][1], JOBS["features B"][2]),
            "bronze.flights": ("_batch_date", JOBS["collect"][1], JOBS["collect"][2])}
+SCORED = (dt.date(2013, 7, 4), dt.date(2013, 7, 5))
+# a run's own identity and the versions it read: they differ between runs by design
+RUN_COLUMNS = ["scoring_run_id", "scored_at", "features_version", "reconcile_run_id", "computed_at",
+               "predictions_version", "outcomes_version"]
 
 
 def logged_span(output: str) -> tuple[dt.datetime, dt.datetime]:
@@ -78,27 +88,73 @@ def shared(training_lake: PlatformConfig, postgres: str, tmp_path_factory: pytes
     return training_lake.model_copy(update={"lake_root": str(root / "lake")}), flags
 
 
-def test_two_features_jobs_and_a_collect_at_once_all_succeed_with_the_reference_tables(
-        spark: SparkSession, training_lake: PlatformConfig, shared: tuple[PlatformConfig, list[str]]) -> None:
-    lake, flags = shared
-    before = {name: tables.current_version(spark, lake, name) for name in CHECKED}
+def run_together(jobs: dict[str, list[str]], flags: list[str]) -> dict[str, str]:
+    """Start `atelier ARGS... FLAGS` for every job at once; assert they all succeed and overlapped in
+    time. Returns each job's output."""
     started = time.monotonic()
-    running = {name: subprocess.Popen([ATELIER, job, "--use-case", "flights_delay", "--start", str(start),
-                                       "--end", str(end), *flags], cwd=REPO, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, text=True)
-               for name, (job, start, end) in JOBS.items()}
+    running = {name: subprocess.Popen([ATELIER, *args, "--use-case", "flights_delay", *flags], cwd=REPO,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for name, args in jobs.items()}
     outputs = {name: p.communicate(timeout=900)[0] for name, p in running.items()}
     failed = {name: [line for line in out.splitlines() if "Error" in line or "Exception" in line][:10] + [out[-1500:]]
               for name, out in outputs.items() if running[name].returncode}
     assert not failed, failed
     spans = {name: logged_span(out) for name, out in outputs.items()}
-    log.info("3 jobs at once in %.0f s: %s", time.monotonic() - started, spans)
+    retried = {name: out.count("conflicted with a concurrent commit") for name, out in outputs.items()}
+    log.info("%d jobs at once in %.0f s, commits retried after a conflict: %s; spans: %s", len(jobs),
+             time.monotonic() - started, retried, spans)
     assert max(s for s, _ in spans.values()) < min(e for _, e in spans.values()), f"they did not overlap: {spans}"
+    return outputs
+
+
+def assert_same_rows(spark: SparkSession, name: str, where: F.Column, mine: PlatformConfig,
+                     reference: PlatformConfig, ignored: list[str]) -> None:
+    """`name` has the same rows in both lakes where `where` holds, but for the `ignored` columns
+    (doubles compared to 9 decimals: a sum's order may differ)."""
+    def rows(lake: PlatformConfig):
+        df = tables.read_table(spark, lake, name).filter(where).drop(*ignored)
+        return df.select([F.round(c, 9).alias(c) if t == "double" else F.col(c) for c, t in df.dtypes])
+    a, b = rows(mine), rows(reference)
+    assert a.count() == b.count() > 0, name
+    assert a.exceptAll(b).count() == 0 and b.exceptAll(a).count() == 0, name
+
+
+def test_two_features_jobs_and_a_collect_at_once_all_succeed_with_the_reference_tables(
+        spark: SparkSession, training_lake: PlatformConfig, shared: tuple[PlatformConfig, list[str]]) -> None:
+    lake, flags = shared
+    before = {name: tables.current_version(spark, lake, name) for name in CHECKED}
+    run_together({name: [job, "--start", str(start), "--end", str(end)] for name, (job, start, end) in JOBS.items()},
+                 flags)
     history = {name: spark.sql(f"DESCRIBE HISTORY delta.`{tables.table_path(lake, name)}`").collect() for name in CHECKED}
     new = {name: [h for h in rows if h["version"] > before[name]] for name, rows in history.items()}
     assert len(new["gold.flight_features"]) == 2 and len(new["bronze.flights"]) == 1, new
-    for name, (column, start, end) in CHECKED.items():
-        mine, reference = (tables.read_table(spark, where, name).filter(F.col(column).between(start, end))
-                           .drop(INGESTED_AT, SOURCE) for where in (lake, training_lake))  # lineage: when, which cache
-        assert mine.count() == reference.count() > 0, name
-        assert mine.exceptAll(reference).count() == 0 and reference.exceptAll(mine).count() == 0, name
+    for name, (column, start, end) in CHECKED.items():  # lineage columns: when, from which cache
+        assert_same_rows(spark, name, F.col(column).between(start, end), lake, training_lake, [INGESTED_AT, SOURCE])
+
+
+def test_two_score_jobs_at_once_then_a_reconcile_while_outcomes_are_collected(
+        spark: SparkSession, training_lake: PlatformConfig, arms: dict[str, str],
+        shared: tuple[PlatformConfig, list[str]]) -> None:
+    lake, flags = shared
+    uc = scoring_use_case(arms)
+    flags = [*flags, f"--set=mlflow.tracking_uri={training_lake.mlflow.tracking_uri}",  # the registered arms
+             f"--set=mlflow.artifact_root={training_lake.mlflow.artifact_root}",
+             *(f"--set={o}" for o in scoring_overrides(arms))]
+    written = (uc.scoring.predictions_table, "ml.prediction_log")
+    for name in written:  # the first commit of a new table is a race of its own
+        shutil.rmtree(tables.table_path(lake, name), ignore_errors=True)
+    run_together({f"score {day}": ["score", "--date", str(day)] for day in SCORED}, flags)
+    score_dates(spark, training_lake, uc, *SCORED)  # the reference: both days by one job
+    for name in written:
+        assert [h["version"] for h in spark.sql(f"DESCRIBE HISTORY delta.`{tables.table_path(lake, name)}`")
+                .collect()] == [1, 0], name
+        assert_same_rows(spark, name, F.col(SCORE_DATE).isin(*SCORED), lake, training_lake, RUN_COLUMNS)
+
+    day, outcomes = SCORED[0], uc.tables.outcomes  # July 5's collect rewrites outcomes that July 4 reads
+    before = tables.current_version(spark, lake, outcomes)
+    run_together({"reconcile": ["reconcile", "--date", str(day)], "collect": ["collect", "--date", str(SCORED[1])]},
+                 flags)
+    assert tables.current_version(spark, lake, outcomes) == before + 1
+    reconcile(spark, training_lake, uc, day, day)
+    assert_same_rows(spark, uc.monitoring.live_metrics_table, F.col(SCORE_DATE) == day, lake, training_lake,
+                     RUN_COLUMNS)

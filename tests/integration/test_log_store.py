@@ -81,6 +81,26 @@ def test_one_writer_of_a_version_wins_the_others_are_told(spark: SparkSession, t
     assert sorted(p.name for p in (tmp_path / "_delta_log").iterdir()) == [f"{r:020d}.json" for r in range(ROUNDS)]
 
 
+def test_an_overwrite_replaces_a_file_that_hadoop_wrote_with_a_checksum(spark: SparkSession, tmp_path: Path) -> None:
+    """`_last_checkpoint` is overwritten in place. Written earlier through Hadoop's file system (Delta's default
+    store, as in a lake from before atelier's), it has a checksum beside it that must not outlive it."""
+    conf, jvm = spark._jsc.hadoopConfiguration(), spark._jvm
+    target = tmp_path / "_delta_log" / "_last_checkpoint"
+    path = jvm.org.apache.hadoop.fs.Path(f"file:{target}")
+    out = path.getFileSystem(conf).create(path, True)
+    out.write(bytearray(b'{"version":10,"size":12}\n'))
+    out.close()
+    assert target.with_name("._last_checkpoint.crc").is_file()
+    store = jvm.atelier.delta.LinkLogStore(conf)
+    lines = jvm.java.util.ArrayList()
+    lines.add('{"version":20,"size":30}')
+    store.write(path, lines.iterator(), True, conf)
+    read, got = store.read(path, conf), []  # through Hadoop's file system, which verifies a checksum it finds
+    while read.hasNext():
+        got.append(read.next())
+    assert got == ['{"version":20,"size":30}']
+
+
 def test_two_processes_commit_to_one_table_and_no_commit_is_lost(spark: SparkSession, platform: PlatformConfig,
                                                                  tmp_path: Path) -> None:
     jar_conf(platform)  # builds the log store's jar before the writers race to

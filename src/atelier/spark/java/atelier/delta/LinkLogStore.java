@@ -47,6 +47,10 @@ public final class LinkLogStore extends HadoopFileSystemLogStore {
         out.flush();
         channel.force(true);
       }
+      // Hadoop's local file system keeps a checksum beside each file it wrote (.NAME.crc) and verifies it on
+      // read; one left by an earlier writer (Delta's default store, before this one) would fail reads of
+      // the new content. Removed first: a reader in between sees the old file unverified, never a mismatch.
+      Files.deleteIfExists(target.resolveSibling("." + target.getFileName() + ".crc"));
       if (overwrite) {
         Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
       } else {

@@ -6,7 +6,7 @@ outcomes that arrived after that window (`outcomes_late`), extra outcomes for on
 (`outcomes_duplicate`: the latest arrival wins, as a correction supersedes), outcomes for
 entities that were never scored (`outcomes_unscored`), and predictions still without a label
 (`rows_scored - rows_labelled`). Metrics are computed per date, model version, arm and population
-(`all` rows the arm scored, and the rows it `served`), in one grouped pass. A rerun after more
+(`all` rows the arm scored, and the rows it `served`), as Spark aggregates (grouped_metrics.py). A rerun after more
 outcomes arrived replaces those dates; `label_completeness` and `computed_at` say how complete the
 labels were when each figure was computed.
 """
@@ -17,25 +17,19 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
-import numpy as np
-import pandas as pd
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from atelier.collect.ingest import INGESTED_AT, OUTCOME_DATE
 from atelier.config.schema import PlatformConfig, UseCaseConfig
 from atelier.errors import AtelierError
+from atelier.monitoring.grouped_metrics import LABEL, METRICS, grouped_metrics
 from atelier.scoring.batch import SCORE_DATE
 from atelier.spark import tables
-from atelier.training.metrics import defined_metrics
 
 log = logging.getLogger(__name__)
 
-LABEL = "label"
 GROUP = [SCORE_DATE, "model_name", "model_version", "arm", "role", "population"]
-METRICS = ["auc", "log_loss", "accuracy", "precision", "recall", "brier", "calibration_error",
-           "predicted_positive_rate", "observed_positive_rate", "rmse", "mae", "bias"]
 COUNTS = ["outcomes_late", "outcomes_duplicate", "outcomes_unscored"]
 
 
@@ -92,12 +86,8 @@ def reconcile(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseCo
     joined, counts = labelled_predictions(spark, platform, use_case, start, end)
     run_id = uuid.uuid4().hex
     populations = F.when(F.col("served"), F.array(F.lit("all"), F.lit("served"))).otherwise(F.array(F.lit("all")))
-    task = use_case.label.task
-    metrics = (
-        joined.withColumn("population", F.explode(populations))
-        .select(*GROUP, "score", LABEL, "threshold")
-        .groupBy(*GROUP).applyInPandas(lambda pdf: _metrics(task, pdf), _schema())
-    )
+    rows = joined.withColumn("population", F.explode(populations)).select(*GROUP, "score", LABEL, "threshold")
+    metrics = grouped_metrics(rows, GROUP, use_case.label.task)
     versions = {name: tables.current_version(spark, platform, name)
                 for name in (use_case.scoring.predictions_table, use_case.tables.outcomes)}
     live = metrics.join(counts, SCORE_DATE, "left").fillna(0, COUNTS).select(
@@ -114,21 +104,3 @@ def reconcile(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseCo
                .orderBy(SCORE_DATE, "arm").collect())
     return ReconcileReport(run_id=run_id, version=version, rows=[r.asDict() for r in written])
 
-
-def _schema() -> T.StructType:
-    fields = [T.StructField(SCORE_DATE, T.DateType())] + [T.StructField(c, T.StringType()) for c in GROUP[1:]]
-    fields += [T.StructField("rows_scored", T.LongType()), T.StructField("rows_labelled", T.LongType()),
-               T.StructField("label_completeness", T.DoubleType())]
-    return T.StructType(fields + [T.StructField(m, T.DoubleType()) for m in METRICS])
-
-
-def _metrics(task: str, pdf: pd.DataFrame) -> pd.DataFrame:
-    """One group's row: counts, label completeness and the task's metrics on its labelled rows."""
-    labelled = pdf[pdf[LABEL].notna()]
-    found = defined_metrics(task, labelled[LABEL].to_numpy(np.float64), labelled["score"].to_numpy(np.float64),
-                            float(pdf["threshold"].iloc[0]))
-    found["observed_positive_rate"] = found.pop("positive_rate", None)
-    row = {c: pdf[c].iloc[0] for c in GROUP}
-    row |= {"rows_scored": len(pdf), "rows_labelled": len(labelled), "label_completeness": len(labelled) / len(pdf)}
-    row |= {m: found.get(m) for m in METRICS}
-    return pd.DataFrame([row])

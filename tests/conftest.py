@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from atelier.config.schema import PlatformConfig, SparkConfig
+from atelier.config.schema import MlflowConfig, PlatformConfig, SparkConfig
 from atelier.spark.session import build_session
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,6 +30,25 @@ def run_atelier(*args: str, env: dict[str, str], timeout: int = 600) -> str:
     output = done.stdout + done.stderr
     assert done.returncode == 0, f"atelier {args[0]} failed:\n{output[-4000:]}"
     return output
+
+
+def rooted_platform(root: Path, mlflow: MlflowConfig | None = None) -> PlatformConfig:
+    """A platform with everything under `root`: lake, catalog, caches, reports and (unless given) MLflow on SQLite."""
+    return PlatformConfig(lake_root=str(root / "lake"), metastore_dir=str(root / "metastore"),
+                          cache_dir=str(root / "cache"), reports_dir=str(root / "reports"),
+                          mlflow=mlflow or MlflowConfig(tracking_uri=f"sqlite:///{root}/mlflow.db",
+                                                        artifact_root=str(root / "artifacts")))
+
+
+def settings_of(platform: PlatformConfig, *, lake: bool = True, **spark: object) -> list[str]:
+    """`--set` flags that point an `atelier` process at `platform`'s lake (unless `lake` is False: the
+    overlay's), catalog, caches, reports and MLflow, on a small driver (1g, 2 shuffle partitions) with
+    the `spark.*` settings given (`master="local[2]"`)."""
+    where = {**{f"spark.{k}": v for k, v in {"driver_memory": "1g", "shuffle_partitions": 2, **spark}.items()},
+             **({"lake_root": platform.lake_root} if lake else {}), "metastore_dir": platform.metastore_dir,
+             "cache_dir": platform.cache_dir, "reports_dir": platform.reports_dir,
+             "mlflow.tracking_uri": platform.mlflow.tracking_uri, "mlflow.artifact_root": platform.mlflow.artifact_root}
+    return [f"--set={k}={v}" for k, v in where.items()]
 
 
 @pytest.fixture(scope="session")

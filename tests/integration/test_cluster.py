@@ -21,10 +21,10 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from atelier.config.schema import MlflowConfig, PlatformConfig
+from atelier.config.schema import PlatformConfig
 from atelier.spark import tables
 from atelier.training.metrics import binary_metrics
-from tests.conftest import REPO, free_port, run_atelier
+from tests.conftest import REPO, free_port, rooted_platform, run_atelier, settings_of
 from tests.integration.conftest import FAST, START
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -44,19 +44,11 @@ class Cluster:
 
     def platform(self) -> PlatformConfig:
         """The cluster jobs' platform: everything under `root`."""
-        return PlatformConfig(lake_root=str(self.root / "lake"), metastore_dir=str(self.root / "metastore"),
-                              cache_dir=str(self.root / "cache"), reports_dir=str(self.root / "reports"),
-                              mlflow=MlflowConfig(tracking_uri=f"sqlite:///{self.root}/mlflow.db",
-                                                  artifact_root=str(self.root / "artifacts")))
+        return rooted_platform(self.root)
 
     def settings(self) -> list[str]:
         """`--env standalone` and `--set` flags that point a job at this cluster and this root."""
-        p = self.platform()
-        where = {"spark.master": self.master, "spark.driver_memory": "1g", "spark.shuffle_partitions": "2",
-                 "lake_root": p.lake_root,
-                 "metastore_dir": p.metastore_dir, "cache_dir": p.cache_dir, "reports_dir": p.reports_dir,
-                 "mlflow.tracking_uri": p.mlflow.tracking_uri, "mlflow.artifact_root": p.mlflow.artifact_root}
-        return ["--env", "standalone", *(f"--set={k}={v}" for k, v in where.items())]
+        return ["--env", "standalone", *settings_of(self.platform(), master=self.master)]
 
     def run(self, *args: str) -> str:
         """Run `atelier ARGS` against the cluster; its output (stdout and stderr)."""

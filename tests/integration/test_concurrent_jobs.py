@@ -31,7 +31,7 @@ from atelier.config.schema import PlatformConfig
 from atelier.monitoring.reconcile import reconcile
 from atelier.scoring.batch import SCORE_DATE, score_dates
 from atelier.spark import tables
-from tests.conftest import ATELIER, REPO, run_atelier
+from tests.conftest import ATELIER, REPO, rooted_platform, run_atelier, settings_of
 from tests.integration.conftest import scoring_overrides, scoring_use_case
 
 log = logging.getLogger(__name__)
@@ -78,12 +78,8 @@ def shared(training_lake: PlatformConfig, postgres: str, tmp_path_factory: pytes
                # as conf/compose/platform.yaml: no foreign-key DDL on first use (it deadlocks there)
                "datanucleus.schema.autoCreateAll": "false", "datanucleus.schema.autoCreateTables": "true",
                "datanucleus.schema.autoCreateColumns": "true", "datanucleus.schema.autoCreateConstraints": "false"}
-    where = {"lake_root": root / "lake", "metastore_dir": root / "metastore", "cache_dir": root / "cache",
-             "reports_dir": root / "reports", "mlflow.tracking_uri": f"sqlite:///{root}/mlflow.db",
-             "mlflow.artifact_root": root / "artifacts", "spark.shuffle_partitions": 2, "spark.driver_memory": "1g",
-             "spark.extra_conf.spark.driver.extraClassPath": jdbc_jar(),
-             **{f"spark.extra_conf.spark.hadoop.{k}": v for k, v in catalog.items()}}
-    flags = [f"--set={k}={v}" for k, v in where.items()]
+    extra = {"spark.driver.extraClassPath": jdbc_jar(), **{f"spark.hadoop.{k}": v for k, v in catalog.items()}}
+    flags = [*settings_of(rooted_platform(root)), *(f"--set=spark.extra_conf.{k}={v}" for k, v in extra.items())]
     run_atelier("sql", "SHOW DATABASES", *flags, env=dict(os.environ))  # creates the catalog's tables once
     return training_lake.model_copy(update={"lake_root": str(root / "lake")}), flags
 

@@ -39,7 +39,7 @@ from pyspark.sql import functions as F
 
 from atelier.config.schema import MlflowConfig, PlatformConfig
 from atelier.spark import tables
-from tests.conftest import REPO
+from tests.conftest import REPO, rooted_platform, settings_of
 from tests.integration.conftest import START
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -83,17 +83,10 @@ class Lake:
     mlflow: MlflowConfig
 
     def platform(self) -> PlatformConfig:
-        return PlatformConfig(lake_root=str(self.root / "lake"), metastore_dir=str(self.root / "metastore"),
-                              cache_dir=str(self.root / "cache"), reports_dir=str(self.root / "reports"),
-                              mlflow=self.mlflow)
+        return rooted_platform(self.root, self.mlflow)
 
     def settings(self) -> list[str]:
-        p = self.platform()
-        where = {"spark.master": "local[2]", "spark.driver_memory": "1g", "spark.shuffle_partitions": "2",
-                 "lake_root": p.lake_root, "metastore_dir": p.metastore_dir, "cache_dir": p.cache_dir,
-                 "reports_dir": p.reports_dir, "mlflow.tracking_uri": p.mlflow.tracking_uri,
-                 "mlflow.artifact_root": p.mlflow.artifact_root}
-        return [f"--set={k}={v}" for k, v in where.items()]
+        return settings_of(self.platform(), master="local[2]")
 
     def folder(self, aim: str) -> Path:
         return Path(self.platform().cache_dir) / "models" if aim == "cache" else Path(tables.table_path(self.platform(), aim))

@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 
 from atelier.config.schema import PlatformConfig
 from atelier.spark import tables
-from tests.conftest import ATELIER, REPO, free_port, run_atelier
+from tests.conftest import ATELIER, REPO, free_port, rooted_platform, run_atelier, settings_of
 from tests.integration.conftest import START
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -40,11 +40,8 @@ class Store:
 
     def settings(self) -> list[str]:
         """`--env objectstore` and `--set` flags: this store's endpoint; catalog, caches and MLflow under `root`."""
-        where = {"spark.extra_conf.spark.hadoop.fs.s3a.endpoint": f"http://127.0.0.1:{self.port}",
-                 "spark.shuffle_partitions": "2", "metastore_dir": self.root / "metastore",
-                 "cache_dir": self.root / "cache", "reports_dir": self.root / "reports",
-                 "mlflow.tracking_uri": f"sqlite:///{self.root}/mlflow.db", "mlflow.artifact_root": self.root / "artifacts"}
-        return ["--env", "objectstore", *(f"--set={k}={v}" for k, v in where.items())]
+        endpoint = f"--set=spark.extra_conf.spark.hadoop.fs.s3a.endpoint=http://127.0.0.1:{self.port}"
+        return ["--env", "objectstore", endpoint, *settings_of(rooted_platform(self.root), lake=False)]
 
     def run(self, *args: str) -> str:
         return run_atelier(*args, *self.settings(), env=self.env)

@@ -11,7 +11,7 @@ levels, and the AUC's rank sums come from one window over the levels in score or
 """
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 LABEL, SCORE, THRESHOLD = "label", "score", "threshold"
@@ -63,17 +63,14 @@ def _binary(rows: DataFrame, group: list[str]) -> DataFrame:
     m, pos = F.col("m"), F.col("pos")
     labelled, both = m > 0, (pos > 0) & (pos < m)
 
-    def where(condition: Column, value: Column) -> Column:
-        return F.when(condition, value)
-
     return sums.select(
         *group, F.col("n").alias("rows_scored"), m.alias("rows_labelled"),
-        where(both, F.col("pairs_won") / (pos * (m - pos))).alias("auc"),
-        where(both, F.col("loss") / m).alias("log_loss"),
-        where(labelled, F.col("correct") / m).alias("accuracy"),
-        where(both, F.when(F.col("pp") > 0, F.col("tp") / F.col("pp")).otherwise(0.0)).alias("precision"),
-        where(both, F.col("tp") / pos).alias("recall"),
-        where(labelled, F.col("squared") / m).alias("brier"),
-        where(both, F.col("gap") / m).alias("calibration_error"),
-        where(labelled, F.col("pp") / m).alias("predicted_positive_rate"),
-        where(labelled, pos / m).alias("observed_positive_rate"))
+        F.when(both, F.col("pairs_won") / (pos * (m - pos))).alias("auc"),
+        F.when(both, F.col("loss") / m).alias("log_loss"),
+        F.when(labelled, F.col("correct") / m).alias("accuracy"),
+        F.when(both, F.when(F.col("pp") > 0, F.col("tp") / F.col("pp")).otherwise(0.0)).alias("precision"),
+        F.when(both, F.col("tp") / pos).alias("recall"),
+        F.when(labelled, F.col("squared") / m).alias("brier"),
+        F.when(both, F.col("gap") / m).alias("calibration_error"),
+        F.when(labelled, F.col("pp") / m).alias("predicted_positive_rate"),
+        F.when(labelled, pos / m).alias("observed_positive_rate"))

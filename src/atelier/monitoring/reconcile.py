@@ -6,9 +6,9 @@ outcomes that arrived after that window (`outcomes_late`), extra outcomes for on
 (`outcomes_duplicate`: the latest arrival wins, as a correction supersedes), outcomes for
 entities that were never scored (`outcomes_unscored`), and predictions still without a label
 (`rows_scored - rows_labelled`). Metrics are computed per date, model version, arm and population
-(`all` rows the arm scored, and the rows it `served`), as Spark aggregates (grouped_metrics.py). A rerun after more
-outcomes arrived replaces those dates; `label_completeness` and `computed_at` say how complete the
-labels were when each figure was computed.
+(`all` rows the arm scored, and the rows it `served`), as Spark aggregates (grouped_metrics.py). A
+rerun after more outcomes arrived replaces those dates; `label_completeness` and `computed_at` say
+how complete the labels were when each figure was computed.
 """
 from __future__ import annotations
 

@@ -31,6 +31,7 @@ from atelier.config.schema import PlatformConfig
 from atelier.monitoring.reconcile import reconcile
 from atelier.scoring.batch import SCORE_DATE, score_dates
 from atelier.spark import tables
+from atelier.spark.session import ivy_jars_dir
 from tests.conftest import ATELIER, REPO, rooted_platform, run_atelier, settings_of
 from tests.integration.conftest import scoring_overrides, scoring_use_case
 
@@ -57,7 +58,7 @@ def logged_span(output: str) -> tuple[dt.datetime, dt.datetime]:
 
 def jdbc_jar() -> Path:
     """PostgreSQL's JDBC driver in the Ivy cache (fetched once)."""
-    jar = Path.home() / ".ivy2" / "jars" / f"{JDBC.replace(':', '_', 1).replace(':', '-')}.jar"
+    jar = ivy_jars_dir() / f"{JDBC.replace(':', '_', 1).replace(':', '-')}.jar"
     if not jar.is_file():
         subprocess.run([str(Path(ATELIER).parent / "python"), "scripts/fetch_jars.py", JDBC], cwd=REPO, check=True)
     return jar

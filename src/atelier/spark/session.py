@@ -115,6 +115,11 @@ def runtime_packages(platform: PlatformConfig) -> dict[str, tuple[str, ...]]:
     return packages
 
 
+def ivy_jars_dir() -> Path:
+    """Where Ivy (Spark's `--packages`, scripts/fetch_jars.py) keeps the jars it fetched."""
+    return Path(os.environ.get("ATELIER_IVY_DIR", Path.home() / ".ivy2")) / "jars"
+
+
 def jar_conf(platform: PlatformConfig) -> dict[str, str]:
     """The jobs' jars: local files once Ivy has fetched them (fast, offline, quiet), else Maven coordinates.
 
@@ -122,7 +127,7 @@ def jar_conf(platform: PlatformConfig) -> dict[str, str]:
     needs Delta's jars in the Ivy cache (`make venv` fetches them).
     """
     packages = runtime_packages(platform)
-    jars_dir = Path(os.environ.get("ATELIER_IVY_DIR", Path.home() / ".ivy2")) / "jars"
+    jars_dir = ivy_jars_dir()
     found = [sorted(jars_dir.glob(name))[-1:] for names in packages.values() for name in names]
     if not all(found):
         log.warning("the jobs' jars are not in %s yet: Spark fetches them; Delta's default log store this time",

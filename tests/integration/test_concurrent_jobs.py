@@ -4,6 +4,7 @@ The embedded Derby catalog admits one JVM; a shared catalog admits several. On a
 lake, each test starts `atelier` jobs as processes together, checks they all succeed and overlap,
 that each commit is in the tables' histories, and that the tables equal what the same jobs write
 one at a time:
+- three processes registering every table of the lake at one moment in a new catalog (one entry each);
 - `features` for June 20-22 and for June 23-25 and `collect` for July 1-2;
 - `score` for July 4 and for July 5, on a lake without prediction tables (both jobs create them),
   then `reconcile` for July 4 while `collect` for July 5 rewrites the outcomes it reads.
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -64,23 +66,28 @@ def jdbc_jar() -> Path:
     return jar
 
 
+def catalog_flags(postgres: str, database: str) -> list[str]:
+    """`--set` flags that put a job's catalog in a new PostgreSQL database `database`, with the compose
+    stack's DataNucleus settings (conf/compose/platform.yaml); the catalog's tables are created once."""
+    with psycopg.connect(postgres, autocommit=True) as db:
+        db.execute(f"CREATE DATABASE {database}")
+    server = postgres.rsplit("/", 1)[0].removeprefix("postgresql://atelier@")
+    compose = yaml.safe_load((REPO / "conf" / "compose" / "platform.yaml").read_text())["spark"]["extra_conf"]
+    catalog = {"spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:postgresql://{server}/{database}",
+               "spark.hadoop.javax.jdo.option.ConnectionDriverName": "org.postgresql.Driver",
+               "spark.hadoop.javax.jdo.option.ConnectionUserName": "atelier",
+               **{k: v for k, v in compose.items() if k.startswith("spark.hadoop.datanucleus.")},
+               "spark.driver.extraClassPath": jdbc_jar()}
+    return [f"--set=spark.extra_conf.{k}={v}" for k, v in catalog.items()]
+
+
 @pytest.fixture(scope="module")
 def shared(training_lake: PlatformConfig, postgres: str, tmp_path_factory: pytest.TempPathFactory
            ) -> tuple[PlatformConfig, list[str]]:
     """A copy of the test lake with its catalog in PostgreSQL; the `--set` flags that point jobs at both."""
     root = tmp_path_factory.mktemp("shared-catalog")
     shutil.copytree(training_lake.lake_root, root / "lake")
-    with psycopg.connect(postgres, autocommit=True) as db:
-        db.execute("CREATE DATABASE metastore")
-    server = postgres.rsplit("/", 1)[0].removeprefix("postgresql://atelier@")
-    catalog = {"javax.jdo.option.ConnectionURL": f"jdbc:postgresql://{server}/metastore",
-               "javax.jdo.option.ConnectionDriverName": "org.postgresql.Driver",
-               "javax.jdo.option.ConnectionUserName": "atelier",
-               # as conf/compose/platform.yaml: no foreign-key DDL on first use (it deadlocks there)
-               "datanucleus.schema.autoCreateAll": "false", "datanucleus.schema.autoCreateTables": "true",
-               "datanucleus.schema.autoCreateColumns": "true", "datanucleus.schema.autoCreateConstraints": "false"}
-    extra = {"spark.driver.extraClassPath": jdbc_jar(), **{f"spark.hadoop.{k}": v for k, v in catalog.items()}}
-    flags = [*settings_of(rooted_platform(root)), *(f"--set=spark.extra_conf.{k}={v}" for k, v in extra.items())]
+    flags = [*settings_of(rooted_platform(root)), *catalog_flags(postgres, "metastore")]
     run_atelier("sql", "SHOW DATABASES", *flags, env=dict(os.environ))  # creates the catalog's tables once
     return training_lake.model_copy(update={"lake_root": str(root / "lake")}), flags
 
@@ -114,6 +121,28 @@ def assert_same_rows(spark: SparkSession, name: str, where: F.Column, mine: Plat
     a, b = rows(mine), rows(reference)
     assert a.count() == b.count() > 0, name
     assert a.exceptAll(b).count() == 0 and b.exceptAll(a).count() == 0, name
+
+
+def test_jobs_registering_the_same_new_tables_at_once_leave_one_catalog_entry_each(
+        shared: tuple[PlatformConfig, list[str]], postgres: str) -> None:
+    lake, flags = shared
+    root = Path(lake.lake_root)
+    names = sorted(f"{t.parent.name}.{t.name}" for t in root.glob("*/*") if (t / "_delta_log").is_dir())
+    flags = [*settings_of(rooted_platform(root.parent)), *catalog_flags(postgres, "racing")]
+    run_atelier("sql", "SHOW DATABASES", *flags, env=dict(os.environ))
+    moment = str(time.time() + 45)  # past the processes' start-up
+    racing = [subprocess.Popen([str(Path(ATELIER).parent / "python"), "-m", "tests.integration.register_tables",
+                                moment, *names, *flags], cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True) for _ in range(3)]
+    outputs = [p.communicate(timeout=600)[0] for p in racing]
+    log.info("%d tables registered by 3 processes at once", len(names))
+    assert all(p.returncode == 0 for p in racing), [out[-3000:] for out in outputs]
+    server = postgres.rsplit("/", 1)[0]
+    with psycopg.connect(f"{server}/racing") as db:
+        databases = db.execute('SELECT "NAME" FROM "DBS"').fetchall()
+        entries = db.execute('SELECT "NAME", "TBL_NAME" FROM "TBLS" JOIN "DBS" USING ("DB_ID")').fetchall()
+    assert sorted(f"{d}.{t}" for d, t in entries) == names
+    assert len(databases) == len(set(databases)) == len({n.split(".")[0] for n in names}) + 1  # and `default`
 
 
 def test_two_features_jobs_and_a_collect_at_once_all_succeed_with_the_reference_tables(

@@ -45,14 +45,18 @@ class ReconcileReport:
 
 
 def labelled_predictions(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date,
-                         end: dt.date) -> tuple[DataFrame, DataFrame]:
+                         end: dt.date, versions: dict[str, int] | None = None) -> tuple[DataFrame, DataFrame]:
     """The predictions of [start, end] with the label of their matured outcome (null while unknown),
-    and the per-date outcome counts (late, duplicate, unscored)."""
+    and the per-date outcome counts (late, duplicate, unscored). Each table is read at its version in
+    `versions` when given, else its latest."""
     key, cfg = use_case.entity.key, use_case.monitoring
-    predictions = tables.read_table(spark, platform, use_case.scoring.predictions_table).filter(
+    pinned = versions or {}
+    predictions_table, outcomes_table = use_case.scoring.predictions_table, use_case.tables.outcomes
+    predictions = tables.read_table(spark, platform, predictions_table, pinned.get(predictions_table)).filter(
         F.col(SCORE_DATE).between(F.lit(start), F.lit(end)))
     outcomes = (
-        tables.read_table(spark, platform, use_case.tables.outcomes)  # partitioned by arrival: none before `start`
+        # partitioned by arrival: none before `start`
+        tables.read_table(spark, platform, outcomes_table, pinned.get(outcomes_table))
         .filter((F.col(OUTCOME_DATE) >= F.lit(start)) & F.col(use_case.date_column).between(F.lit(start), F.lit(end)))
         .select(key, F.col(use_case.date_column).cast("date").alias(SCORE_DATE), OUTCOME_DATE,
                 F.expr(use_case.label.expr).cast("double").alias(LABEL), INGESTED_AT)
@@ -77,19 +81,19 @@ def labelled_predictions(spark: SparkSession, platform: PlatformConfig, use_case
 
 def reconcile(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date,
               end: dt.date) -> ReconcileReport:
-    """Compute and replace the live metrics of every date in [start, end] that has predictions."""
-    scored = tables.read_table(spark, platform, use_case.scoring.predictions_table).filter(
-        F.col(SCORE_DATE).between(F.lit(start), F.lit(end)))
-    if scored.limit(1).count() == 0:
+    """Compute and replace the live metrics of every date in [start, end] that has predictions.
+
+    Both inputs are read at the versions recorded with the metrics, even while another job commits."""
+    versions = {name: tables.current_version(spark, platform, name)
+                for name in (use_case.scoring.predictions_table, use_case.tables.outcomes)}
+    joined, counts = labelled_predictions(spark, platform, use_case, start, end, versions)
+    if joined.limit(1).count() == 0:
         raise ReconcileError(f"{use_case.scoring.predictions_table} has no predictions for {start}..{end}: "
                              "run the score job first; nothing was written")
-    joined, counts = labelled_predictions(spark, platform, use_case, start, end)
     run_id = uuid.uuid4().hex
     populations = F.when(F.col("served"), F.array(F.lit("all"), F.lit("served"))).otherwise(F.array(F.lit("all")))
     rows = joined.withColumn("population", F.explode(populations)).select(*GROUP, "score", LABEL, "threshold")
     metrics = grouped_metrics(rows, GROUP, use_case.label.task)
-    versions = {name: tables.current_version(spark, platform, name)
-                for name in (use_case.scoring.predictions_table, use_case.tables.outcomes)}
     live = metrics.join(counts, SCORE_DATE, "left").fillna(0, COUNTS).select(
         *GROUP, "rows_scored", "rows_labelled", "label_completeness", *METRICS, *COUNTS,
         F.lit(use_case.monitoring.maturity_days).alias("maturity_days"),

@@ -87,9 +87,6 @@ def reconcile(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseCo
     versions = {name: tables.current_version(spark, platform, name)
                 for name in (use_case.scoring.predictions_table, use_case.tables.outcomes)}
     joined, counts = labelled_predictions(spark, platform, use_case, start, end, versions)
-    if joined.limit(1).count() == 0:
-        raise ReconcileError(f"{use_case.scoring.predictions_table} has no predictions for {start}..{end}: "
-                             "run the score job first; nothing was written")
     run_id = uuid.uuid4().hex
     populations = F.when(F.col("served"), F.array(F.lit("all"), F.lit("served"))).otherwise(F.array(F.lit("all")))
     rows = joined.withColumn("population", F.explode(populations)).select(*GROUP, "score", LABEL, "threshold")
@@ -100,11 +97,14 @@ def reconcile(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseCo
         F.lit(versions[use_case.scoring.predictions_table]).alias("predictions_version"),
         F.lit(versions[use_case.tables.outcomes]).alias("outcomes_version"),
         F.lit(run_id).alias("reconcile_run_id"), F.current_timestamp().alias("computed_at"))
+    computed = live.collect()  # a few rows per date and arm: computed once, written and reported as they are
+    if not computed:
+        raise ReconcileError(f"{use_case.scoring.predictions_table} has no predictions for {start}..{end}: "
+                             "run the score job first; nothing was written")
     name = use_case.monitoring.live_metrics_table
-    version = tables.replace_dates(spark, platform, live, name, SCORE_DATE, start, end, {
-        "job": "reconcile", "run_id": run_id, "use_case": use_case.name, "inputs": versions})
-    written = (tables.read_table(spark, platform, name, version)
-               .filter(F.col(SCORE_DATE).between(F.lit(start), F.lit(end)) & (F.col("population") == "all"))
-               .orderBy(SCORE_DATE, "arm").collect())
-    return ReconcileReport(run_id=run_id, version=version, rows=[r.asDict() for r in written])
+    version = tables.replace_dates(spark, platform, spark.createDataFrame(computed, live.schema), name, SCORE_DATE,
+                                   start, end, {"job": "reconcile", "run_id": run_id, "use_case": use_case.name,
+                                                "inputs": versions})
+    reported = sorted((r.asDict() for r in computed if r["population"] == "all"), key=lambda r: (r[SCORE_DATE], r["arm"]))
+    return ReconcileReport(run_id=run_id, version=version, rows=reported)
 

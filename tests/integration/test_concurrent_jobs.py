@@ -68,7 +68,8 @@ def jdbc_jar() -> Path:
 
 def catalog_flags(postgres: str, database: str) -> list[str]:
     """`--set` flags that put a job's catalog in a new PostgreSQL database `database`, with the compose
-    stack's DataNucleus settings (conf/compose/platform.yaml); the catalog's tables are created once."""
+    stack's DataNucleus settings (conf/compose/platform.yaml). The catalog's own tables are created by
+    its first user."""
     with psycopg.connect(postgres, autocommit=True) as db:
         db.execute(f"CREATE DATABASE {database}")
     server = postgres.rsplit("/", 1)[0].removeprefix("postgresql://atelier@")
@@ -125,11 +126,10 @@ def assert_same_rows(spark: SparkSession, name: str, where: F.Column, mine: Plat
 
 def test_jobs_registering_the_same_new_tables_at_once_leave_one_catalog_entry_each(
         shared: tuple[PlatformConfig, list[str]], postgres: str) -> None:
-    lake, flags = shared
-    root = Path(lake.lake_root)
+    root = Path(shared[0].lake_root)
     names = sorted(f"{t.parent.name}.{t.name}" for t in root.glob("*/*") if (t / "_delta_log").is_dir())
     flags = [*settings_of(rooted_platform(root.parent)), *catalog_flags(postgres, "racing")]
-    run_atelier("sql", "SHOW DATABASES", *flags, env=dict(os.environ))
+    run_atelier("sql", "SHOW DATABASES", *flags, env=dict(os.environ))  # its first user, alone
     moment = str(time.time() + 45)  # past the processes' start-up
     racing = [subprocess.Popen([str(Path(ATELIER).parent / "python"), "-m", "tests.integration.register_tables",
                                 moment, *names, *flags], cwd=REPO, stdout=subprocess.PIPE,

@@ -64,6 +64,9 @@ def session_conf(platform: PlatformConfig) -> dict[str, str]:
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={metastore} -Dlog4j2.configurationFile={LOG4J2}",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(platform.spark.shuffle_partitions),
+        # Delta rebuilds a table's state from its log (after each commit, and to plan each read) in 50
+        # tasks unless told otherwise; a log of a few thousand actions needs no more than a shuffle.
+        "spark.databricks.delta.snapshotPartitions": str(platform.spark.shuffle_partitions),
         "spark.driver.memory": platform.spark.driver_memory,
         "spark.ui.enabled": str(platform.spark.ui_enabled).lower(),
         "spark.sql.adaptive.enabled": "true",

@@ -6,6 +6,7 @@ gradients averaged), and how to sum a tensor across ranks (for metrics).
 """
 from __future__ import annotations
 
+import gc
 import os
 
 import torch
@@ -82,6 +83,9 @@ class TorchCollective(LocalCollective):
 
     def shutdown(self) -> None:
         if self.dist.is_initialized():
+            # DDP's reducer sits in reference cycles: freed now, while its process group is alive, not at
+            # interpreter exit after the group is gone (a SIGABRT there: "terminate called without an active exception")
+            gc.collect()
             self.dist.barrier()  # no rank tears the group down while another still uses it
             self.dist.destroy_process_group()
 

@@ -17,7 +17,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from atelier.collect.ingest import INGESTED_AT, OUTCOME_DATE
@@ -62,18 +62,16 @@ def labelled_predictions(spark: SparkSession, platform: PlatformConfig, use_case
                 F.expr(use_case.label.expr).cast("double").alias(LABEL), INGESTED_AT)
     )
     matured = F.col(OUTCOME_DATE) <= F.date_add(F.col(SCORE_DATE), cfg.maturity_days)
-    latest_first = Window.partitionBy(key, SCORE_DATE).orderBy(matured.desc(), F.desc(OUTCOME_DATE), F.desc(INGESTED_AT))
-    ranked = outcomes.withColumn("_matured", matured).withColumn("_n", F.row_number().over(latest_first))
-    latest = ranked.filter("_matured AND _n = 1").select(key, SCORE_DATE, LABEL, OUTCOME_DATE)
-    scored = predictions.select(key, SCORE_DATE).distinct()
-    counts = (
-        ranked.groupBy(SCORE_DATE).agg(
-            F.sum((~F.col("_matured")).cast("long")).alias("outcomes_late"),
-            F.sum((F.col("_matured") & (F.col("_n") > 1)).cast("long")).alias("outcomes_duplicate"))
-        .join(latest.join(scored, [key, SCORE_DATE], "left_anti").groupBy(SCORE_DATE)
-              .agg(F.count(F.lit(1)).alias("outcomes_unscored")), SCORE_DATE, "left")
-        .fillna(0, COUNTS)
-    )
+    # one row per entity and date with outcomes: the latest matured one's label, how many matured, how many late
+    per_entity = outcomes.groupBy(key, SCORE_DATE).agg(
+        F.max_by(F.when(matured, F.col(LABEL)), F.when(matured, F.struct(OUTCOME_DATE, INGESTED_AT))).alias(LABEL),
+        F.sum(matured.cast("long")).alias("_matured"), F.sum((~matured).cast("long")).alias("_late"))
+    scored = predictions.select(key, SCORE_DATE).distinct().withColumn("_scored", F.lit(True))
+    counts = per_entity.join(scored, [key, SCORE_DATE], "left").groupBy(SCORE_DATE).agg(
+        F.sum("_late").alias("outcomes_late"),
+        F.sum(F.greatest(F.col("_matured") - 1, F.lit(0))).alias("outcomes_duplicate"),
+        F.sum(((F.col("_matured") > 0) & F.col("_scored").isNull()).cast("long")).alias("outcomes_unscored"))
+    latest = per_entity.filter(F.col("_matured") > 0).select(key, SCORE_DATE, LABEL)
     joined = predictions.join(latest, [key, SCORE_DATE], "left").withColumn(
         LABEL, F.when(~F.isnan(LABEL), F.col(LABEL)))
     return joined, counts

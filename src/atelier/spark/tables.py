@@ -139,8 +139,12 @@ def replace_dates(
     dates does not conflict. Delta rejects rows of `df` outside the range. Returns the version of
     this commit.
     """
+    # One file per date (not one per task and date), written by as many tasks as there are cores: a
+    # repartition by column alone is coalesced by AQE into one task for small data, which then writes
+    # every date's file in turn.
+    tasks = max(1, min((end - start).days + 1, spark.sparkContext.defaultParallelism))
     writer = (
-        df.repartition(date_column)  # one file per date, not one per task and date
+        df.repartition(tasks, date_column)
         .write.format("delta")
         .mode("overwrite")
         .option("replaceWhere", date_predicate(date_column, start, end))

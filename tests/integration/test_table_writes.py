@@ -1,5 +1,7 @@
-"""Catalog entries follow the lake: a job's write registers its table by name, and an entry left
-pointing at another lake (a shared catalog, a lake moved) is re-pointed at the one written."""
+"""Writes of dates (tables.replace_dates): one file per date, and catalog entries that follow the lake.
+
+A job's write registers its table by name, and an entry left pointing at another lake (a shared
+catalog, a lake moved or deleted) is re-pointed at the one written."""
 from __future__ import annotations
 
 import datetime as dt
@@ -21,6 +23,18 @@ DAY = dt.date(2013, 1, 1)
 def write(spark: SparkSession, platform: PlatformConfig, tag: str) -> None:
     frame = spark.createDataFrame([(DAY, 1, tag)], "d date, id long, tag string")
     tables.replace_dates(spark, platform, frame, NAME, "d", DAY, DAY)
+
+
+def test_a_write_of_many_dates_leaves_one_file_per_date(spark: SparkSession, platform: PlatformConfig,
+                                                       tmp_path: Path) -> None:
+    lake = platform.model_copy(update={"lake_root": str(tmp_path / "lake")})
+    days = [DAY + dt.timedelta(days=i) for i in range(9)]
+    frame = spark.createDataFrame([(d, i, "x") for d in days for i in range(50)], "d date, id long, tag string")
+    tables.replace_dates(spark, lake, frame.repartition(4), NAME, "d", days[0], days[-1])
+    folder = Path(tables.table_path(lake, NAME))
+    per_date = {p.name: len(list(p.glob("*.parquet"))) for p in folder.glob("d=*")}
+    assert per_date == {f"d={d}": 1 for d in days}
+    assert tables.read_table(spark, lake, NAME).count() == 450
 
 
 def test_an_entry_pointing_at_another_lake_is_re_pointed_at_the_one_written(

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from scipy import stats
 
 from atelier.monitoring.drift import compare, rolling
 
@@ -44,3 +45,10 @@ def test_a_trailing_window_sums_the_daily_counts_it_covers() -> None:
     assert summed[(day,)] == {"x": {"0": 1, "1": 10}}  # only the days the data has
     assert summed[(day + dt.timedelta(days=3),)] == {"x": {"0": 2 + 3 + 4, "1": 30}}
     assert rolling(daily, 1) is daily
+
+
+def test_chi_square_equals_scipys() -> None:
+    reference = {"type": "categorical", "bins": ["AA", "UA", "<other>"], "shares": [0.5, 0.3, 0.15], "null_share": 0.05}
+    found = compare("carrier", reference, {"AA": 40, "UA": 45, "DL": 9, "<other>": 3, "<null>": 3}, "categorical")
+    statistic, p = stats.chisquare([40, 45, 12, 3], [50, 30, 15, 5])  # DL is one of the others; nulls a bin
+    assert found.chi2 == pytest.approx(statistic, rel=1e-12) and found.chi2_p == pytest.approx(p, rel=1e-9)

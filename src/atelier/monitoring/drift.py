@@ -21,7 +21,7 @@ import numpy as np
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
-from scipy import stats
+from scipy import special
 
 from atelier.config.schema import PlatformConfig, UseCaseConfig
 from atelier.monitoring.reference import Reference, load_reference
@@ -69,7 +69,9 @@ def compare(feature: str, reference: dict, found: dict[str, int], kind: str) -> 
         if valued and ref[:-1].sum():
             ks = float(np.max(np.abs(np.cumsum(observed[:-1]) / valued - np.cumsum(ref[:-1]) / ref[:-1].sum())))
     else:
-        chi2, chi2_p = (float(v) for v in stats.chisquare(observed, expected * rows))
+        # scipy.stats.chisquare's statistic and p-value, without its per-call overhead (~0.2 ms, 2,300 calls a quarter)
+        chi2 = float(np.sum((observed - expected * rows) ** 2 / (expected * rows)))
+        chi2_p = float(special.chdtrc(len(observed) - 1, chi2))
     return Drift(feature=feature, kind=kind, rows=rows, psi=psi, ks=ks, chi2=chi2, chi2_p=chi2_p,
                  null_share=float(observed[-1] / rows))
 

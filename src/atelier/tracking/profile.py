@@ -12,6 +12,8 @@ import numpy as np
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from atelier.identifiers import quoted
+
 OTHER, NULL = "<other>", "<null>"
 Counts = dict[str, dict[str, int]]  # feature -> bucket -> rows
 
@@ -60,9 +62,13 @@ def bin_labels(edges: list[float]) -> list[str]:
 
 
 def numeric_bucket(column: str, edges: list[float]) -> Column:
-    """The index of the bin a value falls in (0..len(edges), the number of edges below it); null stays null."""
-    index = sum((F.col(column) > F.lit(e)).cast("int") for e in edges) if edges else F.lit(0)
-    return F.when(F.col(column).isNotNull(), index)
+    """The index of the bin a value falls in (0..len(edges), the number of edges below it); null stays null.
+
+    One SQL expression per column (the same sum of comparisons built with Column calls costs a py4j
+    round trip per operator: 0.3 s for the example's 19 numeric features)."""
+    name = quoted(column)
+    index = " + ".join(f"CAST({name} > CAST('{float(e)!r}' AS DOUBLE) AS INT)" for e in edges) if edges else "0"
+    return F.expr(f"CASE WHEN {name} IS NOT NULL THEN {index} END")
 
 
 def bucket_counts(df: DataFrame, numeric: dict[str, list[float]], categorical: list[str],

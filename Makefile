@@ -38,6 +38,7 @@ bench: venv airflow-venv
 	$(PY) bench/features.py
 	$(PY) bench/validation.py
 	$(PY) bench/training.py
+	$(PY) bench/python_tasks.py
 	$(PY) bench/scoring.py
 	$(PY) bench/monitoring.py
 	$(PY) bench/bootstrap.py

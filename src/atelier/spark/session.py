@@ -83,6 +83,8 @@ def session_conf(platform: PlatformConfig) -> dict[str, str]:
     # Python workers (UDFs, training tasks) on every master run the jobs environment's interpreter:
     # $PYSPARK_PYTHON or this one, unless `spark.extra_conf` names another (a cluster's own path).
     conf["spark.pyspark.python"] = os.environ.get("PYSPARK_PYTHON", sys.executable)
+    # pyspark's daemon, minus a per-task re-read of pyspark.zip's directory on Python < 3.12 (pyworker.py)
+    conf["spark.python.daemon.module"] = "atelier.spark.pyworker"
     conf.update(platform.spark.extra_conf)
     return conf
 

@@ -12,26 +12,16 @@ sink), best of `--repeats` after a warm-up. Needs the example's feature table an
 from __future__ import annotations
 
 import argparse
-import time
 
 from atelier.config.loader import load_platform, load_use_case
 from atelier.runtime import setup_logging
 from atelier.scoring.batch import resolve_arms, scored_schema, scorer
 from atelier.spark import tables
 from atelier.spark.session import build_session
+from scoring import best_rate  # bench/scoring.py: best rate of `repeats` runs after a warm-up
 
 DAEMONS = {"pyspark.daemon (stock)": "pyspark.daemon", "atelier.spark.pyworker": "atelier.spark.pyworker"}
 TASKS = 48
-
-
-def best(fn, repeats: int) -> float:
-    fn()  # warm-up: Python workers, model load
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def passthrough(batches):
@@ -46,14 +36,14 @@ def measure(daemon: str, repeats: int) -> tuple[float, float]:
     spark = build_session(platform, app_name="atelier-bench-python-tasks")
     try:
         tiny = spark.range(0, TASKS * 10, numPartitions=TASKS)
-        per_task = best(lambda: tiny.mapInArrow(passthrough, tiny.schema).write.format("noop").mode("overwrite").save(),
-                        repeats) / TASKS * spark.sparkContext.defaultParallelism
+        tasks_per_s = best_rate(TASKS, lambda: tiny.mapInArrow(passthrough, tiny.schema).write.format("noop")
+                                .mode("overwrite").save(), repeats)
         arm, key = resolve_arms(platform, use_case)[0], use_case.entity.key
         features = tables.read_table(spark, platform, use_case.tables.features).select(key, *arm.columns).cache()
         rows = features.count()
-        scoring = best(lambda: features.mapInArrow(scorer([arm.folder], [key]), scored_schema(features, [key]))
-                       .write.format("noop").mode("overwrite").save(), repeats)
-        return per_task * 1000, rows / scoring
+        scoring = best_rate(rows, lambda: features.mapInArrow(scorer([arm.folder], [key]), scored_schema(features, [key]))
+                            .write.format("noop").mode("overwrite").save(), repeats)
+        return spark.sparkContext.defaultParallelism / tasks_per_s * 1000, scoring
     finally:
         spark.stop()
 

@@ -16,7 +16,7 @@ import sys
 import zipimport
 
 _ORIGINAL = zipimport.zipimporter.invalidate_caches
-_READ: dict[str, tuple[tuple[int, int, int], dict]] = {}  # archive -> (its stat when read, its directory)
+_READ: dict[str, tuple[int, int, int]] = {}  # archive -> its (mtime, size, inode) when its directory was last read
 
 
 def invalidate_caches(self: zipimport.zipimporter) -> None:
@@ -27,12 +27,12 @@ def invalidate_caches(self: zipimport.zipimporter) -> None:
         _ORIGINAL(self)
         return
     signature = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-    seen = _READ.get(self.archive)
-    if seen is not None and seen[0] == signature:
-        self._files = zipimport._zip_directory_cache[self.archive] = seen[1]
+    directory = zipimport._zip_directory_cache.get(self.archive)
+    if directory is not None and _READ.get(self.archive) == signature:
+        self._files = directory
         return
     _ORIGINAL(self)
-    _READ[self.archive] = (signature, self._files)
+    _READ[self.archive] = signature
 
 
 def install() -> None:

@@ -54,7 +54,7 @@ def ab_readout(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseC
                end: dt.date) -> ABReport:
     """Per-arm metrics and gains over the champion, with bootstrap intervals, for [start, end]."""
     key = use_case.entity.key
-    joined, _ = labelled_predictions(spark, platform, use_case, start, end)
+    joined = labelled_predictions(spark, platform, use_case, start, end)
     rows = joined.filter(F.col(LABEL).isNotNull()).select(
         key, "score_date", "arm", "role", "model_version", "served", "score", LABEL, "threshold").toPandas()
     if rows.empty:

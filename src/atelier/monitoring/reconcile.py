@@ -17,7 +17,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from atelier.collect.ingest import INGESTED_AT, OUTCOME_DATE
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 GROUP = [SCORE_DATE, "model_name", "model_version", "arm", "role", "population"]
 COUNTS = ["outcomes_late", "outcomes_duplicate", "outcomes_unscored"]
+_PREDICTION = "_prediction"
 
 
 class ReconcileError(AtelierError):
@@ -45,15 +46,22 @@ class ReconcileReport:
 
 
 def labelled_predictions(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date,
-                         end: dt.date, versions: dict[str, int] | None = None) -> tuple[DataFrame, DataFrame]:
-    """The predictions of [start, end] with the label of their matured outcome (null while unknown),
-    and the per-date outcome counts (late, duplicate, unscored). Each table is read at its version in
-    `versions` when given, else its latest."""
+                         end: dt.date, versions: dict[str, int] | None = None) -> DataFrame:
+    """The predictions of [start, end] with the label of their matured outcome (null while unknown) and
+    their date's outcome counts (`COUNTS`: late, duplicate, unscored). Each table is read at its version
+    in `versions` when given, else its latest.
+
+    Predictions and outcomes meet in one aggregation per entity and date after one shuffle by date:
+    the counts (per date) and the live metrics (per date and arm) group by the date too, so Spark
+    shuffles nothing else (each shuffle is a job of its own under adaptive execution). The price is
+    one task per date: a day's predictions are counted in one task.
+    """
     key, cfg = use_case.entity.key, use_case.monitoring
     pinned = versions or {}
     predictions_table, outcomes_table = use_case.scoring.predictions_table, use_case.tables.outcomes
     predictions = tables.read_table(spark, platform, predictions_table, pinned.get(predictions_table)).filter(
         F.col(SCORE_DATE).between(F.lit(start), F.lit(end)))
+    fields = [c for c in predictions.columns if c not in (key, SCORE_DATE)]
     outcomes = (
         # partitioned by arrival: none before `start`
         tables.read_table(spark, platform, outcomes_table, pinned.get(outcomes_table))
@@ -61,20 +69,24 @@ def labelled_predictions(spark: SparkSession, platform: PlatformConfig, use_case
         .select(key, F.col(use_case.date_column).cast("date").alias(SCORE_DATE), OUTCOME_DATE,
                 F.expr(use_case.label.expr).cast("double").alias(LABEL), INGESTED_AT)
     )
-    matured = F.col(OUTCOME_DATE) <= F.date_add(F.col(SCORE_DATE), cfg.maturity_days)
-    # one row per entity and date with outcomes: the latest matured one's label, how many matured, how many late
-    per_entity = outcomes.groupBy(key, SCORE_DATE).agg(
+    tasks = max(1, min((end - start).days + 1, spark.sparkContext.defaultParallelism))
+    both = (predictions.select(key, SCORE_DATE, F.struct(*fields).alias(_PREDICTION))
+            .unionByName(outcomes, allowMissingColumns=True).repartition(tasks, SCORE_DATE))
+    matured = F.col(OUTCOME_DATE) <= F.date_add(F.col(SCORE_DATE), cfg.maturity_days)  # null on prediction rows
+    # one row per entity and date: its predictions, the latest matured outcome's label, how many matured, how many late
+    per_entity = both.groupBy(key, SCORE_DATE).agg(
+        F.collect_list(_PREDICTION).alias(_PREDICTION),
         F.max_by(F.when(matured, F.col(LABEL)), F.when(matured, F.struct(OUTCOME_DATE, INGESTED_AT))).alias(LABEL),
-        F.sum(matured.cast("long")).alias("_matured"), F.sum((~matured).cast("long")).alias("_late"))
-    scored = predictions.select(key, SCORE_DATE).distinct().withColumn("_scored", F.lit(True))
-    counts = per_entity.join(scored, [key, SCORE_DATE], "left").groupBy(SCORE_DATE).agg(
-        F.sum("_late").alias("outcomes_late"),
-        F.sum(F.greatest(F.col("_matured") - 1, F.lit(0))).alias("outcomes_duplicate"),
-        F.sum(((F.col("_matured") > 0) & F.col("_scored").isNull()).cast("long")).alias("outcomes_unscored"))
-    latest = per_entity.filter(F.col("_matured") > 0).select(key, SCORE_DATE, LABEL)
-    joined = predictions.join(latest, [key, SCORE_DATE], "left").withColumn(
-        LABEL, F.when(~F.isnan(LABEL), F.col(LABEL)))
-    return joined, counts
+        F.coalesce(F.sum(matured.cast("long")), F.lit(0)).alias("_matured"),
+        F.coalesce(F.sum((~matured).cast("long")), F.lit(0)).alias("_late"))
+    date = Window.partitionBy(SCORE_DATE)
+    counted = per_entity.select(
+        "*", F.sum("_late").over(date).alias("outcomes_late"),
+        F.sum(F.greatest(F.col("_matured") - 1, F.lit(0))).over(date).alias("outcomes_duplicate"),
+        F.sum(((F.col("_matured") > 0) & (F.size(_PREDICTION) == 0)).cast("long")).over(date).alias("outcomes_unscored"))
+    return counted.select(key, SCORE_DATE, F.explode(_PREDICTION).alias(_PREDICTION),
+                          F.when(~F.isnan(LABEL), F.col(LABEL)).alias(LABEL), *COUNTS).select(
+        key, SCORE_DATE, f"{_PREDICTION}.*", LABEL, *COUNTS)
 
 
 def reconcile(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date,
@@ -84,12 +96,11 @@ def reconcile(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseCo
     Both inputs are read at the versions recorded with the metrics, even while another job commits."""
     versions = {name: tables.current_version(spark, platform, name)
                 for name in (use_case.scoring.predictions_table, use_case.tables.outcomes)}
-    joined, counts = labelled_predictions(spark, platform, use_case, start, end, versions)
+    joined = labelled_predictions(spark, platform, use_case, start, end, versions)
     run_id = uuid.uuid4().hex
     populations = F.when(F.col("served"), F.array(F.lit("all"), F.lit("served"))).otherwise(F.array(F.lit("all")))
-    rows = joined.withColumn("population", F.explode(populations)).select(*GROUP, "score", LABEL, "threshold")
-    metrics = grouped_metrics(rows, GROUP, use_case.label.task)
-    live = metrics.join(counts, SCORE_DATE, "left").fillna(0, COUNTS).select(
+    rows = joined.withColumn("population", F.explode(populations)).select(*GROUP, *COUNTS, "score", LABEL, "threshold")
+    live = grouped_metrics(rows, [*GROUP, *COUNTS], use_case.label.task).select(  # the counts: one per date
         *GROUP, "rows_scored", "rows_labelled", "label_completeness", *METRICS, *COUNTS,
         F.lit(use_case.monitoring.maturity_days).alias("maturity_days"),
         F.lit(versions[use_case.scoring.predictions_table]).alias("predictions_version"),

@@ -69,9 +69,9 @@ def labelled_predictions(spark: SparkSession, platform: PlatformConfig, use_case
         .select(key, F.col(use_case.date_column).cast("date").alias(SCORE_DATE), OUTCOME_DATE,
                 F.expr(use_case.label.expr).cast("double").alias(LABEL), INGESTED_AT)
     )
-    tasks = max(1, min((end - start).days + 1, spark.sparkContext.defaultParallelism))
     both = (predictions.select(key, SCORE_DATE, F.struct(*fields).alias(_PREDICTION))
-            .unionByName(outcomes, allowMissingColumns=True).repartition(tasks, SCORE_DATE))
+            .unionByName(outcomes, allowMissingColumns=True)
+            .repartition(tables.date_tasks(spark, start, end), SCORE_DATE))
     matured = F.col(OUTCOME_DATE) <= F.date_add(F.col(SCORE_DATE), cfg.maturity_days)  # null on prediction rows
     # one row per entity and date: its predictions, the latest matured outcome's label, how many matured, how many late
     per_entity = both.groupBy(key, SCORE_DATE).agg(
@@ -83,7 +83,8 @@ def labelled_predictions(spark: SparkSession, platform: PlatformConfig, use_case
     counted = per_entity.select(
         "*", F.sum("_late").over(date).alias("outcomes_late"),
         F.sum(F.greatest(F.col("_matured") - 1, F.lit(0))).over(date).alias("outcomes_duplicate"),
-        F.sum(((F.col("_matured") > 0) & (F.size(_PREDICTION) == 0)).cast("long")).over(date).alias("outcomes_unscored"))
+        F.sum(((F.col("_matured") > 0) & (F.size(_PREDICTION) == 0)).cast("long")).over(date)
+        .alias("outcomes_unscored"))
     return counted.select(key, SCORE_DATE, F.explode(_PREDICTION).alias(_PREDICTION),
                           F.when(~F.isnan(LABEL), F.col(LABEL)).alias(LABEL), *COUNTS).select(
         key, SCORE_DATE, f"{_PREDICTION}.*", LABEL, *COUNTS)

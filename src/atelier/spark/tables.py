@@ -122,6 +122,11 @@ def date_predicate(column: str, start: dt.date, end: dt.date) -> str:
     return f"{quoted(column)} >= DATE'{start.isoformat()}' AND {quoted(column)} <= DATE'{end.isoformat()}'"
 
 
+def date_tasks(spark: SparkSession, start: dt.date, end: dt.date) -> int:
+    """Tasks for work partitioned by date over [start, end]: one per date, at most the cores."""
+    return max(1, min((end - start).days + 1, spark.sparkContext.defaultParallelism))
+
+
 def replace_dates(
     spark: SparkSession,
     platform: PlatformConfig,
@@ -142,9 +147,8 @@ def replace_dates(
     # One file per date (not one per task and date), written by as many tasks as there are cores: a
     # repartition by column alone is coalesced by AQE into one task for small data, which then writes
     # every date's file in turn.
-    tasks = max(1, min((end - start).days + 1, spark.sparkContext.defaultParallelism))
     writer = (
-        df.repartition(tasks, date_column)
+        df.repartition(date_tasks(spark, start, end), date_column)
         .write.format("delta")
         .mode("overwrite")
         .option("replaceWhere", date_predicate(date_column, start, end))

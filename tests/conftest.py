@@ -1,9 +1,11 @@
 """One SparkSession per test process: local[2], UI off, 2 shuffle partitions, Delta, temp catalog."""
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from pyspark.sql import SparkSession
 
 from atelier.config.schema import MlflowConfig, PlatformConfig, SparkConfig
 from atelier.spark.session import build_session
+from tests.jvm_archive import driver_java_options
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
@@ -49,6 +52,17 @@ def settings_of(platform: PlatformConfig, *, lake: bool = True, **spark: object)
              "cache_dir": platform.cache_dir, "reports_dir": platform.reports_dir,
              "mlflow.tracking_uri": platform.mlflow.tracking_uri, "mlflow.artifact_root": platform.mlflow.artifact_root}
     return [f"--set={k}={v}" for k, v in where.items()]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every Spark JVM of the run (this process's and its subprocesses') maps the class-data-sharing
+    archive (tests/jvm_archive.py), built first when this machine has none; options already in
+    `SPARK_SUBMIT_OPTS` are kept as they are."""
+    if "SPARK_SUBMIT_OPTS" not in os.environ:
+        with tempfile.TemporaryDirectory(prefix="atelier-jvm-warmup-") as root:
+            options = driver_java_options(rooted_platform(Path(root)))
+        if options:
+            os.environ["SPARK_SUBMIT_OPTS"] = options
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,10 @@ launch instead of ~5.8 s; the rest is classes loaded faster while the job runs.
 
 The archive is built once per stack (Java, PySpark's jars, the Ivy jars: their names, sizes and
 times are in its file name) by one warm-up job (tests/jvm_warmup.py) and kept under the atelier
-cache. The options go in `SPARK_SUBMIT_OPTS`, which spark-submit (and so pyspark, spark-sql and
-every job) gives the driver JVM; JVM warnings go to stderr, so no command's output changes. A JVM
-whose classpath no longer matches the archive runs without it (`-Xshare:auto`, the default).
+cache, with the two newest of other stacks. The options go in `SPARK_SUBMIT_OPTS`, which
+spark-submit (and so pyspark, spark-sql and every job) gives the driver JVM; JVM warnings go to
+stderr, so no command's output changes. A JVM whose classpath no longer matches the archive runs
+without it (`-Xshare:auto`, the default).
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 WARMUP = Path(__file__).with_name("jvm_warmup.py")
 QUIET = "-Xlog:disable -Xlog:all=warning:stderr"  # JVM warnings on stderr, never in a command's output
+KEPT = 3  # archives kept per machine (~200 MB each): a few checkouts side by side each keep theirs
 
 
 def archive_key() -> str:
@@ -62,6 +64,8 @@ def build_archive(target: Path, platform: PlatformConfig) -> None:
         raise RuntimeError(f"the JVM warm-up job failed (exit status {done.returncode}):\n"
                            f"{(done.stdout + done.stderr)[-3000:]}")
     os.replace(partial, target)
+    for stale in sorted(target.parent.glob("spark-driver-*.jsa"), key=lambda a: a.stat().st_mtime)[:-KEPT]:
+        stale.unlink(missing_ok=True)  # another stack's (an older venv or checkout): the newest KEPT stay
 
 
 def driver_java_options(platform: PlatformConfig) -> str:

@@ -70,12 +70,13 @@ def build_archive(target: Path, platform: PlatformConfig) -> None:
 
 def driver_java_options(platform: PlatformConfig) -> str:
     """`SPARK_SUBMIT_OPTS` that map the archive (built first when missing); without it if it cannot be built."""
-    target = archive_path()
-    if not target.exists():
-        try:
+    try:
+        target = archive_path()  # runs `java -version`
+        if not target.exists():
             build_archive(target, platform)
-        except (OSError, RuntimeError, subprocess.SubprocessError) as error:
-            log.warning("no class-data-sharing archive for the tests' JVMs: %s", error)
-            return ""
-        log.info("class-data-sharing archive for the tests' JVMs: %s (%.0f MB)", target, target.stat().st_size / 1e6)
+            log.info("class-data-sharing archive for the tests' JVMs: %s (%.0f MB)", target,
+                     target.stat().st_size / 1e6)
+    except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+        log.warning("no class-data-sharing archive for the tests' JVMs: %s", error)
+        return ""
     return f"-XX:SharedArchiveFile={target} {QUIET}"

@@ -26,7 +26,7 @@ from pathlib import Path
 import pyspark
 
 from atelier.config.schema import PlatformConfig
-from atelier.spark.session import ivy_jars_dir, launch_env, submit_args
+from atelier.spark.session import ivy_jars_dir, submit_args, submit_env
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,7 @@ def build_archive(target: Path, platform: PlatformConfig) -> None:
     """Run the warm-up job with `-XX:ArchiveClassesAtExit` and move its archive to `target` (atomically)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(f".{os.getpid()}.partial")
-    env = {**os.environ, **launch_env(platform), "PYSPARK_PYTHON": sys.executable,
-           "SPARK_SUBMIT_OPTS": f"-XX:ArchiveClassesAtExit={partial} {QUIET}"}
+    env = {**submit_env(platform), "SPARK_SUBMIT_OPTS": f"-XX:ArchiveClassesAtExit={partial} {QUIET}"}
     command = [str(Path(sys.executable).parent / "spark-submit"), *submit_args(platform), str(WARMUP),
                platform.lake_root]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)

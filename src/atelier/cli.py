@@ -329,7 +329,7 @@ def cmd_airflow_plan(args: argparse.Namespace) -> None:
 def cmd_submit(args: argparse.Namespace) -> None:
     """spark-submit a job file with Delta's jars and the platform's Spark settings."""
     from atelier.config.loader import load_platform
-    from atelier.spark.session import launch_env, submit_args
+    from atelier.spark.session import submit_args, submit_env
 
     platform = load_platform(args.conf_dir, args.env, args.overrides)
     job_file = JOBS_DIR / f"{args.job}.py"
@@ -337,8 +337,7 @@ def cmd_submit(args: argparse.Namespace) -> None:
         raise ConfigError(f"no job file {job_file}; jobs: {sorted(p.stem for p in JOBS_DIR.glob('*.py'))}")
     command = [str(Path(sys.executable).parent / "spark-submit"), *submit_args(platform), str(job_file), *args.job_args]
     log.info("running: %s", shlex.join(command))
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, **launch_env(platform)}
-    code = subprocess.call(command, env=env)
+    code = subprocess.call(command, env=submit_env(platform))
     if code:
         raise SystemExit(code)
 
@@ -346,15 +345,14 @@ def cmd_submit(args: argparse.Namespace) -> None:
 def cmd_spark_sql(args: argparse.Namespace) -> None:
     """Start Spark's own `spark-sql` shell on the same catalog, jars and settings as the jobs."""
     from atelier.config.loader import load_platform
-    from atelier.spark.session import launch_env, secret_properties, submit_args
+    from atelier.spark.session import secret_properties, submit_args, submit_env
 
     platform = load_platform(args.conf_dir, args.env, args.overrides)
     bin_dir = Path(sys.executable).parent
     # Delta answers min/max/count from its log as java.time.LocalDate, which the spark-sql shell
     # cannot print for DATE columns (ClassCastException); the shell reads the files instead.
     workaround = ["--conf", "spark.databricks.delta.optimizeMetadataQuery.enabled=false"]
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "PYSPARK_PYTHON": sys.executable,
-           **launch_env(platform)}
+    env = {**submit_env(platform), "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     with secret_properties(platform) as secrets:
         command = [str(bin_dir / "spark-sql"), *submit_args(platform), *secrets, *workaround, *args.sql_args]
         code = subprocess.call(command, env=env)

@@ -47,6 +47,13 @@ def launch_env(platform: PlatformConfig) -> dict[str, str]:
     return {}
 
 
+
+def submit_env(platform: PlatformConfig) -> dict[str, str]:
+    """This process's environment for a `spark-submit` or `spark-sql` of the jobs: this interpreter for
+    the launcher's `find_spark_home` and the Python workers, and `launch_env`."""
+    return {**os.environ, "PYSPARK_PYTHON": sys.executable, **launch_env(platform)}
+
+
 def session_conf(platform: PlatformConfig) -> dict[str, str]:
     """Every Spark setting atelier relies on, also usable as `--conf` flags for `spark-sql`/`spark-submit`.
 

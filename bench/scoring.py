@@ -1,7 +1,9 @@
-"""Benchmark scoring the full year of features with the champion, in one run, three ways:
+"""Benchmark scoring the full year of features with the champion, in one run:
 
-1. atelier's score path: the model loaded once per executor Python process, `mapInArrow` over
-   Arrow batches (what `atelier score` runs, here with one arm);
+1. atelier's score paths, as `atelier score` runs them (here with one arm): the `jvm` engine (the
+   model as an ONNX graph run by ONNX Runtime in the executor JVMs, batches of a partition's rows)
+   and the `python` engine (the model loaded once per executor Python process, `mapInArrow` over
+   Arrow batches);
 2. `mlflow.pyfunc.spark_udf` with its defaults, on the same model and rows;
 3. the bare model in this process: preprocessing + forward over all rows at once, from an Arrow
    table already in memory (the limit);
@@ -25,6 +27,7 @@ from pyspark.sql import functions as F
 
 from atelier.config.loader import load_platform, load_use_case
 from atelier.runtime import setup_logging
+from atelier.scoring import jvm_engine
 from atelier.scoring.batch import resolve_arms, scored_schema, scorer
 from atelier.spark import tables
 from atelier.spark.session import build_session
@@ -56,6 +59,8 @@ def main() -> None:
     rows = features.count()
     print(f"scoring {rows:,} feature rows with {arm.model} version {arm.version} (local[2])")
 
+    jvm = best_rate(rows, lambda: jvm_engine.score(features, [arm.folder], [key]).write.format("noop")
+                    .mode("overwrite").save(), args.repeats)
     ours = best_rate(rows, lambda: features.mapInArrow(scorer([arm.folder], [key]), scored_schema(features, [key]))
                      .write.format("noop").mode("overwrite").save(), args.repeats)
     floor = best_rate(rows, lambda: features.mapInArrow(lambda batches: (b.select([key]) for b in batches),
@@ -68,12 +73,15 @@ def main() -> None:
     model = TabularModel.from_folder(Path(arm.folder))
     bare = best_rate(rows, lambda: model.score(table), args.repeats)
 
-    print(f"  atelier score path (mapInArrow, model once per process)  {ours:>12,.0f} rows/s")
+    print(f"  atelier jvm engine (ONNX Runtime in the executors)       {jvm:>12,.0f} rows/s")
+    print(f"  atelier python engine (mapInArrow, model once/process)   {ours:>12,.0f} rows/s")
     print(f"  mlflow.pyfunc.spark_udf, defaults                        {theirs:>12,.0f} rows/s")
     print(f"  bare in-process preprocessing + forward (the limit)      {bare:>12,.0f} rows/s")
     print(f"  mapInArrow with no model (the floor of a Python scorer)  {floor:>12,.0f} rows/s")
-    print(f"  atelier / spark_udf = {ours / theirs:.2f}x (goal >= 2); atelier / bare = {ours / bare:.2f} (goal >= 0.5); "
-          f"floor / bare = {floor / bare:.2f}; atelier / floor = {ours / floor:.2f}")
+    for name, rate in (("jvm", jvm), ("python", ours)):
+        print(f"  atelier {name} / spark_udf = {rate / theirs:.2f}x (goal >= 2); atelier {name} / bare = "
+              f"{rate / bare:.2f} (goal >= 0.5)")
+    print(f"  python floor / bare = {floor / bare:.2f}; atelier python / floor = {ours / floor:.2f}")
 
 
 if __name__ == "__main__":

@@ -77,3 +77,28 @@ def test_without_a_champion_nothing_is_scored(spark, training_lake, arms) -> Non
     uc = scoring_use_case(arms, "scoring.arms=[{name: champion, role: champion, alias: nobody}]")
     with pytest.raises(ScoringError, match=r"arm 'champion': model flights_delay_arms has no alias 'nobody'"):
         score_dates(spark, training_lake, uc, DAY, DAY)
+
+
+def test_the_jvm_engine_scores_like_the_python_engine(spark, training_lake, arms) -> None:
+    """Every arm through ONNX Runtime in the executors gives the Python workers' scores, labels and served flags,
+    on rows with null numbers, null categories and categories never seen in training."""
+    odd = (tables.read_table(spark, training_lake, "gold.flight_features").filter(F.col("flight_date") == DAY)
+           .withColumn("carrier", F.expr("CASE pmod(hash(flight_id), 3) WHEN 0 THEN NULL WHEN 1 THEN 'ZZ' "
+                                         "ELSE carrier END"))
+           .withColumn("distance", F.expr("IF(pmod(hash(flight_id), 5) = 0, NULL, distance)")))
+    tables.replace_table(spark, training_lake, odd, "gold.flight_features_odd")
+    scored = {}
+    for engine in ("python", "jvm"):
+        uc = scoring_use_case(arms, "tables.features=gold.flight_features_odd", f"scoring.engine={engine}",
+                              f"scoring.predictions_table=ml.predictions_{engine}", "scoring.prediction_log_percent=0")
+        report = score_dates(spark, training_lake, uc, DAY, DAY)
+        assert report.rows == {"champion": odd.count(), "challenger": odd.count(), "shadow_linear": odd.count()}
+        written = tables.read_table(spark, training_lake, uc.scoring.predictions_table).collect()
+        scored[engine] = {(r.flight_id, r.arm): r for r in written}
+    assert scored["jvm"].keys() == scored["python"].keys()
+    for key, ours in scored["jvm"].items():
+        theirs = scored["python"][key]
+        assert abs(ours.score - theirs.score) <= 1e-5, (key, ours.score, theirs.score)
+        assert ours.served == theirs.served and ours.model_version == theirs.model_version
+        if abs(ours.score - ours.threshold) > 1e-5:
+            assert ours.predicted_label == theirs.predicted_label, key

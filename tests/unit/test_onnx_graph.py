@@ -11,7 +11,8 @@ import torch
 
 from atelier.errors import AtelierError
 from atelier.features.preprocessor import OOV, Preprocessor
-from atelier.tracking.onnx_export import MODEL_FILE, TOLERANCE, ort_scores, session, to_onnx
+from atelier.tracking.onnx_export import (CATEGORIES, MODEL_FILE, NUMERIC as NUMERIC_INPUT, TOLERANCE, ort_scores, session,
+                                          to_matrix_onnx, to_onnx)
 from atelier.tracking.pyfunc import TabularModel, write_model_files
 from atelier.training.models import ModelSpec, build_model
 
@@ -63,6 +64,28 @@ def test_the_graph_scores_like_the_pyfunc(tmp_path: Path, name: str, task: str, 
     expected = pyfunc.score(frame)
     assert np.abs(ort_scores(sess, frame) - expected).max() <= TOLERANCE
     assert np.abs(ort_scores(sess, frame.iloc[:1]) - expected[:1]).max() <= TOLERANCE  # a batch of one
+
+
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")
+@pytest.mark.parametrize("name, task, numeric, vocab", [
+    ("mlp", "binary", NUMERIC, VOCAB),
+    ("linear", "regression", NUMERIC, {}),
+    ("linear", "binary", {}, VOCAB),
+])
+def test_the_matrix_graph_scores_like_the_pyfunc(tmp_path: Path, name: str, task: str, numeric: dict,
+                                                 vocab: dict) -> None:
+    """The JVM scorer's graph: raw numerics as one matrix, categories as vocabulary indices (0: unseen, null)."""
+    pyfunc = model(tmp_path, name, task, numeric, vocab)
+    path = tmp_path / MODEL_FILE
+    path.write_bytes(to_matrix_onnx(pyfunc).SerializeToString())
+    sess = session(path)
+    assert [i.name for i in sess.get_inputs()] == [n for n, cols in ((NUMERIC_INPUT, numeric), (CATEGORIES, vocab))
+                                                   if cols]
+    frame = rows([*numeric, *vocab])
+    codes = pyfunc.preprocessor.transform(frame)[1]
+    feed = {NUMERIC_INPUT: frame[list(numeric)].to_numpy(dtype=np.float64), CATEGORIES: codes}
+    scores = sess.run(None, {i.name: feed[i.name] for i in sess.get_inputs()})[0]
+    assert np.abs(scores - pyfunc.score(frame)).max() <= TOLERANCE
 
 
 def test_a_category_named_like_the_null_marker_is_refused(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from pyspark.sql import types as T
 
 from atelier.config.schema import ArmConfig, PlatformConfig, UseCaseConfig
 from atelier.errors import AtelierError
+from atelier.scoring import jvm_engine
 from atelier.spark import tables
 from atelier.tracking import registry, store
 from atelier.tracking.pyfunc import TabularModel
@@ -164,8 +165,11 @@ def score_dates(spark: SparkSession, platform: PlatformConfig, use_case: UseCase
     to_challenger = bucket < F.lit(challenger.config.share if challenger else 0.0)
     base = features.select(key, F.col(date).cast("date").alias(SCORE_DATE), *sorted(
         {c for a in arms for c in a.columns}))
-    carry = [key, SCORE_DATE]
-    scored = base.mapInArrow(scorer([a.folder for a in arms], carry), scored_schema(base, carry))
+    carry, folders = [key, SCORE_DATE], [a.folder for a in arms]
+    if use_case.scoring.engine == "jvm":
+        scored = jvm_engine.score(base, folders, carry)
+    else:
+        scored = base.mapInArrow(scorer(folders, carry), scored_schema(base, carry))
     index = F.col(ARM_INDEX)
 
     def per_arm(values: list) -> Column:

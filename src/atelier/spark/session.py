@@ -16,7 +16,7 @@ import pyspark
 from pyspark.sql import SparkSession
 
 from atelier.config.schema import PlatformConfig
-from atelier.spark import lake, logstore
+from atelier.spark import lake, logstore, onnx_scorer
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +96,14 @@ def session_conf(platform: PlatformConfig) -> dict[str, str]:
     return conf
 
 
+def spark_jars_dir() -> Path:
+    """Spark's own jars: under $SPARK_HOME (set by spark-submit, whose pyspark is a zip), else pyspark's."""
+    return Path(os.environ.get("SPARK_HOME") or Path(pyspark.__file__).parent) / "jars"
+
+
 def hadoop_api_jar() -> Path:
-    """Spark's own Hadoop API jar: under $SPARK_HOME (set by spark-submit, whose pyspark is a zip), else pyspark's."""
-    jars = Path(os.environ.get("SPARK_HOME") or Path(pyspark.__file__).parent) / "jars"
+    """Spark's own Hadoop API jar."""
+    jars = spark_jars_dir()
     found = sorted(jars.glob("hadoop-client-api-*.jar"))
     if not found:
         raise RuntimeError(f"no hadoop-client-api jar in {jars}: is SPARK_HOME the jobs environment's pyspark?")
@@ -113,12 +118,15 @@ def hadoop_version() -> str:
 def runtime_packages(platform: PlatformConfig) -> dict[str, tuple[str, ...]]:
     """The Maven packages the jobs add to Spark, each with the Ivy cache's file names of its runtime jars.
 
-    Delta's, at the version of the installed delta-spark; for a lake on object storage, hadoop-aws
-    (the s3a connector) at PySpark's Hadoop version with the AWS SDK bundle it needs.
+    Delta's, at the version of the installed delta-spark; ONNX Runtime's (the `jvm` scoring engine);
+    for a lake on object storage, hadoop-aws (the s3a connector) at PySpark's Hadoop version with the
+    AWS SDK bundle it needs.
     """
     delta = importlib.metadata.version("delta-spark")
-    packages = {f"io.delta:delta-spark_2.12:{delta}": (
-        f"io.delta_delta-spark_2.12-{delta}.jar", f"io.delta_delta-storage-{delta}.jar", "org.antlr_antlr4-runtime-*.jar")}
+    packages = {
+        f"io.delta:delta-spark_2.12:{delta}": (f"io.delta_delta-spark_2.12-{delta}.jar",
+                                               f"io.delta_delta-storage-{delta}.jar", "org.antlr_antlr4-runtime-*.jar"),
+        onnx_scorer.ONNXRUNTIME: (onnx_scorer.ONNXRUNTIME_JAR,)}
     if lake.scheme(platform) in lake.OBJECT_STORE_SCHEMES:
         hadoop = hadoop_version()
         packages[f"org.apache.hadoop:hadoop-aws:{hadoop}"] = (
@@ -135,8 +143,9 @@ def ivy_jars_dir() -> Path:
 def jar_conf(platform: PlatformConfig) -> dict[str, str]:
     """The jobs' jars: local files once Ivy has fetched them (fast, offline, quiet), else Maven coordinates.
 
-    A lake on a local file system also gets atelier's log store (`atelier.spark.logstore`), which
-    needs Delta's jars in the Ivy cache (`make venv` fetches them).
+    With the jars in the Ivy cache (`make venv` fetches them), the jobs also get the JVM scoring
+    engine's `OnnxScorer` and, for a lake on a local file system, atelier's log store
+    (`atelier.spark.logstore`).
     """
     packages = runtime_packages(platform)
     jars_dir = ivy_jars_dir()
@@ -146,6 +155,8 @@ def jar_conf(platform: PlatformConfig) -> dict[str, str]:
                     jars_dir)
         return {"spark.jars.packages": ",".join(packages)}
     jars = [j[0] for j in found]
+    onnxruntime = next(j for j in jars if j.name == onnx_scorer.ONNXRUNTIME_JAR)
+    jars.append(onnx_scorer.scorer_jar(spark_jars_dir(), onnxruntime))
     if lake.scheme(platform) != "file":
         return {"spark.jars": ",".join(str(j) for j in jars)}
     storage = next(j for j in jars if j.name.startswith("io.delta_delta-storage-"))

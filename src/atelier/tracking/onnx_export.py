@@ -44,6 +44,7 @@ OPSET, ML_OPSET = 18, 3  # ONNX Runtime >= 1.14 (Java included) runs both
 NULL_CATEGORY = OOV
 OUTPUT = "score"
 INDEX_SUFFIX = "__index"
+NUMERIC, CATEGORIES = "numeric", "categories"  # the inputs of `to_matrix_onnx`
 # The exporter's per-pass INFO lines, and its warning per torchvision operator (torchvision is not installed).
 QUIET = {"onnx_ir": logging.WARNING, "onnxscript": logging.WARNING, "torch.onnx._internal.exporter._registration":
          logging.ERROR}
@@ -55,27 +56,68 @@ class ExportCheckFailed(AtelierError):
 
 
 class _ScorePath(nn.Module):
-    """The pyfunc's arithmetic from raw numeric columns and category indices to the score."""
+    """The pyfunc's arithmetic from raw numerics and category indices to the score."""
 
-    def __init__(self, model: TabularModel, columns: list[str]) -> None:
+    def __init__(self, model: TabularModel) -> None:
         super().__init__()
         numeric = model.preprocessor.numeric
-        self.numeric_at = [columns.index(c) for c in numeric]
-        self.categorical_at = [columns.index(c) for c in model.preprocessor.vocab]
         self.register_buffer("mean", torch.tensor([m for m, _ in numeric.values()], dtype=torch.float64))
         self.register_buffer("std", torch.tensor([s for _, s in numeric.values()], dtype=torch.float64))
         self.net, self.task, self.label_scale = model.net, model.spec.task, model.label_scale
 
-    def forward(self, *columns: torch.Tensor) -> torch.Tensor:
-        rows = columns[0].shape[0]
-        numeric = columns[0].new_zeros((rows, 0), dtype=torch.float64)
-        if self.numeric_at:
-            numeric = (torch.stack([columns[i] for i in self.numeric_at], 1) - self.mean) / self.std
+    def score(self, numeric: torch.Tensor, categorical: torch.Tensor) -> torch.Tensor:
+        """`numeric`: [rows, k] float64 raw values in the preprocessor's order; `categorical`: [rows, m] indices."""
+        if numeric.shape[1]:
+            numeric = (numeric - self.mean) / self.std
         numeric = torch.where(torch.isfinite(numeric), numeric, torch.zeros_like(numeric)).float()
-        categorical = columns[0].new_zeros((rows, 0), dtype=torch.int64)
-        if self.categorical_at:
-            categorical = torch.stack([columns[i] for i in self.categorical_at], 1)
         return output_to_score(self.net(numeric, categorical), self.task, self.label_scale)
+
+
+class _ColumnPath(_ScorePath):
+    """One 1-D input per raw column, in the signature's order (the library graph)."""
+
+    def __init__(self, model: TabularModel, columns: list[str]) -> None:
+        super().__init__(model)
+        self.numeric_at = [columns.index(c) for c in model.preprocessor.numeric]
+        self.categorical_at = [columns.index(c) for c in model.preprocessor.vocab]
+
+    def forward(self, *columns: torch.Tensor) -> torch.Tensor:
+        return self.score(_stacked(columns, self.numeric_at, torch.float64),
+                          _stacked(columns, self.categorical_at, torch.int64))
+
+
+class _MatrixPath(_ScorePath):
+    """`NUMERIC` [rows, k] and `CATEGORIES` [rows, m] inputs, each only where the model has such columns."""
+
+    def __init__(self, model: TabularModel) -> None:
+        super().__init__(model)
+        self.widths = len(model.preprocessor.numeric), len(model.preprocessor.vocab)
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        given = iter(inputs)
+        rows = inputs[0].shape[0]
+        numeric, categorical = (next(given) if width else inputs[0].new_zeros((rows, 0), dtype=dtype)
+                                for width, dtype in zip(self.widths, (torch.float64, torch.int64)))
+        return self.score(numeric, categorical)
+
+
+def _stacked(columns: tuple[torch.Tensor, ...], at: list[int], dtype: torch.dtype) -> torch.Tensor:
+    if not at:
+        return columns[0].new_zeros((columns[0].shape[0], 0), dtype=dtype)
+    return torch.stack([columns[i] for i in at], 1)
+
+
+def _traced(module: nn.Module, example: tuple[torch.Tensor, ...], names: list[str]) -> onnx.ModelProto:
+    """`module` as an ONNX graph whose inputs' first dimension (the rows) is dynamic."""
+    batch = torch.export.Dim("batch")
+    for name, level in QUIET.items():
+        logging.getLogger(name).setLevel(level)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            module.eval(), example, input_names=names, output_names=[OUTPUT],
+            dynamic_shapes=(tuple({0: batch} for _ in example),), opset_version=OPSET, dynamo=True, verbose=False)
+    return program.model_proto
 
 
 def to_onnx(model: TabularModel, columns: list[str], metadata: dict[str, str]) -> onnx.ModelProto:
@@ -86,15 +128,7 @@ def to_onnx(model: TabularModel, columns: list[str], metadata: dict[str, str]) -
             raise AtelierError(f"column {column}: the category '{NULL_CATEGORY}' is reserved for null")
     traced = [f"{c}{INDEX_SUFFIX}" if c in vocab else c for c in columns]
     example = tuple(torch.zeros(2, dtype=torch.int64 if c in vocab else torch.float64) for c in columns)
-    batch = torch.export.Dim("batch")
-    for name, level in QUIET.items():
-        logging.getLogger(name).setLevel(level)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            _ScorePath(model, columns).eval(), example, input_names=traced, output_names=[OUTPUT],
-            dynamic_shapes=(tuple({0: batch} for _ in columns),), opset_version=OPSET, dynamo=True, verbose=False)
-    proto = program.model_proto
+    proto = _traced(_ColumnPath(model, columns), example, traced)
     graph = proto.graph
     inputs = {i.name: i for i in graph.input}
     lookups = []
@@ -114,6 +148,22 @@ def to_onnx(model: TabularModel, columns: list[str], metadata: dict[str, str]) -
         graph.node.insert(0, node)
     proto.opset_import.append(helper.make_opsetid("ai.onnx.ml", ML_OPSET))
     helper.set_model_props(proto, metadata)
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def to_matrix_onnx(model: TabularModel) -> onnx.ModelProto:
+    """The prediction path after the category lookup, for a scorer that looks categories up itself.
+
+    Inputs: `NUMERIC`, [rows, k] float64, the raw numeric columns in the preprocessor's order (NaN for
+    null), and `CATEGORIES`, [rows, m] int64, each categorical column's index in its vocabulary (0:
+    unseen or null); an input is left out where the model has no such columns.
+    """
+    widths = len(model.preprocessor.numeric), len(model.preprocessor.vocab)
+    present = [(name, width, dtype) for name, width, dtype in zip((NUMERIC, CATEGORIES), widths,
+                                                                   (torch.float64, torch.int64)) if width]
+    example = tuple(torch.zeros((2, width), dtype=dtype) for _, width, dtype in present)
+    proto = _traced(_MatrixPath(model), example, [name for name, _, _ in present])
     onnx.checker.check_model(proto, full_check=True)
     return proto
 

@@ -1,0 +1,104 @@
+"""The `jvm` scoring engine: every arm's model as an ONNX graph that ONNX Runtime applies inside the
+executor JVMs (`atelier.spark.onnx_scorer`), so the rows never cross to a Python worker and back.
+
+Each arm's graph (`onnx_export.to_matrix_onnx`: the pyfunc's arithmetic after the category lookup)
+is built once per model version beside the arm's cached model (`jvm-scorer/`), and refused if it
+scores the model's input example (as is, all null, all categories unseen) differently from the
+pyfunc by more than `onnx_export.TOLERANCE`. `scorer.json` beside it holds what the JVM side does
+itself: each categorical column's vocabulary (index 0: unseen or null), the task and the threshold.
+The rows reach the JVM side with every input cast once: numbers to double, categories to string.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import shutil
+import uuid
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pandas as pd
+from mlflow.models import Model
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from py4j.java_gateway import JavaPackage
+
+from atelier.spark import onnx_scorer
+from atelier.tracking.onnx_export import (CATEGORIES, NUMERIC, TOLERANCE, ExportCheckFailed, probe_frames, session,
+                                          to_matrix_onnx)
+from atelier.errors import AtelierError
+from atelier.tracking.pyfunc import TabularModel
+
+log = logging.getLogger(__name__)
+
+FOLDER, MODEL_FILE, SPEC_FILE = "jvm-scorer", "model.onnx", "scorer.json"  # as OnnxScorer.java reads them
+BATCH_ROWS = 8192  # rows per ONNX Runtime call
+
+
+class JvmEngineMissing(AtelierError):
+    """The session lacks the JVM scorer's jars."""
+
+
+def graph_folder(model_folder: str) -> Path:
+    """The arm's scorer graph and its spec, built and checked when missing (whole or not at all)."""
+    folder = Path(model_folder) / FOLDER
+    if (folder / SPEC_FILE).is_file():
+        return folder
+    model = TabularModel.from_folder(Path(model_folder))
+    staging = folder.with_name(f".{FOLDER}.{uuid.uuid4().hex}")
+    staging.mkdir()
+    try:
+        onnx.save(to_matrix_onnx(model), staging / MODEL_FILE)
+        _check(model, Path(model_folder), staging / MODEL_FILE)
+        (staging / SPEC_FILE).write_text(json.dumps({
+            "numeric": list(model.preprocessor.numeric), "categorical": list(model.preprocessor.vocab),
+            "categories": [v[1:] for v in model.preprocessor.vocab.values()],
+            "task": model.spec.task, "threshold": model.threshold}))
+        staging.rename(folder)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not (folder / SPEC_FILE).is_file():
+            raise  # not another job's graph already in place
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    log.info("built the JVM scorer's graph of %s", model_folder)
+    return folder
+
+
+def _check(model: TabularModel, model_folder: Path, graph: Path) -> None:
+    """Refuse a graph that scores the model's probe rows unlike the pyfunc."""
+    example = Model.load(str(model_folder)).load_input_example(str(model_folder))
+    sess = session(graph, threads=1)
+    names = {i.name for i in sess.get_inputs()}
+    diff = 0.0
+    for frame in probe_frames(example, list(model.preprocessor.vocab)):
+        numeric = frame[list(model.preprocessor.numeric)].apply(pd.to_numeric, errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan)
+        feed = {NUMERIC: numeric, CATEGORIES: model.preprocessor.transform(frame)[1]}
+        scores = sess.run(None, {k: v for k, v in feed.items() if k in names})[0]
+        diff = max(diff, float(np.abs(scores - model.score(frame)).max()))
+    if not diff <= TOLERANCE:
+        raise ExportCheckFailed(f"{model_folder}: the JVM scorer's graph differs from the pyfunc by up to {diff:.3g} "
+                                f"on its probe rows (tolerance {TOLERANCE})")
+
+
+def score(frame: DataFrame, model_folders: list[str], carry: list[str]) -> DataFrame:
+    """`frame` scored by each model, as `batch.scorer` yields it: carry, arm_index, score, predicted_label."""
+    specs = [json.loads((graph_folder(f) / SPEC_FILE).read_text()) for f in model_folders]
+    numeric = list(dict.fromkeys(c for s in specs for c in s["numeric"]))
+    categorical = list(dict.fromkeys(c for s in specs for c in s["categorical"]))
+    columns = [*carry, *[F.col(c).cast("double").alias(f"n{i}") for i, c in enumerate(numeric)],
+               *[F.col(c).cast("string").alias(f"s{i}") for i, c in enumerate(categorical)]]
+    first_string = len(carry) + len(numeric)
+    plan = {"carry": len(carry), "batch_rows": BATCH_ROWS, "arms": [
+        {"folder": str(graph_folder(f)), "numeric": [len(carry) + numeric.index(c) for c in s["numeric"]],
+         "categorical": [first_string + categorical.index(c) for c in s["categorical"]]}
+        for f, s in zip(model_folders, specs)]}
+    scorer = functools.reduce(getattr, onnx_scorer.CLASS.split("."), frame.sparkSession._jvm)
+    if isinstance(scorer, JavaPackage):
+        raise JvmEngineMissing(f"the session has no {onnx_scorer.CLASS}: the jvm scoring engine needs the jobs' jars "
+                               "in the Ivy cache (make venv, or .venv/bin/python scripts/fetch_jars.py)")
+    return DataFrame(scorer.score(frame.select(*columns)._jdf, json.dumps(plan)), frame.sparkSession)

@@ -63,6 +63,9 @@ def main() -> None:
                     .mode("overwrite").save(), args.repeats)
     ours = best_rate(rows, lambda: features.mapInArrow(scorer([arm.folder], [key]), scored_schema(features, [key]))
                      .write.format("noop").mode("overwrite").save(), args.repeats)
+    engines = jvm_engine.score(features, [arm.folder], [key]).select(key, F.col("score").alias("jvm")).join(
+        features.mapInArrow(scorer([arm.folder], [key]), scored_schema(features, [key])), key)
+    gap = engines.select(F.max(F.abs(F.col("jvm") - F.col("score"))), F.count("*")).first()
     floor = best_rate(rows, lambda: features.mapInArrow(lambda batches: (b.select([key]) for b in batches),
                                                         f"{key} string").write.format("noop").mode("overwrite").save(),
                       args.repeats)
@@ -81,6 +84,7 @@ def main() -> None:
     for name, rate in (("jvm", jvm), ("python", ours)):
         print(f"  atelier {name} / spark_udf = {rate / theirs:.2f}x (goal >= 2); atelier {name} / bare = "
               f"{rate / bare:.2f} (goal >= 0.5)")
+    print(f"  jvm vs python engine: max abs score difference {gap[0]:.2g} over {gap[1]:,} rows")
     print(f"  python floor / bare = {floor / bare:.2f}; atelier python / floor = {ours / floor:.2f}")
 
 

@@ -406,14 +406,15 @@ class ArmConfig(StrictModel):
 
 
 class ScoringConfig(StrictModel):
-    """Scheduled batch scoring: the arms, the assignment salt, and the sampled prediction log."""
+    """Scheduled batch scoring: the arms, the assignment salt, the engine (`jvm`: ONNX Runtime in the
+    executor JVMs, or `python`: the pyfunc in Python workers; docs/scoring.md) and the sampled prediction log."""
 
     arms: list[ArmConfig] = Field(default_factory=lambda: [ArmConfig(name="champion", role="champion",
                                                                      alias="champion")])
     salt: str = "ab-1"
-    # python: each arm's pyfunc in the executors' Python workers (mapInArrow over Arrow batches);
-    # jvm: each arm's model as an ONNX graph run by ONNX Runtime in the executor JVMs (no Python hop).
-    engine: Literal["python", "jvm"] = "python"
+    # jvm: each arm's model as an ONNX graph run by ONNX Runtime in the executor JVMs (no Python hop);
+    # python: each arm's pyfunc in the executors' Python workers (mapInArrow over Arrow batches).
+    engine: Literal["jvm", "python"] = "jvm"
     # The first date the daily schedule scores (default: the day after training.window ends); a daily
     # run for an earlier date builds the tables and skips scoring, reconciliation and monitoring.
     start: dt.date | None = None

@@ -1,12 +1,15 @@
 """The score job: a date's feature rows scored by every arm into `ml.predictions`, atomically per date.
 
 Each arm's model (resolved from its alias or fixed version once, on the driver) is copied to the
-cache folder and loaded once per executor Python process; one `mapInArrow` pass over the date's
-rows applies every arm to whole Arrow batches (vectorized preprocessing, one forward per batch and
-arm), carrying the key and date through, so no join puts scores back on their rows. The champion and the challenger score every row; `served` marks the arm whose
-answer counts for a row: the challenger for the rows whose salted key hash falls in its share,
-the champion for the rest. Shadows score every row and are never served. A rerun for the same
-date (or a backfill) replaces that date's rows and assigns every row to the same arm.
+cache folder. One pass over the date's rows applies every arm to whole batches, carrying the key
+and date through, so no join puts scores back on their rows; the engine (`scoring.engine`) says
+where: `jvm` (default) runs each model as an ONNX graph in the executor JVMs (`jvm_engine`), `python`
+loads each pyfunc once per executor Python process and scores Arrow batches in a `mapInArrow`
+(vectorized preprocessing, one forward per batch and arm). The champion and the challenger score
+every row; `served` marks the arm whose answer counts for a row: the challenger for the rows whose
+salted key hash falls in its share, the champion for the rest. Shadows score every row and are
+never served. A rerun for the same date (or a backfill) replaces that date's rows and assigns every
+row to the same arm.
 """
 from __future__ import annotations
 

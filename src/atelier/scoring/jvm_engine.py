@@ -33,7 +33,9 @@ from atelier.tracking.pyfunc import TabularModel
 
 log = logging.getLogger(__name__)
 
-FOLDER, MODEL_FILE, SPEC_FILE = "jvm-scorer", "model.onnx", "scorer.json"  # as OnnxScorer.java reads them
+# Beside each cached model; a new graph format gets a new folder, so no job trusts an older one.
+FOLDER = "jvm-scorer-1"
+MODEL_FILE, SPEC_FILE = "model.onnx", "scorer.json"  # as OnnxScorer.java reads them
 BATCH_ROWS = 8192  # rows per ONNX Runtime call
 
 

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/fetch_jars.py [MAVEN_COORDINATE ...]
 
 The jobs' jars (`atelier.spark.session.runtime_packages`: Delta's, at the version of the installed
-delta-spark, and hadoop-aws for a lake on object storage) land where every later session takes them
+delta-spark, ONNX Runtime's for the jvm scoring engine, and hadoop-aws for a lake on object storage) land where every later session takes them
 from without network (`jar_conf`); extra coordinates (e.g. org.postgresql:postgresql:42.7.4 for a
 PostgreSQL catalog) land beside them in ~/.ivy2/jars.
 """

@@ -151,7 +151,8 @@ def jar_conf(platform: PlatformConfig) -> dict[str, str]:
     jars_dir = ivy_jars_dir()
     found = [sorted(jars_dir.glob(name))[-1:] for names in packages.values() for name in names]
     if not all(found):
-        log.warning("the jobs' jars are not in %s yet: Spark fetches them; Delta's default log store this time",
+        log.warning("the jobs' jars are not in %s yet: Spark fetches them; Delta's default log store and no jvm "
+                    "scoring engine this time (scripts/fetch_jars.py puts them there)",
                     jars_dir)
         return {"spark.jars.packages": ",".join(packages)}
     jars = [j[0] for j in found]

@@ -2,7 +2,7 @@
 executor JVMs (`atelier.spark.onnx_scorer`), so the rows never cross to a Python worker and back.
 
 Each arm's graph (`onnx_export.to_matrix_onnx`: the pyfunc's arithmetic after the category lookup)
-is built once per model version beside the arm's cached model (`jvm-scorer/`), and refused if it
+is built once per model version beside the arm's cached model (`FOLDER`), and refused if it
 scores the model's input example (as is, all null, all categories unseen) differently from the
 pyfunc by more than `onnx_export.TOLERANCE`. `scorer.json` beside it holds what the JVM side does
 itself: each categorical column's vocabulary (index 0: unseen or null), the task and the threshold.
@@ -25,10 +25,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from py4j.java_gateway import JavaPackage
 
+from atelier.errors import AtelierError
 from atelier.spark import onnx_scorer
 from atelier.tracking.onnx_export import (CATEGORIES, NUMERIC, TOLERANCE, ExportCheckFailed, probe_frames, session,
                                           to_matrix_onnx)
-from atelier.errors import AtelierError
 from atelier.tracking.pyfunc import TabularModel
 
 log = logging.getLogger(__name__)
@@ -89,18 +89,20 @@ def _check(model: TabularModel, model_folder: Path, graph: Path) -> None:
 
 def score(frame: DataFrame, model_folders: list[str], carry: list[str]) -> DataFrame:
     """`frame` scored by each model, as `batch.scorer` yields it: carry, arm_index, score, predicted_label."""
-    specs = [json.loads((graph_folder(f) / SPEC_FILE).read_text()) for f in model_folders]
+    scorer = functools.reduce(getattr, onnx_scorer.CLASS.split("."), frame.sparkSession._jvm)
+    if isinstance(scorer, JavaPackage):
+        raise JvmEngineMissing(f"the session has no {onnx_scorer.CLASS}: the jvm scoring engine needs the jobs' jars "
+                               "in the Ivy cache (.venv/bin/python scripts/fetch_jars.py) and javac to compile it (the "
+                               "session's warning says which is missing); or set scoring.engine: python")
+    graphs = [graph_folder(f) for f in model_folders]
+    specs = [json.loads((g / SPEC_FILE).read_text()) for g in graphs]
     numeric = list(dict.fromkeys(c for s in specs for c in s["numeric"]))
     categorical = list(dict.fromkeys(c for s in specs for c in s["categorical"]))
     columns = [*carry, *[F.col(c).cast("double").alias(f"n{i}") for i, c in enumerate(numeric)],
                *[F.col(c).cast("string").alias(f"s{i}") for i, c in enumerate(categorical)]]
     first_string = len(carry) + len(numeric)
     plan = {"carry": len(carry), "batch_rows": BATCH_ROWS, "arms": [
-        {"folder": str(graph_folder(f)), "numeric": [len(carry) + numeric.index(c) for c in s["numeric"]],
+        {"folder": str(g), "numeric": [len(carry) + numeric.index(c) for c in s["numeric"]],
          "categorical": [first_string + categorical.index(c) for c in s["categorical"]]}
-        for f, s in zip(model_folders, specs)]}
-    scorer = functools.reduce(getattr, onnx_scorer.CLASS.split("."), frame.sparkSession._jvm)
-    if isinstance(scorer, JavaPackage):
-        raise JvmEngineMissing(f"the session has no {onnx_scorer.CLASS}: the jvm scoring engine needs the jobs' jars "
-                               "in the Ivy cache (make venv, or .venv/bin/python scripts/fetch_jars.py)")
+        for g, s in zip(graphs, specs)]}
     return DataFrame(scorer.score(frame.select(*columns)._jdf, json.dumps(plan)), frame.sparkSession)

@@ -5,6 +5,7 @@ import importlib.metadata
 import logging
 import os
 import re
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -157,7 +158,10 @@ def jar_conf(platform: PlatformConfig) -> dict[str, str]:
         return {"spark.jars.packages": ",".join(packages)}
     jars = [j[0] for j in found]
     onnxruntime = next(j for j in jars if j.name == onnx_scorer.ONNXRUNTIME_JAR)
-    jars.append(onnx_scorer.scorer_jar(spark_jars_dir(), onnxruntime))
+    try:
+        jars.append(onnx_scorer.scorer_jar(spark_jars_dir(), onnxruntime))
+    except (RuntimeError, subprocess.CalledProcessError) as e:  # only the jvm scoring engine needs it
+        log.warning("no jvm scoring engine in this session: %s", getattr(e, "stderr", None) or e)
     if lake.scheme(platform) != "file":
         return {"spark.jars": ",".join(str(j) for j in jars)}
     storage = next(j for j in jars if j.name.startswith("io.delta_delta-storage-"))

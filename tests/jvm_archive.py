@@ -23,10 +23,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pyspark
-
 from atelier.config.schema import PlatformConfig
-from atelier.spark.session import ivy_jars_dir, submit_args, submit_env
+from atelier.spark.java_build import cache_root
+from atelier.spark.session import ivy_jars_dir, spark_jars_dir, submit_args, submit_env
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +39,13 @@ def archive_key() -> str:
     java_home = os.environ.get("JAVA_HOME")
     java = str(Path(java_home) / "bin" / "java") if java_home else "java"  # the one spark-submit runs
     version = subprocess.run([java, "-version"], capture_output=True, text=True, check=True).stderr
-    jars = sorted([*(Path(pyspark.__file__).parent / "jars").glob("*.jar"), *ivy_jars_dir().glob("*.jar")])
+    jars = sorted([*spark_jars_dir().glob("*.jar"), *ivy_jars_dir().glob("*.jar")])
     stamp = "\n".join([version, *(f"{j} {j.stat().st_size} {j.stat().st_mtime_ns}" for j in jars)])
     return hashlib.sha256(stamp.encode()).hexdigest()[:16]
 
 
 def archive_path() -> Path:
-    cache = Path(os.environ.get("ATELIER_CACHE", Path.home() / ".cache" / "atelier"))
-    return cache / "cds" / f"spark-driver-{archive_key()}.jsa"
+    return cache_root() / "cds" / f"spark-driver-{archive_key()}.jsa"
 
 
 def build_archive(target: Path, platform: PlatformConfig) -> None:

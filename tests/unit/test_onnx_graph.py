@@ -11,8 +11,8 @@ import torch
 
 from atelier.errors import AtelierError
 from atelier.features.preprocessor import OOV, Preprocessor
-from atelier.tracking.onnx_export import (CATEGORIES, MODEL_FILE, NUMERIC as NUMERIC_INPUT, TOLERANCE, ort_scores, session,
-                                          to_matrix_onnx, to_onnx)
+from atelier.tracking.onnx_export import (CATEGORIES, MODEL_FILE, NUMERIC as NUMERIC_INPUT, TOLERANCE, matrix_scores,
+                                          ort_scores, session, to_matrix_onnx, to_onnx)
 from atelier.tracking.pyfunc import TabularModel, write_model_files
 from atelier.training.models import ModelSpec, build_model
 
@@ -82,10 +82,7 @@ def test_the_matrix_graph_scores_like_the_pyfunc(tmp_path: Path, name: str, task
     assert [i.name for i in sess.get_inputs()] == [n for n, cols in ((NUMERIC_INPUT, numeric), (CATEGORIES, vocab))
                                                    if cols]
     frame = rows([*numeric, *vocab])
-    codes = pyfunc.preprocessor.transform(frame)[1]
-    feed = {NUMERIC_INPUT: frame[list(numeric)].to_numpy(dtype=np.float64), CATEGORIES: codes}
-    scores = sess.run(None, {i.name: feed[i.name] for i in sess.get_inputs()})[0]
-    assert np.abs(scores - pyfunc.score(frame)).max() <= TOLERANCE
+    assert np.abs(matrix_scores(sess, pyfunc, frame) - pyfunc.score(frame)).max() <= TOLERANCE
 
 
 def test_a_category_named_like_the_null_marker_is_refused(tmp_path: Path) -> None:

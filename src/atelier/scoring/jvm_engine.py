@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import pandas as pd
 from mlflow.models import Model
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -27,7 +26,7 @@ from py4j.java_gateway import JavaPackage
 
 from atelier.errors import AtelierError
 from atelier.spark import onnx_scorer
-from atelier.tracking.onnx_export import (CATEGORIES, NUMERIC, TOLERANCE, ExportCheckFailed, probe_frames, session,
+from atelier.tracking.onnx_export import (TOLERANCE, ExportCheckFailed, matrix_scores, probe_frames, session,
                                           to_matrix_onnx)
 from atelier.tracking.pyfunc import TabularModel
 
@@ -74,14 +73,8 @@ def _check(model: TabularModel, model_folder: Path, graph: Path) -> None:
     """Refuse a graph that scores the model's probe rows unlike the pyfunc."""
     example = Model.load(str(model_folder)).load_input_example(str(model_folder))
     sess = session(graph, threads=1)
-    names = {i.name for i in sess.get_inputs()}
-    diff = 0.0
-    for frame in probe_frames(example, list(model.preprocessor.vocab)):
-        numeric = frame[list(model.preprocessor.numeric)].apply(pd.to_numeric, errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan)
-        feed = {NUMERIC: numeric, CATEGORIES: model.preprocessor.transform(frame)[1]}
-        scores = sess.run(None, {k: v for k, v in feed.items() if k in names})[0]
-        diff = max(diff, float(np.abs(scores - model.score(frame)).max()))
+    diff = max(float(np.abs(matrix_scores(sess, model, frame) - model.score(frame)).max())
+               for frame in probe_frames(example, list(model.preprocessor.vocab)))
     if not diff <= TOLERANCE:
         raise ExportCheckFailed(f"{model_folder}: the JVM scorer's graph differs from the pyfunc by up to {diff:.3g} "
                                 f"on its probe rows (tolerance {TOLERANCE})")

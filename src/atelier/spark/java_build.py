@@ -19,11 +19,16 @@ log = logging.getLogger(__name__)
 SOURCES = Path(__file__).with_name("java")
 
 
+def cache_root() -> Path:
+    """atelier's per-machine cache: $ATELIER_CACHE, default ~/.cache/atelier."""
+    return Path(os.environ.get("ATELIER_CACHE", Path.home() / ".cache" / "atelier"))
+
+
 def compiled_jar(name: str, sources: list[Path], classpath: list[Path]) -> Path:
     """The jar of `sources` compiled against `classpath`; built (atomically) when missing."""
     digest = hashlib.sha256(b"".join(s.read_bytes() for s in sources)
                             + "".join(sorted(j.name for j in classpath)).encode()).hexdigest()
-    folder = Path(os.environ.get("ATELIER_CACHE", Path.home() / ".cache" / "atelier")) / "jars"
+    folder = cache_root() / "jars"
     jar = folder / f"{name}-{digest[:12]}.jar"
     if jar.is_file():
         return jar

@@ -95,16 +95,18 @@ class _MatrixPath(_ScorePath):
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         given = iter(inputs)
-        rows = inputs[0].shape[0]
-        numeric, categorical = (next(given) if width else inputs[0].new_zeros((rows, 0), dtype=dtype)
+        numeric, categorical = (next(given) if width else _no_columns(inputs[0], dtype)
                                 for width, dtype in zip(self.widths, (torch.float64, torch.int64)))
         return self.score(numeric, categorical)
 
 
 def _stacked(columns: tuple[torch.Tensor, ...], at: list[int], dtype: torch.dtype) -> torch.Tensor:
-    if not at:
-        return columns[0].new_zeros((columns[0].shape[0], 0), dtype=dtype)
-    return torch.stack([columns[i] for i in at], 1)
+    return torch.stack([columns[i] for i in at], 1) if at else _no_columns(columns[0], dtype)
+
+
+def _no_columns(rows_of: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A [rows, 0] tensor with as many rows as `rows_of`."""
+    return rows_of.new_zeros((rows_of.shape[0], 0), dtype=dtype)
 
 
 def _traced(module: nn.Module, example: tuple[torch.Tensor, ...], names: list[str]) -> onnx.ModelProto:
@@ -189,6 +191,15 @@ def session(path: Path, threads: int = 0) -> ort.InferenceSession:
 
 def ort_scores(sess: ort.InferenceSession, frame: pd.DataFrame) -> np.ndarray:
     return sess.run([OUTPUT], ort_feed(sess, frame))[0].astype(np.float64)
+
+
+def matrix_scores(sess: ort.InferenceSession, model: TabularModel, frame: pd.DataFrame) -> np.ndarray:
+    """The scores of `to_matrix_onnx`'s graph for a frame of raw columns (categories looked up by the pyfunc's
+    preprocessor, as the JVM scorer looks them up)."""
+    numeric = frame[list(model.preprocessor.numeric)].apply(pd.to_numeric, errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan)
+    feed = {NUMERIC: numeric, CATEGORIES: model.preprocessor.transform(frame)[1]}
+    return sess.run([OUTPUT], {i.name: feed[i.name] for i in sess.get_inputs()})[0].astype(np.float64)
 
 
 def probe_frames(example: pd.DataFrame, categorical: list[str]) -> list[pd.DataFrame]:

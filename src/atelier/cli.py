@@ -345,9 +345,10 @@ def cmd_submit(args: argparse.Namespace) -> None:
 def cmd_spark_sql(args: argparse.Namespace) -> None:
     """Start Spark's own `spark-sql` shell on the same catalog, jars and settings as the jobs."""
     from atelier.config.loader import load_platform
-    from atelier.spark.session import secret_properties, submit_args, submit_env
+    from atelier.spark.session import prepare_catalog, secret_properties, submit_args, submit_env
 
     platform = load_platform(args.conf_dir, args.env, args.overrides)
+    prepare_catalog(platform)
     bin_dir = Path(sys.executable).parent
     # Delta answers min/max/count from its log as java.time.LocalDate, which the spark-sql shell
     # cannot print for DATE columns (ClassCastException); the shell reads the files instead.

@@ -17,7 +17,7 @@ import pyspark
 from pyspark.sql import SparkSession
 
 from atelier.config.schema import PlatformConfig
-from atelier.spark import lake, logstore, onnx_scorer
+from atelier.spark import derby, lake, logstore, onnx_scorer
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ LOG4J2 = Path(__file__).with_name("log4j2.properties")
 LOOPBACK = "127.0.0.1"
 # Settings whose values are secrets (the catalog's password, object-store keys): kept off command lines.
 SECRET_SETTING = re.compile(r"password|secret|token|access\.key", re.IGNORECASE)
+CATALOG_URL = "spark.hadoop.javax.jdo.option.ConnectionURL"
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
@@ -66,9 +67,7 @@ def session_conf(platform: PlatformConfig) -> dict[str, str]:
         **DELTA_CONF,
         "spark.sql.catalogImplementation": "hive",
         "spark.sql.warehouse.dir": lake.root(platform),
-        "spark.hadoop.javax.jdo.option.ConnectionURL": (
-            f"jdbc:derby:;databaseName={metastore / 'metastore_db'};create=true"
-        ),
+        CATALOG_URL: derby.embedded_url(metastore),
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={metastore} -Dlog4j2.configurationFile={LOG4J2}",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(platform.spark.shuffle_partitions),
@@ -203,9 +202,17 @@ def secret_properties(platform: PlatformConfig) -> Iterator[list[str]]:
         yield ["--properties-file", str(path)]
 
 
+def prepare_catalog(platform: PlatformConfig) -> None:
+    """Make the metastore folder; with the embedded Derby catalog, set aside a database whose creation was killed."""
+    metastore = Path(platform.metastore_dir).resolve()
+    metastore.mkdir(parents=True, exist_ok=True)
+    if session_conf(platform)[CATALOG_URL] == derby.embedded_url(metastore):
+        derby.set_aside_unfinished(metastore)
+
+
 def build_session(platform: PlatformConfig, app_name: str | None = None) -> SparkSession:
     """Start (or join) the process's SparkSession configured for `platform`."""
-    Path(platform.metastore_dir).mkdir(parents=True, exist_ok=True)
+    prepare_catalog(platform)
     if not lake.is_uri(platform.lake_root):
         Path(platform.lake_root).mkdir(parents=True, exist_ok=True)
     conf = session_conf(platform)

@@ -17,20 +17,19 @@ def embedded_url(metastore_dir: Path) -> str:
     return f"jdbc:derby:;databaseName={metastore_dir / DATABASE};create=true"
 
 
-def set_aside_unfinished(metastore_dir: Path) -> Path | None:
+def set_aside_unfinished(metastore_dir: Path) -> None:
     """Rename a Derby database that has no service properties (its first boot was killed) out of the way.
 
     Derby refuses such a folder ("Perhaps Derby was brought down in the middle of creating this
     database") on every later boot; it holds no catalog entry yet, so the next boot creates the
-    database anew. The folder is kept beside it, renamed, and the renamed path is returned.
+    database anew. The folder is kept beside it, renamed.
     Embedded Derby boots in one process at a time, so no other process is creating it now.
     """
     database = metastore_dir / DATABASE
     if not database.is_dir() or any((database / name).exists() for name in SERVICE_FILES):
-        return None
+        return
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     aside = database.with_name(f"{DATABASE}.unfinished-{stamp}")
     database.rename(aside)
     log.warning("the Derby catalog %s was never fully created (a process died creating it): moved to %s, "
                 "a new one is created", database, aside)
-    return aside

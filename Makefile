@@ -9,11 +9,12 @@ START ?= 2013-01-01
 END ?= 2013-12-31
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-fast bench clean help cluster-up cluster-down objectstore-up objectstore-down airflow-venv airflow browser postgres
+.PHONY: venv demo test test-fast coverage bench clean help cluster-up cluster-down objectstore-up objectstore-down airflow-venv airflow browser postgres
 
 help:
 	@echo "make demo   - set up, then build the example use case's Delta tables ($(START)..$(END))"
-	@echo "make test   - set up, then run the test suite"
+	@echo "make test   - set up, then run the test suite: the fast tier, then the end-to-end tier on 2 workers"
+	@echo "make test-fast - the unit tests only (no Spark); make coverage - make test with line coverage of src/atelier"
 	@echo "make bench  - benchmarks (prints ratios)"
 	@echo "make clean  - remove var/ (tables, catalog, caches); keeps .venv"
 	@echo "make cluster-up / cluster-down - a Spark standalone master and 2 workers on 127.0.0.1 (jobs: --env standalone)"
@@ -28,10 +29,14 @@ demo: venv
 	@scripts/demo.sh $(USE_CASE) $(START) $(END)
 
 test: venv airflow-venv browser postgres
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@scripts/test.sh $(PYTEST_ARGS)
 
 test-fast: venv
-	$(PY) -m pytest -m "not integration and not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)
+
+coverage: venv airflow-venv browser postgres
+	rm -f .coverage .coverage.*
+	@scripts/test.sh --cov=atelier --cov-append --cov-report=term --cov-report=html:var/reports/coverage $(PYTEST_ARGS)
 
 bench: venv airflow-venv
 	$(VENV)/bin/pip install --quiet duckdb

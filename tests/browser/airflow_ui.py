@@ -64,7 +64,7 @@ def run_state(page: Page, url: str, dag_id: str, user: str, timeout_s: float) ->
         for state in ("success", "failed"):
             if state in text:
                 return state
-        time.sleep(10)
+        time.sleep(2)
     return "timeout"
 
 

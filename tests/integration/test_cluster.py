@@ -27,7 +27,7 @@ from atelier.training.metrics import binary_metrics
 from tests.conftest import REPO, free_port, rooted_platform, run_atelier, settings_of
 from tests.integration.conftest import FAST, START
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 LAST = START + dt.timedelta(days=6)                      # June 20-26: collect, features, score
 HELD_OUT = (START + dt.timedelta(days=4), START + dt.timedelta(days=5))  # validation and test days
 # Train June 20-23, validate June 24, test June 25 (its outcomes arrive with June 26's collect).

@@ -38,7 +38,7 @@ from tests.conftest import ATELIER, REPO, rooted_platform, run_atelier, settings
 from tests.integration.conftest import scoring_overrides, scoring_use_case
 
 log = logging.getLogger(__name__)
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 JDBC = "org.postgresql:postgresql:42.7.4"
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ", re.MULTILINE)
 JOBS = {"features A": ("features", dt.date(2013, 6, 20), dt.date(2013, 6, 22)),
@@ -125,14 +125,15 @@ def assert_same_rows(spark: SparkSession, name: str, where: F.Column, mine: Plat
 
 
 def test_jobs_registering_the_same_new_tables_at_once_leave_one_catalog_entry_each(
-        shared: tuple[PlatformConfig, list[str]], postgres: str) -> None:
+        shared: tuple[PlatformConfig, list[str]], postgres: str, tmp_path: Path) -> None:
     root = Path(shared[0].lake_root)
     names = sorted(f"{t.parent.name}.{t.name}" for t in root.glob("*/*") if (t / "_delta_log").is_dir())
     flags = [*settings_of(rooted_platform(root.parent)), *catalog_flags(postgres, "racing")]
     run_atelier("sql", "SHOW DATABASES", *flags, env=dict(os.environ))  # its first user, alone
-    moment = str(time.time() + 45)  # past the processes' start-up
+    barrier = tmp_path / "barrier"  # each process waits there until all three have started their session
+    barrier.mkdir()
     racing = [subprocess.Popen([str(Path(ATELIER).parent / "python"), "-m", "tests.integration.register_tables",
-                                moment, *names, *flags], cwd=REPO, stdout=subprocess.PIPE,
+                                str(barrier), "3", *names, *flags], cwd=REPO, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True) for _ in range(3)]
     outputs = [p.communicate(timeout=600)[0] for p in racing]
     log.info("%d tables registered by 3 processes at once", len(names))

@@ -20,7 +20,6 @@ commit references, or a commit's temporary file). The figures are printed.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import random
@@ -42,7 +41,7 @@ from atelier.spark import tables
 from tests.conftest import REPO, rooted_platform, settings_of
 from tests.integration.conftest import START
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 ATELIER = str(Path(sys.executable).parent / "atelier")
 DAY = START  # the first day of the training lake: its features depend on no earlier day
 # Each start costs a JVM and a Spark session (~40 s on CI's 2 cores): 6 by default, ATELIER_CRASH_KILLS for more.

@@ -101,6 +101,7 @@ def test_an_overwrite_replaces_a_file_that_hadoop_wrote_with_a_checksum(spark: S
     assert got == ['{"version":20,"size":30}']
 
 
+@pytest.mark.e2e
 def test_two_processes_commit_to_one_table_and_no_commit_is_lost(spark: SparkSession, platform: PlatformConfig,
                                                                  tmp_path: Path) -> None:
     jar_conf(platform)  # builds the log store's jar before the writers race to

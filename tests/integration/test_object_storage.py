@@ -26,7 +26,7 @@ from atelier.spark import tables
 from tests.conftest import ATELIER, REPO, free_port, rooted_platform, run_atelier, settings_of
 from tests.integration.conftest import START
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 LAST = START + dt.timedelta(days=1)
 FEATURES = "gold.flight_features"
 FINGERPRINT = "concat('rows=', count(*), ' hash=', sum(CAST(hash(*) AS BIGINT)))"

@@ -22,7 +22,7 @@ from atelier.training.job import train
 from tests.conftest import REPO
 from tests.integration.conftest import training_use_case
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 JAVA = REPO / "java"
 GOLDEN = JAVA / "target" / "golden"  # kept after the test: rerun `mvn test` by hand on it (java/README.md)
 

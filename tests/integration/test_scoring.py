@@ -4,10 +4,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from atelier.config.schema import PlatformConfig
 from atelier.scoring.batch import ScoringError, score_dates
 from atelier.spark import tables
 from tests.integration.conftest import scoring_use_case

@@ -25,7 +25,7 @@ from atelier.training.job import train
 from tests.conftest import CONF, free_port
 from tests.integration.conftest import training_use_case
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 DAY = dt.date(2013, 7, 4)
 
 

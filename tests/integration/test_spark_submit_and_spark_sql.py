@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import REPO
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 ATELIER = str(Path(sys.executable).parent / "atelier")
 
 

@@ -14,7 +14,7 @@ from mlflow.entities import Metric
 from atelier.config.schema import MlflowConfig, PlatformConfig
 from atelier.tracking import store
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 
 WRITERS = 6
 POINTS = 2000  # metric points per run, logged in batches of 500 (as record.log_series does, by 1000)

@@ -230,7 +230,7 @@ def test_a_nan_loss_fails_the_run_and_marks_it_failed(spark, lake) -> None:
     assert "TrainingDiverged" in failed.iloc[0]["tags.atelier.error"]
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_a_killed_worker_fails_the_job_with_its_error_not_a_hang(spark, lake) -> None:
     """kill -9 rank 1 mid-training: the call fails promptly and names the failure."""
     uc = use_case("training.backend=horovod", "training.num_proc=2", "training.epochs=200",

@@ -134,7 +134,7 @@ def test_row_groups_are_listed_in_file_order(sample: Path) -> None:
     assert [g.file for g in groups] == sorted(g.file for g in groups) and sum(g.rows for g in groups) == 6000
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_gpu_check_runs_without_spark_under_torchrun(sample: Path) -> None:
     """The check meant for a CUDA machine, here on CPU: two torch.distributed ranks via torchrun, no Spark."""
     torchrun = Path(sys.executable).parent / "torchrun"

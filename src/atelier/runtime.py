@@ -77,13 +77,14 @@ def open_job(args: argparse.Namespace, name: str, use_case: bool = True, dated: 
 
 
 def run_main(fn, argv: list[str] | None) -> int:
-    """Run a CLI/job main: an AtelierError becomes one clear line on stderr and exit status 2."""
+    """Run a CLI/job main: an AtelierError becomes one clear line on stderr and its exit status
+    (2 for a refused input; atelier.errors lists them). Any other exception propagates (exit status 1)."""
     setup_logging()
     try:
         fn(argv)
     except AtelierError as exc:
         log.error("%s: %s", type(exc).__name__, exc)
-        return 2
+        return exc.exit_status
     return 0
 
 

@@ -20,7 +20,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 
 from atelier.config.schema import PlatformConfig, WritesConfig
-from atelier.errors import TableError
+from atelier.errors import TableError, WriteConflict
 from atelier.spark import tables
 
 pytestmark = pytest.mark.integration
@@ -104,8 +104,8 @@ def test_writers_of_the_same_date_both_finish_and_one_wins(spark: SparkSession, 
     for round_ in range(4):  # round 0 also races the table's creation
         x, y = rows(spark, DAY, f"x{round_}", 300), rows(spark, DAY, f"y{round_}", 301)
         versions: dict[str, int] = {}
-        at_once(lambda: versions.setdefault("x", tables.replace_dates(spark, lake, x, name, "d", DAY, DAY)),
-                lambda: versions.setdefault("y", tables.replace_dates(spark, lake, y, name, "d", DAY, DAY)))
+        at_once(lambda: versions.setdefault("x", tables.replace_dates(spark, lake, x, name, "d", DAY, DAY).version),
+                lambda: versions.setdefault("y", tables.replace_dates(spark, lake, y, name, "d", DAY, DAY).version))
         final = tables.read_table(spark, lake, name)
         winner = x if versions["x"] > versions["y"] else y  # the later commit replaced the earlier one
         assert same(final, winner), f"round {round_}: the date holds a mix or a partial write"
@@ -169,7 +169,7 @@ def test_a_conflict_is_retried_and_the_retry_commits(spark: SparkSession, lake: 
     held.go(1)
     held.go(2)  # the retry goes through
     thread.join(timeout=300)
-    assert outcome and outcome[0] == 2, outcome
+    assert outcome and outcome[0].version == 2 and outcome[0].rows == 50, outcome
     assert retries(caplog) == 1
     assert same(tables.read_table(spark, lake, name), rows(spark, DAY, "held", 50))
     message = next(r.getMessage() for r in caplog.records if RETRY in r.getMessage())
@@ -189,7 +189,7 @@ def test_a_write_that_always_conflicts_gives_up_naming_table_dates_and_conflict(
         tables.replace_dates(spark, lake, rows(spark, DAY, f"other{attempt}", 7), name, "d", DAY, DAY)
         held.go(attempt)
     thread.join(timeout=300)
-    assert outcome and isinstance(outcome[0], TableError), outcome
+    assert outcome and isinstance(outcome[0], WriteConflict) and outcome[0].exit_status == 75, outcome
     message = str(outcome[0])
     assert message.startswith(f"{name} dates {DAY}..{DAY}: gave up after 3 attempt(s)"), message
     assert "Concurrent" in message and "Exception" in message, message

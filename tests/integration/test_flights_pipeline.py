@@ -112,6 +112,21 @@ def test_rerun_gives_identical_tables(spark, platform, use_case, built) -> None:
         assert tables.current_version(spark, platform, reference) == built[reference], "unchanged snapshot rewritten"
 
 
+def test_collecting_the_first_day_again_with_no_outcomes_to_write_succeeds_and_changes_nothing(
+        spark, platform, use_case, built, caplog) -> None:
+    """The first day of the data has no matured outcomes (they are the previous day's flights): its rerun
+    (Airflow's first catch-up run after the demo) has nothing to write to the outcomes table."""
+    outcomes = use_case.tables.outcomes
+    before = {n: tables.current_version(spark, platform, n) for n in all_tables(platform, use_case)}
+    rows = {n: read(spark, platform, n).count() for n in before}
+    caplog.set_level("INFO", logger="atelier.spark.tables")
+    report = collect(spark, platform, use_case, START, START)
+    assert report.rows[outcomes] == 0 and report.versions[outcomes] == before[outcomes]
+    assert f"nothing to write for {outcomes} dates {START}..{START}" in caplog.text
+    assert tables.current_version(spark, platform, outcomes) == before[outcomes]
+    assert {n: read(spark, platform, n).count() for n in before} == rows
+
+
 def test_regression_use_case_is_configuration_only(spark, platform, built) -> None:
     regression = load_use_case("flights_arr_delay", CONF)
     collect(spark, platform, regression, START, START)

@@ -11,10 +11,10 @@ from atelier.spark import tables
 
 
 def read_typed(spark: SparkSession, source: SourceConfig, cache: Path) -> list[tuple]:
-    location = src.resolve_location("planes", source, cache)
-    raw = src.read_raw(spark, "planes", source, location)
-    typed, bad = src.apply_schema(raw, "planes", source, location)
-    assert src.check_types(typed, raw, bad, "planes", source, location) == {None: 2}
+    located = src.resolve_location("planes", source, cache)
+    raw = src.read_raw(spark, "planes", source, located)
+    typed, bad = src.apply_schema(raw, "planes", source, located.location)
+    assert src.check_types(typed, raw, bad, "planes", source, located.location) == {None: src.Counted(2, 0, {})}
     return sorted(tuple(r) for r in src.drop_flags(typed).collect())
 
 

@@ -5,6 +5,7 @@ catalog, a lake moved or deleted) is re-pointed at the one written."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 from pathlib import Path
 
@@ -57,3 +58,27 @@ def test_an_entry_pointing_at_a_lake_since_removed_is_re_pointed(
     shutil.rmtree(tmp_path / "gone")
     write(spark, here, "here")
     assert [r.tag for r in spark.table(NAME).collect()] == ["here"]
+
+
+def test_a_write_that_changes_nothing_is_a_success_that_commits_nothing(
+        spark: SparkSession, platform: PlatformConfig, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A date with no rows to add and none to remove (the first day of a range has no matured outcomes,
+    a day whose rows were all quarantined): Delta makes no commit, and the job goes on."""
+    lake = platform.model_copy(update={"lake_root": str(tmp_path / "lake")})
+    schema = "d date, id long, tag string"
+    empty = spark.createDataFrame([], schema)
+    created = tables.replace_dates(spark, lake, empty, NAME, "d", DAY, DAY)  # a new table: its first commit
+    assert (created.version, created.rows, created.committed) == (0, 0, True)
+    caplog.set_level(logging.INFO, logger="atelier.spark.tables")
+    for _ in range(2):  # a rerun too
+        nothing = tables.replace_dates(spark, lake, empty, NAME, "d", DAY, DAY)
+        assert (nothing.version, nothing.rows, nothing.committed) == (0, 0, False)
+    assert f"nothing to write for {NAME} dates {DAY}..{DAY}" in caplog.text
+    written = tables.replace_dates(spark, lake, spark.createDataFrame([(DAY, 1, "x"), (DAY, 2, "y")], schema),
+                                   NAME, "d", DAY, DAY)
+    assert (written.version, written.rows, written.committed) == (1, 2, True)
+    other_day = DAY + dt.timedelta(days=1)  # nothing there, nothing to add: the rows of DAY stay
+    assert not tables.replace_dates(spark, lake, empty, NAME, "d", other_day, other_day).committed
+    assert not tables.append(spark, lake, empty, NAME).committed
+    assert tables.current_version(spark, lake, NAME) == 1
+    assert sorted(r.id for r in tables.read_table(spark, lake, NAME).collect()) == [1, 2]

@@ -34,11 +34,12 @@ def runs(spark: SparkSession, lake: PlatformConfig, table: str):
     return tables.read_table(spark, lake, "ops.validation_runs").filter(F.col("table_name") == table)
 
 
-def flights_from(name: str):
+def flights_from(name: str, *overrides: str):
     return load_use_case("flights_delay", CONF, overrides=[
         "sources.flights.format=csv", f"sources.flights.path={BAD / name}", "sources.flights.package=",
         # The tiny files hold a few rows of one day: no volume or freshness rule applies to them.
         "validation.tables.flights.table_rules.2.min_rows=1", "validation.tables.flights.table_rules.2.min_ratio=0",
+        *overrides,
     ])
 
 
@@ -107,7 +108,6 @@ def test_duplicate_flights_fail_the_job_with_the_rule_and_the_report(spark: Spar
 @pytest.mark.parametrize(("case", "rules"), [
     ("flights_absurd_values.csv", [["distance_plausible"], ["arr_delay_plausible"]]),
     ("flights_malformed_line.csv", [["key_present", "time_hour_matches_schedule"]]),
-    ("flights_non_utf8.csv", [["origin_is_nyc"]]),
     ("flights_future_dates.csv", [["time_hour_matches_schedule"]]),
     ("flights_null_keys.csv", [["key_present"], ["key_present"]]),
 ])
@@ -117,6 +117,20 @@ def test_bad_rows_are_quarantined_with_their_reasons(spark: SparkSession, lake: 
     assert sorted(r["failed_rules"] for r in quarantined.collect()) == sorted(rules)
     kept = tables.read_table(spark, lake, "bronze.flights").count()
     assert kept + quarantined.count() == 6  # every row is in exactly one of the two
+
+
+def test_a_line_that_is_not_utf8_is_quarantined_with_its_bytes(spark: SparkSession, lake: PlatformConfig) -> None:
+    """Spark would have read it with U+FFFD in place of the bytes; it is quarantined before Spark reads the file."""
+    collect(spark, lake, flights_from("flights_non_utf8.csv", "sources.flights.max_bad_share=0.5"), JAN1, JAN1)
+    [row] = tables.read_table(spark, lake, "quarantine.bronze_flights").collect()
+    assert row["_date"] == JAN1 and row["failed_rules"] == [
+        "unparsed: line 4: 'utf-8' codec can't decode byte 0xe9 in position 45: invalid continuation byte"]
+    line = json.loads(row["row"])
+    assert line["line"] == 4 and line["file"].endswith("flights_non_utf8.csv")
+    assert bytes.fromhex(line["hex"]) == (BAD / "flights_non_utf8.csv").read_bytes().splitlines()[3]
+    assert tables.read_table(spark, lake, "bronze.flights").count() == 5
+    [run] = runs(spark, lake, "bronze.flights").collect()
+    assert (run["rows_in"], run["rows_passed"], run["rows_quarantined"], run["failures_by_rule"]) == (6, 5, 1, {"unparsed": 1})
 
 
 def test_truncated_parquet_is_a_clear_error(spark: SparkSession, lake: PlatformConfig, tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from atelier.cli import build_parser
-from atelier.errors import ConfigError
-from atelier.runtime import date_range
+from atelier.errors import ConfigError, WriteConflict
+from atelier.runtime import date_range, run_main
+from atelier.training.backends import TrainingFailed
 from tests.conftest import REPO
 
 ATELIER = str(Path(sys.executable).parent / "atelier")
@@ -66,3 +67,25 @@ def test_config_error_is_one_line_and_exit_status_2_before_spark_starts() -> Non
     assert "ConfigError: invalid configuration:" in result.stderr
     assert "--set spark.shuffle_partitions=x: spark.shuffle_partitions: Input should be a valid integer" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("error", "status"), [
+    (ConfigError("conf/base/platform.yaml: spark.master: required"), 2),  # refused: the DAGs do not retry
+    (WriteConflict("ml.predictions dates 2013-07-04..2013-07-04: gave up after 4 attempt(s)"), 75),  # lost race
+    (TrainingFailed("rank 1: killed"), 1),  # the job's own failure: retried
+])
+def test_an_error_ends_the_job_with_the_status_that_says_whether_to_retry(
+        error: Exception, status: int, caplog: pytest.LogCaptureFixture) -> None:
+    def fail(argv: list[str] | None) -> None:
+        raise error
+
+    assert run_main(fail, []) == status
+    assert f"{type(error).__name__}: {error}" in caplog.text
+
+
+def test_an_unexpected_exception_propagates_with_its_traceback() -> None:
+    def fail(argv: list[str] | None) -> None:
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError):
+        run_main(fail, [])

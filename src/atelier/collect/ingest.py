@@ -6,18 +6,23 @@ Columns known only after the event (`outcome_columns`) never reach bronze: they 
 outcomes table, `outcome_delay_days` after the event date.
 
 Every source is read and checked before anything is written, so a bad source fails the job
-with no table touched; each table write is then one atomic Delta commit.
+with no table touched; each table write is then one atomic Delta commit. Rows that do not parse
+(a value that does not fit its type, a line that does not decode) go to the bronze table's
+quarantine, or fail the job, as the source's `on_parse_error` says; more than `max_bad_share` of
+the dates' rows so quarantined fail it. Per source, rows read = rows written + rows quarantined +
+rows of other dates: logged, in the report, and checked.
 """
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from atelier.collect import sources as src
@@ -26,7 +31,7 @@ from atelier.errors import SourceError
 from atelier.features.keys import dedupe_latest, with_entity_key
 from atelier.spark import tables
 from atelier.validation import gate
-from atelier.validation.gate import GateOutcome, Scope
+from atelier.validation.gate import QUARANTINE_DATE, QUARANTINE_ROW, UNPARSED, GateOutcome, Scope, ValidationError
 from atelier.validation.rules import flag_rows, passed
 
 log = logging.getLogger(__name__)
@@ -43,18 +48,34 @@ class CollectReport:
     rows: dict[str, int] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)
     unchanged: list[str] = field(default_factory=list)
+    sources: dict[str, dict[str, int]] = field(default_factory=dict)  # per source: read, written, quarantined, other_dates
+
+
+@dataclass(frozen=True)
+class Tally:
+    """A source's rows as the check counted them (lines that do not decode included)."""
+
+    read: int
+    in_dates: int  # rows of the collected dates (for a reference source: all), those that did not parse included
+    unparsed: dict[dt.date, int]  # of those, per date, the rows that did not parse
+
+    @property
+    def other_dates(self) -> int:
+        return self.read - self.in_dates
 
 
 @dataclass(frozen=True)
 class CheckedSource:
-    """A source read, typed and checked: rows (stamped, dated for events) and row counts per date."""
+    """A source read, typed and checked: the rows that parsed (stamped, dated for events), those that
+    did not (quarantine rows of the collected dates), and the counts."""
 
     name: str
     config: SourceConfig
     location: str
     rows: DataFrame
-    counts: dict[object, int]
-    cached: DataFrame | None = None  # the persisted frame behind `rows`, released after the writes
+    unparsed: DataFrame
+    tally: Tally
+    cached: DataFrame  # the persisted frame behind `rows`, released after the writes
 
 
 def bronze_table(platform: PlatformConfig, source_name: str) -> str:
@@ -88,14 +109,13 @@ def collect(
     gates = {s.name: _gate(batch, s) for s in checked if s.config.kind == "events"}
     for source in checked:
         if source.config.kind == "reference":
-            _write_reference(batch, source)
+            _account(batch, source, _write_reference(batch, source), _quarantine(batch, source))
             continue
         _write_events(batch, source, gates[source.name])
         if source.config.outcome_columns:
             _write_outcomes(batch, source)
     for source in checked:
-        if source.cached is not None:
-            source.cached.unpersist()
+        source.cached.unpersist()
     log.info("collect %s %s..%s done: %s", use_case.name, start, end, batch.report.rows)
     return batch.report
 
@@ -121,20 +141,33 @@ def check_source(
     start: dt.date,
     end: dt.date,
 ) -> CheckedSource:
-    """Read one source and check its columns, types and (for events) that the dates have rows."""
-    location = src.resolve_location(name, source, Path(platform.cache_dir))
-    raw = src.read_raw(spark, name, source, location)
+    """Read one source and check its columns, types, share of rows that do not parse and (for events)
+    that the dates have rows.
+
+    A row that does not parse is dated by its own date, or the first date when that did not parse
+    either; a reference source's rows all count for the first date.
+    """
+    located = src.resolve_location(name, source, Path(platform.cache_dir))
+    location = located.location
+    raw = src.read_raw(spark, name, source, located)
     flagged, bad = src.apply_schema(raw, name, source, location)
-    stamp = {SOURCE: F.lit(f"{name}:{location}"), INGESTED_AT: F.current_timestamp()}
-    if source.kind == "reference":
-        counts = src.check_types(flagged, raw, bad, name, source, location)
-        return CheckedSource(name, source, location, src.drop_flags(flagged).withColumns(stamp), counts)
+    reference = source.kind == "reference"
     delay = dt.timedelta(days=use_case.outcome_delay_days if source.outcome_columns else 0)
-    dated = flagged.withColumn(BATCH_DATE, F.expr(source.date_expr).cast("date"))
+    unparsed_row = F.col(src.REASONS).isNotNull()
+    date = F.lit(start) if reference else F.expr(source.date_expr).cast("date")
+    read = Observation()
+    dated = flagged.observe(read, F.count(F.lit(1)).alias("rows")).withColumn(
+        BATCH_DATE, F.coalesce(date, F.when(unparsed_row, F.lit(start))))
     # Kept after the check, so that the writes do not parse the source again.
     scoped = dated.filter(F.col(BATCH_DATE).between(start - delay, end)).persist(StorageLevel.MEMORY_AND_DISK)
     counts = src.check_types(scoped, raw, bad, name, source, location, group_by=BATCH_DATE)
-    missing = [d for d in DateRange(start=start, end=end).dates() if not counts.get(d)]
+    in_dates = {d: c for d, c in counts.items() if start <= d <= end}
+    lines = sum(len(found) for found in located.undecodable.values())
+    # Spark reports no observed metrics for a persisted plan that came out empty: then count again.
+    rows_read = read.get.get("rows")
+    tally = _tally(in_dates, dated.count() if rows_read is None else rows_read, lines, start)
+    _check_share(name, source, location, tally, in_dates, lines, start, end)
+    missing = [] if reference else [d for d in DateRange(start=start, end=end).dates() if d not in counts]
     if missing and name == use_case.clean.primary:
         bounds = dated.agg(F.min(BATCH_DATE), F.max(BATCH_DATE)).collect()[0]
         raise SourceError(
@@ -143,22 +176,90 @@ def check_source(
         )
     if missing:
         log.warning("source '%s' has no rows for %d date(s) of %s..%s, first %s", name, len(missing), start, end, missing[0])
-    return CheckedSource(name, source, location, src.drop_flags(scoped).withColumns(stamp), counts, scoped)
+    stamp = {SOURCE: F.lit(f"{name}:{location}"), INGESTED_AT: F.current_timestamp()}
+    rows = src.drop_flags(scoped.filter(~unparsed_row)).withColumns(stamp)
+    quarantined = _unparsed_rows(scoped.filter(unparsed_row & F.col(BATCH_DATE).between(start, end))).unionByName(
+        _undecodable_rows(spark, located, start))
+    return CheckedSource(name, source, location, rows.drop(BATCH_DATE) if reference else rows, quarantined, tally, scoped)
+
+
+def _tally(in_dates: dict[dt.date, src.Counted], read: int, lines: int, start: dt.date) -> Tally:
+    """The counts of a source whose Spark frame had `read` rows, and `lines` lines that did not decode
+    (counted for the first date)."""
+    unparsed = {d: c.unparsed for d, c in in_dates.items()}
+    if lines:
+        unparsed[start] = unparsed.get(start, 0) + lines
+    return Tally(read + lines, sum(c.rows for c in in_dates.values()) + lines, unparsed)
+
+
+def _check_share(
+    name: str, source: SourceConfig, location: str, tally: Tally, in_dates: dict[dt.date, src.Counted], lines: int,
+    start: dt.date, end: dt.date,
+) -> None:
+    """Fail if more than `max_bad_share` of the dates' rows did not parse."""
+    bad = sum(tally.unparsed.values())
+    if bad > source.max_bad_share * tally.in_dates:
+        columns = {c: n for c in source.columns if (n := sum(k.by_column.get(c, 0) for k in in_dates.values()))}
+        raise SourceError(
+            f"source '{name}' ({location}): {bad} of the {tally.in_dates} row(s) of {start}..{end} do not parse "
+            f"({bad / tally.in_dates:.1%}, above max_bad_share {source.max_bad_share:g}): values that are not of "
+            f"their column's type {columns or 'none'}, lines that do not decode as {source.encoding}: {lines}; nothing written"
+        )
+
+
+def _unparsed_rows(rows: DataFrame) -> DataFrame:
+    """Rows that did not parse as quarantine rows: their date, the reasons, their values as read."""
+    return rows.select(
+        F.col(BATCH_DATE).alias(QUARANTINE_DATE),
+        F.transform(src.REASONS, lambda reason: F.concat(F.lit(f"{UNPARSED}: "), reason)).alias("failed_rules"),
+        F.col(src.RAW).alias("row"),
+    )
+
+
+def _undecodable_rows(spark: SparkSession, located: src.Located, day: dt.date) -> DataFrame:
+    """Lines that did not decode as quarantine rows of `day`: the reason, the file, line number and bytes (hex)."""
+    rows = [(day, [f"{UNPARSED}: line {line.number}: {line.reason}"],
+             json.dumps({"file": file, "line": line.number, "hex": line.data.hex()}))
+            for file, found in located.undecodable.items() for line in found]
+    return spark.createDataFrame(rows, QUARANTINE_ROW)
 
 
 def _write_events(batch: Batch, source: CheckedSource, gated: GateOutcome | None) -> None:
-    """The dates' rows (those that passed validation) to bronze; the rejected ones to the quarantine."""
+    """The dates' rows (those that passed validation) to bronze; the rejected ones and those that
+    did not parse to the quarantine."""
     rows = gated.passed if gated else source.rows.filter(F.col(BATCH_DATE).between(batch.start, batch.end))
     events = rows.drop(*source.config.outcome_columns)
     table = bronze_table(batch.platform, source.name)
-    batch.report.versions[table] = tables.replace_dates(
+    commit = tables.replace_dates(
         batch.spark, batch.platform, events, table, BATCH_DATE, batch.start, batch.end,
         batch.metadata(source=source.location),
     )
-    written = tables.last_commit_rows(batch.spark, batch.platform, table, batch.report.versions[table])
-    batch.report.rows[table] = written
+    batch.report.versions[table], batch.report.rows[table] = commit.version, commit.rows
     if gated:
-        gate.confirm(batch.spark, batch.platform, gated, written)
+        counted = gate.count_unparsed(gated, source.tally.unparsed)
+        quarantined = gate.write_quarantine(batch.spark, batch.platform, counted, source.unparsed)
+        gate.confirm(batch.spark, batch.platform, counted, commit.rows, quarantined)
+    else:
+        quarantined = _quarantine(batch, source)
+    _account(batch, source, commit.rows, quarantined)
+
+
+def _quarantine(batch: Batch, source: CheckedSource) -> int:
+    """The source's rows that did not parse to its bronze table's quarantine (no validation rules ran)."""
+    scope = Scope("collect", batch.report.run_id, bronze_table(batch.platform, source.name), BATCH_DATE,
+                  batch.start, batch.end)
+    return gate.store_quarantine(batch.spark, batch.platform, scope, source.unparsed, any(source.tally.unparsed.values()))
+
+
+def _account(batch: Batch, source: CheckedSource, written: int, quarantined: int) -> None:
+    """Log and report rows read = written + quarantined + of other dates; fail if they do not add up."""
+    tally = source.tally
+    counts = {"read": tally.read, "written": written, "quarantined": quarantined, "other_dates": tally.other_dates}
+    batch.report.sources[source.name] = counts
+    log.info("source '%s' %s..%s: %d rows read = %d written + %d quarantined + %d of other dates",
+             source.name, batch.start, batch.end, *counts.values())
+    if tally.read != written + quarantined + tally.other_dates:
+        raise ValidationError(f"source '{source.name}' {batch.start}..{batch.end}: rows do not add up: {counts}")
 
 
 def _write_outcomes(batch: Batch, source: CheckedSource) -> None:
@@ -178,15 +279,16 @@ def _write_outcomes(batch: Batch, source: CheckedSource) -> None:
         INGESTED_AT,
     )
     table = use_case.tables.outcomes
-    batch.report.versions[table] = tables.replace_dates(
+    commit = tables.replace_dates(
         batch.spark, batch.platform, outcomes, table, OUTCOME_DATE, batch.start, batch.end,
         batch.metadata(outcome_delay_days=delay.days),
     )
-    batch.report.rows[table] = tables.last_commit_rows(batch.spark, batch.platform, table, batch.report.versions[table])
+    batch.report.versions[table], batch.report.rows[table] = commit.version, commit.rows
 
 
-def _write_reference(batch: Batch, source: CheckedSource) -> None:
-    """A new snapshot version of a reference table, only if its content changed (so reruns add nothing)."""
+def _write_reference(batch: Batch, source: CheckedSource) -> int:
+    """A new snapshot version of a reference table, only if its content changed (so reruns add nothing);
+    the snapshot's rows."""
     spark, platform = batch.spark, batch.platform
     table = bronze_table(platform, source.name)
     content = list(source.config.columns)
@@ -196,11 +298,12 @@ def _write_reference(batch: Batch, source: CheckedSource) -> None:
     if current is not None and set(content) <= set(current.columns) and _fingerprint(current, content) == fingerprint:
         batch.report.unchanged.append(table)
         log.info("%s unchanged since its last snapshot; no new version", table)
-        return
+        return fingerprint[0]
     snapshot = source.rows.withColumn(BATCH_DATE, F.lit(batch.end))
     batch.report.versions[table] = tables.replace_table(
         spark, platform, snapshot, table, batch.metadata(snapshot_of=str(batch.end), source=source.location)
-    )
+    ).version
+    return fingerprint[0]
 
 
 def _fingerprint(df: DataFrame, columns: list[str]) -> tuple[int, int]:

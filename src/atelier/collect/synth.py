@@ -51,9 +51,9 @@ def synthesize(
     (an earlier synth output there is replaced; any other folder is refused, see safe_paths)."""
     out = check_replaceable(out, WRITES, "--out", platform_folders(platform))
     name, source = use_case.clean.primary, use_case.primary
-    location = src.resolve_location(name, source, Path(platform.cache_dir))
-    raw = src.read_raw(spark, name, source, location)
-    typed, _ = src.apply_schema(raw, name, source, location)
+    located = src.resolve_location(name, source, Path(platform.cache_dir))
+    raw = src.read_raw(spark, name, source, located)
+    typed, _ = src.apply_schema(raw, name, source, located.location)
     real = src.drop_flags(typed)
     synthetic = sample(real, rows, seed, unique_column(use_case), use_case.entity.natural_key)
     synthetic.select(*source.columns).write.mode("overwrite").parquet(str(out))

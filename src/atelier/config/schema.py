@@ -1,6 +1,7 @@
 """The configuration schema: the platform (resources) and use cases (what to build)."""
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 from typing import Annotated, Any, Literal
 
@@ -110,7 +111,12 @@ class EntityConfig(StrictModel):
 
 
 class SourceConfig(StrictModel):
-    """One input: where it is, its schema, and whether it is dated events or a reference snapshot."""
+    """One input: where it is, its schema, and whether it is dated events or a reference snapshot.
+
+    Text files (`csv`, `package`) are decoded in `encoding`; a line that does not decode, or a value
+    that does not fit its column's type, is quarantined (`on_parse_error: quarantine`) or fails the
+    job (`refuse`). More than `max_bad_share` of the collected dates' rows quarantined so fails it too.
+    """
 
     kind: Literal["events", "reference"]
     format: Literal["csv", "parquet", "delta", "package"]
@@ -120,6 +126,9 @@ class SourceConfig(StrictModel):
     columns: dict[str, str] = Field(min_length=1)
     outcome_columns: list[str] = Field(default_factory=list)
     options: dict[str, str] = Field(default_factory=dict)
+    encoding: str = "utf-8"
+    on_parse_error: Literal["quarantine", "refuse"] = "quarantine"
+    max_bad_share: float = Field(0.01, ge=0, le=1)
 
     @field_validator("columns")
     @classmethod
@@ -128,6 +137,18 @@ class SourceConfig(StrictModel):
         if bad:
             raise ValueError(f"unknown column types {bad}; use one of {sorted(SPARK_TYPES)}")
         return columns
+
+    @field_validator("encoding")
+    @classmethod
+    def _line_based_encoding(cls, encoding: str) -> str:
+        """An encoding Python knows, in which a line ends with the byte 0x0a (files are checked line by line)."""
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(f"unknown encoding '{encoding}'") from None
+        if "\n,".encode(encoding) != b"\n,":
+            raise ValueError(f"encoding '{encoding}' is not ASCII-compatible (UTF-16 and UTF-32 are not supported)")
+        return encoding
 
     @model_validator(mode="after")
     def _consistent(self) -> SourceConfig:
@@ -138,6 +159,8 @@ class SourceConfig(StrictModel):
         missing = [c for c in self.outcome_columns if c not in self.columns]
         if missing:
             raise ValueError(f"outcome_columns {missing} are not in columns")
+        if {k.lower() for k in self.options} & {"encoding", "charset"}:
+            raise ValueError("give the source's 'encoding', not options.encoding or options.charset")
         return self
 
 

@@ -106,10 +106,10 @@ def _write(
         scope = Scope("features", meta["run_id"], target.table, target.date_column, start, end)
         outcome = gate.check(spark, platform, scope, frame, target.rules, target.expected)
     rows = outcome.passed if outcome else frame
-    version = tables.replace_dates(spark, platform, rows, target.table, target.date_column, start, end, meta)
+    commit = tables.replace_dates(spark, platform, rows, target.table, target.date_column, start, end, meta)
     if outcome:
-        gate.confirm(spark, platform, outcome, tables.last_commit_rows(spark, platform, target.table, version))
-    return version
+        gate.confirm(spark, platform, outcome, commit.rows)
+    return commit.version
 
 
 def _bronze(spark: SparkSession, platform: PlatformConfig, source: str, report: FeaturesReport) -> DataFrame:

@@ -130,7 +130,7 @@ def drift(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig
                       run_id)
     frame = spark.createDataFrame(rows, _SCHEMA).withColumn("computed_at", F.current_timestamp())
     return tables.replace_dates(spark, platform, frame, use_case.monitoring.drift_table, SCORE_DATE, start, end, {
-        "job": "drift", "run_id": run_id, "use_case": use_case.name})
+        "job": "drift", "run_id": run_id, "use_case": use_case.name}).version
 
 
 def _per_group(counts: dict[tuple, Counts], reference: dict[str, dict], features: list[str]) -> dict[dt.date, list[Drift]]:

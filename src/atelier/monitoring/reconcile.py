@@ -114,7 +114,7 @@ def reconcile(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseCo
     name = use_case.monitoring.live_metrics_table
     version = tables.replace_dates(spark, platform, spark.createDataFrame(computed, live.schema), name, SCORE_DATE,
                                    start, end, {"job": "reconcile", "run_id": run_id, "use_case": use_case.name,
-                                                "inputs": versions})
+                                                "inputs": versions}).version
     reported = sorted((r.asDict() for r in computed if r["population"] == "all"), key=lambda r: (r[SCORE_DATE], r["arm"]))
     return ReconcileReport(run_id=run_id, version=version, rows=reported)
 

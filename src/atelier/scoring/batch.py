@@ -14,7 +14,6 @@ row to the same arm.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import shutil
 import uuid
@@ -191,7 +190,7 @@ def score_dates(spark: SparkSession, platform: PlatformConfig, use_case: UseCase
     name = use_case.scoring.predictions_table
     written = tables.replace_dates(spark, platform, predictions, name, SCORE_DATE, start, end, {
         "job": "score", "run_id": run_id, "use_case": use_case.name,
-        "inputs": {features_table: version}, "arms": {a.config.name: a.version for a in arms}})
+        "inputs": {features_table: version}, "arms": {a.config.name: a.version for a in arms}}).version
     if use_case.scoring.prediction_log_percent > 0:
         _write_prediction_log(spark, platform, use_case, features, run_id, start, end)
     rows = dict(tables.read_table(spark, platform, name, written).filter(

@@ -4,11 +4,13 @@ Tables live at `<lake_root>/<database>/<table>` (a local folder or an object-sto
 `atelier.spark.lake`) and are registered in the catalog as external Delta tables, so `spark-sql`
 finds them by name and the lake alone can rebuild the catalog.
 
-Every write is one Delta commit. Writes of dates replace them with `replaceWhere` on the date
-partition column, so writers of disjoint dates do not conflict; a write that does conflict with a
-concurrent commit is run again with exponential backoff (`platform.writes`), then fails with a
-TableError. Each commit carries a `write_id` in its userMetadata, by which a writer finds the
-version of its own commit when other writers commit after it.
+Every write is one Delta commit, or none when it changes nothing (Delta commits no replacement
+that adds no row and removes none): that is a success too, reported as such (`Commit.committed`).
+Writes of dates replace them with `replaceWhere` on the date partition column, so writers of
+disjoint dates do not conflict; a write that does conflict with a concurrent commit is run again
+with exponential backoff (`platform.writes`), then fails with a WriteConflict (exit status 75, which
+the DAGs retry). Each commit carries a `write_id` in its userMetadata, by which a writer finds its
+own commit when other writers commit after it.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
 from pyspark.sql import functions as F
 
 from atelier.config.schema import PlatformConfig
-from atelier.errors import TableError
+from atelier.errors import TableError, WriteConflict
 from atelier.identifiers import check_table_name, quoted
 from atelier.spark import lake
 
@@ -46,6 +48,16 @@ CONFLICTS: tuple[type[CapturedException], ...] = (
     delta_errors.ConcurrentTransactionException,
 )
 COMMITS_SCANNED = 100  # how far back in the history a writer looks for its own commit
+
+
+@dataclass(frozen=True)
+class Commit:
+    """What a write left: the table's version after it, and the rows the write's commit wrote (none
+    when Delta made no commit because the write changed nothing: `committed` is False)."""
+
+    version: int
+    rows: int
+    committed: bool
 
 
 @dataclass(frozen=True)
@@ -136,13 +148,13 @@ def replace_dates(
     start: dt.date,
     end: dt.date,
     metadata: dict[str, object] | None = None,
-) -> int:
+) -> Commit:
     """Atomically replace the rows of `name` whose `date_column` is in [start, end] with `df`.
 
     One Delta commit (`replaceWhere` on the partition column): readers see the old rows or the new
     ones, never a mix; a rerun for the same dates leaves the same rows; a concurrent writer of other
     dates does not conflict. Delta rejects rows of `df` outside the range. Returns the version of
-    this commit.
+    what it committed.
     """
     # One file per date (not one per task and date), written by as many tasks as there are cores: a
     # repartition by column alone is coalesced by AQE into one task for small data, which then writes
@@ -154,9 +166,10 @@ def replace_dates(
         .option("replaceWhere", date_predicate(date_column, start, end))
         .partitionBy(date_column)
     )
-    version = _commit(spark, platform, name, f"dates {start}..{end}", writer, metadata)
-    log.info("wrote %s dates %s..%s as version %d", name, start, end, version)
-    return version
+    commit = _commit(spark, platform, name, f"dates {start}..{end}", writer, metadata)
+    if commit.committed:
+        log.info("wrote %s dates %s..%s as version %d (%d rows)", name, start, end, commit.version, commit.rows)
+    return commit
 
 
 def replace_table(
@@ -165,7 +178,7 @@ def replace_table(
     df: DataFrame,
     name: str,
     metadata: dict[str, object] | None = None,
-) -> int:
+) -> Commit:
     """Atomically replace the whole table (one commit, so the previous version stays readable)."""
     writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
     return _commit(spark, platform, name, "whole table", writer, metadata)
@@ -173,8 +186,8 @@ def replace_table(
 
 def append(
     spark: SparkSession, platform: PlatformConfig, df: DataFrame, name: str, metadata: dict[str, object] | None = None
-) -> int:
-    """Append `df` in one commit (for logs such as ops tables); returns the version of this commit."""
+) -> Commit:
+    """Append `df` in one commit (for logs such as ops tables)."""
     return _commit(spark, platform, name, "append", df.write.format("delta").mode("append"), metadata)
 
 
@@ -185,21 +198,21 @@ def _commit(
     what: str,
     writer: DataFrameWriter,
     metadata: dict[str, object] | None,
-) -> int:
-    """Save `writer` to the table as one commit (retried on conflicts), register it; its version."""
+) -> Commit:
+    """Save `writer` to the table as one commit (retried on conflicts), register it; what it committed."""
     path = table_path(platform, name)
     write_id = uuid.uuid4().hex
     writer = writer.option("userMetadata", json.dumps({**(metadata or {}), "write_id": write_id},
                                                       sort_keys=True, default=str))
     retry_conflicts(platform, f"{name} {what}", lambda: writer.save(path))
     ensure_table_registered(spark, platform, name)
-    return _version_of(spark, platform, name, write_id)
+    return _commit_of(spark, platform, name, what, write_id)
 
 
 def retry_conflicts(platform: PlatformConfig, what: str, write: Callable[[], object]) -> None:
     """Run `write` (one Delta commit); when a concurrent commit conflicts with it, again after a backoff.
 
-    Each retry is logged; after `platform.writes.attempts` conflicts, a TableError names `what`
+    Each retry is logged; after `platform.writes.attempts` conflicts, a WriteConflict names `what`
     (the table and its dates) and the last conflict. The write must be idempotent (a replacement of
     dates, a MERGE on keys, or an append that did not commit).
     """
@@ -212,7 +225,7 @@ def retry_conflicts(platform: PlatformConfig, what: str, write: Callable[[], obj
             summary = (exc.desc or "").partition("\n")[0]
             conflict = f"{type(exc).__name__}: {summary}"
             if attempt == policy.attempts:
-                raise TableError(
+                raise WriteConflict(
                     f"{what}: gave up after {attempt} attempt(s), each in conflict with a concurrent commit "
                     f"to the same table; the last: {conflict}. Another job is writing these rows: rerun when "
                     "it is done, or raise writes.attempts"
@@ -223,13 +236,18 @@ def retry_conflicts(platform: PlatformConfig, what: str, write: Callable[[], obj
             time.sleep(delay)
 
 
-def _version_of(spark: SparkSession, platform: PlatformConfig, name: str, write_id: str) -> int:
-    """The version of the commit that `write_id` marks (other writers may have committed after it)."""
+def _commit_of(spark: SparkSession, platform: PlatformConfig, name: str, what: str, write_id: str) -> Commit:
+    """The commit that `write_id` marks (other writers may have committed after it). A write that
+    returned without one changed nothing: Delta commits no replacement that adds and removes no row."""
     history = DeltaTable.forPath(spark, table_path(platform, name)).history(COMMITS_SCANNED)
-    found = history.filter(F.get_json_object("userMetadata", "$.write_id") == write_id).select("version").first()
-    if found is None:
-        raise TableError(f"{name}: the commit of write {write_id} is not among its last {COMMITS_SCANNED} versions")
-    return int(found["version"])
+    found = (history.filter(F.get_json_object("userMetadata", "$.write_id") == write_id)
+             .select("version", "operationMetrics").first())
+    if found is not None:
+        return Commit(int(found["version"]), int((found["operationMetrics"] or {}).get("numOutputRows", 0)), True)
+    version = current_version(spark, platform, name)
+    log.info("nothing to write for %s %s: no row to add or remove, so no commit; the table stays at version %d",
+             name, what, version)
+    return Commit(version, 0, False)
 
 
 def exists(platform: PlatformConfig, name: str) -> bool:
@@ -253,18 +271,6 @@ def read_table(
 def current_version(spark: SparkSession, platform: PlatformConfig, name: str) -> int:
     history = DeltaTable.forPath(spark, table_path(platform, name)).history(1).collect()
     return int(history[0]["version"])
-
-
-def last_commit_rows(spark: SparkSession, platform: PlatformConfig, name: str, version: int | None = None) -> int:
-    """Rows written by commit `version` of the table (default: the latest), Delta's `numOutputRows` metric."""
-    history = DeltaTable.forPath(spark, table_path(platform, name)).history(
-        1 if version is None else COMMITS_SCANNED)
-    if version is not None:
-        history = history.filter(F.col("version") == version)
-    commit = history.first()
-    if commit is None:
-        raise TableError(f"{name}: version {version} is not among its last {COMMITS_SCANNED} versions")
-    return int((commit["operationMetrics"] or {}).get("numOutputRows", 0))
 
 
 def table_info(spark: SparkSession, platform: PlatformConfig, name: str) -> TableInfo:

@@ -29,7 +29,7 @@ from onnx import TensorProto, helper
 from torch import nn
 
 from atelier.config.schema import UseCaseConfig
-from atelier.errors import AtelierError
+from atelier.errors import EXIT_INTERNAL, AtelierError
 from atelier.features.preprocessor import OOV
 from atelier.safe_paths import Output
 from atelier.tracking.export import Source, input_columns, source, staged
@@ -52,7 +52,9 @@ TOLERANCE = 1e-5  # the export refuses a graph whose scores differ more from the
 
 
 class ExportCheckFailed(AtelierError):
-    """The ONNX graph does not answer like the pyfunc on the probe rows."""
+    """The ONNX graph does not answer like the pyfunc on the probe rows: a defect of the export, not an input."""
+
+    exit_status = EXIT_INTERNAL
 
 
 class _ScorePath(nn.Module):

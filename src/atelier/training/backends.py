@@ -13,13 +13,15 @@ from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
 
-from atelier.errors import AtelierError
+from atelier.errors import EXIT_INTERNAL, AtelierError
 from atelier.training.loop import WorkerResult, WorkerSpec, run_worker, worker_errors
 
 
 
 class TrainingFailed(AtelierError):
-    """A training worker failed; the message is the worker's own error."""
+    """A training worker failed; the message is the worker's own error. Not a refused input: retried."""
+
+    exit_status = EXIT_INTERNAL
 
 
 @dataclass

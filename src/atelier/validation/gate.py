@@ -7,13 +7,16 @@
 A table-rule breach raises `ValidationError` before anything is written (the failed run is
 recorded, and the Data Docs page says why). Rows that break row rules go to
 `quarantine.<database>_<table>` with the rule names, the row's values as JSON, the run id and the
-date; rerunning a date replaces that date's quarantine, so nothing is quarantined twice.
+date; rerunning a date replaces that date's quarantine, so nothing is quarantined twice. Rows of
+a source that did not parse come shaped for the quarantine (`write_quarantine(..., unparsed)`),
+their entries in `failed_rules` prefixed `unparsed: `, and are counted as rule `unparsed`
+(`count_unparsed`).
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from delta.tables import DeltaTable
@@ -31,6 +34,9 @@ from atelier.validation.rules import FAILED, Measures, flag_rows, measure, passe
 log = logging.getLogger(__name__)
 
 QUARANTINE_DATE = "_date"
+QUARANTINE_ROW = "_date date, failed_rules array<string>, row string"  # what a job hands to the quarantine
+# Input that did not parse: the prefix of its entries in `failed_rules`, its rule in `failures_by_rule`.
+UNPARSED = "unparsed"
 JSON_OPTIONS = {"timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX"}  # microseconds survive a release
 _docs: dict[Path, DataDocs] = {}
 
@@ -136,18 +142,31 @@ def confirm(
     _record(spark, platform, scope, outcome.measures, counts, [], outcome.report)
 
 
-def write_quarantine(spark: SparkSession, platform: PlatformConfig, outcome: GateOutcome) -> int:
-    """Replace the dates' quarantine with this run's rejected rows (none is a valid, empty replacement)."""
+def write_quarantine(
+    spark: SparkSession, platform: PlatformConfig, outcome: GateOutcome, unparsed: DataFrame | None = None
+) -> int:
+    """Replace the dates' quarantine with this run's rejected rows, and the `unparsed` ones given
+    (rows of the input that did not parse, already as `_date`, `failed_rules`, `row`)."""
     scope, flagged = outcome.scope, outcome.flagged
     data_columns = [c for c in flagged.columns if c != FAILED]
     rows = rejected(flagged).select(
         F.col(scope.date_column).cast("date").alias(QUARANTINE_DATE),
         F.col(FAILED).alias("failed_rules"),
         F.to_json(F.struct(*[F.col(f"`{c}`") for c in data_columns]), JSON_OPTIONS).alias("row"),
-        F.lit(scope.job).alias("job"),
-        F.lit(scope.run_id).alias("run_id"),
-        F.current_timestamp().alias("quarantined_at"),
     )
+    if unparsed is not None:
+        rows = rows.unionByName(unparsed)
+    return store_quarantine(spark, platform, scope, rows, any(m.rows_failed for m in outcome.measures.values()))
+
+
+def store_quarantine(spark: SparkSession, platform: PlatformConfig, scope: Scope, rows: DataFrame, rejected_any: bool) -> int:
+    """Put `rows` (`_date`, `failed_rules`, `row`) in the scope's quarantine; the rows it holds now for them.
+
+    `validate` adds to it; other jobs replace the dates' quarantine (none is a valid, empty
+    replacement, skipped when nothing is rejected and nothing held).
+    """
+    rows = rows.withColumns({"job": F.lit(scope.job), "run_id": F.lit(scope.run_id),
+                             "quarantined_at": F.current_timestamp()})
     name = quarantine_table(platform, scope.table)
     meta = {"job": scope.job, "run_id": scope.run_id, "table": scope.table}
     if scope.job == "validate" and tables.exists(platform, name):
@@ -159,12 +178,23 @@ def write_quarantine(spark: SparkSession, platform: PlatformConfig, outcome: Gat
         # What counts is that every rejected row is now in the quarantine, inserted now or before.
         held = tables.read_table(spark, platform, name).select(QUARANTINE_DATE, "row")
         return rows.join(held, [QUARANTINE_DATE, "row"], "left_semi").count()
-    if not any(m.rows_failed for m in outcome.measures.values()) and not _holds(spark, platform, name, scope):
+    if not rejected_any and not _holds(spark, platform, name, scope):
         return 0  # nothing rejected now, nothing to clear: no empty commit
     # A job that derives the table's dates from its inputs replaces their whole quarantine: rows an
     # earlier `validate` moved there come from those inputs again, and are judged again.
-    version = tables.replace_dates(spark, platform, rows, name, QUARANTINE_DATE, scope.start, scope.end, meta)
-    return tables.last_commit_rows(spark, platform, name, version)
+    return tables.replace_dates(spark, platform, rows, name, QUARANTINE_DATE, scope.start, scope.end, meta).rows
+
+
+def count_unparsed(outcome: GateOutcome, unparsed: dict[object, int]) -> GateOutcome:
+    """The outcome with the rows of its input that did not parse (per date) counted in, as rule `UNPARSED`:
+    rows in = rows written + rows quarantined holds for all the input, and the runs' record shows them."""
+    measures = dict(outcome.measures)
+    for day, count in unparsed.items():
+        if count:
+            m = measures.get(day, Measures())
+            measures[day] = replace(m, rows_in=m.rows_in + count, rows_failed=m.rows_failed + count,
+                                    failures_by_rule={**m.failures_by_rule, UNPARSED: count})
+    return replace(outcome, measures=measures)
 
 
 def _holds(spark: SparkSession, platform: PlatformConfig, name: str, scope: Scope) -> bool:

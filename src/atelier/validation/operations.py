@@ -15,7 +15,7 @@ from atelier.errors import ConfigError
 from atelier.identifiers import quoted
 from atelier.spark import tables
 from atelier.validation import gate
-from atelier.validation.gate import JSON_OPTIONS, QUARANTINE_DATE, Scope, quarantine_table
+from atelier.validation.gate import JSON_OPTIONS, QUARANTINE_DATE, UNPARSED, Scope, quarantine_table
 from atelier.validation.rules import FAILED, applicable, flag_rows
 from atelier.validation.targets import Target, validated_target
 
@@ -44,9 +44,8 @@ def validate_table(
     rows_in = sum(m.rows_in for m in outcome.measures.values())
     quarantined = gate.write_quarantine(spark, platform, outcome)  # before the table loses those rows
     if failed:
-        version = tables.replace_dates(spark, platform, outcome.passed, t.table, t.date_column, start, end,
-                                       {"job": "validate", "run_id": scope.run_id})
-        written = tables.last_commit_rows(spark, platform, t.table, version)
+        written = tables.replace_dates(spark, platform, outcome.passed, t.table, t.date_column, start, end,
+                                       {"job": "validate", "run_id": scope.run_id}).rows
     else:
         written = rows_in
     gate.confirm(spark, platform, outcome, written, quarantined)
@@ -86,10 +85,12 @@ def release(
     columns = _row_columns(table_schema, t.expected)
     ddl = ", ".join(f"{quoted(name)} {kind}" for name, kind in columns.items())
     parsed = waiting.withColumn("__r", F.from_json("row", ddl, JSON_OPTIONS))
-    values = parsed.select("row", *[F.col(f"__r.`{c}`").alias(c) for c in columns])
+    # Rows that did not parse wait for a fixed source and a new collect: no rule releases them.
+    unparsed = F.exists("failed_rules", lambda rule: rule.startswith(f"{UNPARSED}:")).alias("__unparsed")
+    values = parsed.select("row", unparsed, *[F.col(f"__r.`{c}`").alias(c) for c in columns])
     # Materialized, lineage cut, before the tables change: the commits below must not alter what is released.
     rechecked = flag_rows(values, applicable(values, t.rules.row_rules)).localCheckpoint(eager=True)
-    passing = rechecked.filter(F.size(FAILED) == 0)
+    passing = rechecked.filter((F.size(FAILED) == 0) & ~F.col("__unparsed"))
     released = passing.count()
     still = rechecked.count() - released
     if released:

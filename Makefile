@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make demo   - set up, then build the example use case's Delta tables ($(START)..$(END))"
-	@echo "make test   - set up, then run the test suite: the fast tier, then the end-to-end tier on 2 workers"
+	@echo "make test   - set up, then run the test suite: the fast tier, then the end-to-end tier (docs/testing.md)"
 	@echo "make test-fast - the unit tests only (no Spark); make coverage - make test with line coverage of src/atelier"
 	@echo "make bench  - benchmarks (prints ratios)"
 	@echo "make clean  - remove var/ (tables, catalog, caches); keeps .venv"
@@ -29,14 +29,13 @@ demo: venv
 	@scripts/demo.sh $(USE_CASE) $(START) $(END)
 
 test: venv airflow-venv browser postgres
-	@scripts/test.sh $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: venv
 	$(PY) -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
 coverage: venv airflow-venv browser postgres
-	rm -f .coverage .coverage.*
-	@scripts/test.sh --cov=atelier --cov-append --cov-report=term --cov-report=html:var/reports/coverage $(PYTEST_ARGS)
+	$(PY) -m pytest --cov=atelier --cov-report=term --cov-report=html:var/reports/coverage $(PYTEST_ARGS)
 
 bench: venv airflow-venv
 	$(VENV)/bin/pip install --quiet duckdb

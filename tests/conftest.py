@@ -18,6 +18,7 @@ from tests.jvm_archive import driver_java_options
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
 ATELIER = str(Path(sys.executable).parent / "atelier")
+pytest_plugins = ["tests.tiers"]
 
 
 def free_port() -> int:

@@ -97,11 +97,6 @@ def test_above_max_bad_share_nothing_is_written(spark: SparkSession, empty_lake:
     assert_nothing_written(empty_lake)
 
 
-def test_a_gzip_file_is_read_whatever_its_name(spark: SparkSession, empty_lake: PlatformConfig) -> None:
-    collect(spark, empty_lake, flights_from(BAD / "flights_gzip.csv"), DAY, DAY)
-    assert bronze(spark, empty_lake).count() == 3
-
-
 def test_latin1_is_read_in_its_encoding_and_quarantined_as_bytes_in_another(
     spark: SparkSession, empty_lake: PlatformConfig
 ) -> None:

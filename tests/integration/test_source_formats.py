@@ -1,7 +1,12 @@
-"""Source adapters other than packaged CSV: Parquet files and Delta tables (by path and by name)."""
+"""Source adapters other than packaged CSV: Parquet files, Delta tables (by path and by name), and
+compressed CSV files whatever their names."""
 from __future__ import annotations
 
+import bz2
+import gzip
 from pathlib import Path
+
+import pytest
 
 from pyspark.sql import SparkSession
 
@@ -29,3 +34,12 @@ def test_parquet_and_delta_sources_are_typed_as_configured(spark: SparkSession, 
                       ("delta", "bronze.planes_fixture")]:
         source = SourceConfig(kind="reference", format=fmt, path=path, columns=columns)
         assert read_typed(spark, source, tmp_path / "cache") == expected, (fmt, path)
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress])
+def test_a_compressed_csv_is_read_whatever_its_name(spark: SparkSession, tmp_path: Path, compress) -> None:
+    """Spark picks a codec by the file name's suffix: a gzip or bzip2 file named .csv is read through a link."""
+    (tmp_path / "planes.csv").write_bytes(compress(b"tailnum,year\nN1,2001\nN2,1999\n"))
+    source = SourceConfig(kind="reference", format="csv", path=str(tmp_path / "planes.csv"),
+                          columns={"tailnum": "string", "year": "int"})
+    assert read_typed(spark, source, tmp_path / "cache") == [("N1", 2001), ("N2", 1999)]

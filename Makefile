@@ -9,7 +9,7 @@ START ?= 2013-01-01
 END ?= 2013-12-31
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-fast coverage bench clean help cluster-up cluster-down objectstore-up objectstore-down airflow-venv airflow browser postgres
+.PHONY: venv setup demo test test-fast coverage bench clean help cluster-up cluster-down objectstore-up objectstore-down airflow-venv airflow browser postgres
 
 help:
 	@echo "make demo   - set up, then build the example use case's Delta tables ($(START)..$(END))"
@@ -28,13 +28,18 @@ venv:
 demo: venv
 	@scripts/demo.sh $(USE_CASE) $(START) $(END)
 
-test: venv airflow-venv browser postgres
+test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# What the tests need, the independent parts side by side (downloads overlap the Horovod build);
+# the two Debian packages one after the other (apt holds one lock).
+setup:
+	@$(MAKE) --no-print-directory -j3 venv airflow-venv postgres
 
 test-fast: venv
 	$(PY) -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
-coverage: venv airflow-venv browser postgres
+coverage: setup
 	$(PY) -m pytest --cov=atelier --cov-report=term --cov-report=html:var/reports/coverage $(PYTEST_ARGS)
 
 bench: venv airflow-venv
@@ -70,7 +75,7 @@ airflow: venv airflow-venv
 browser:
 	@scripts/setup_browser.sh
 
-postgres:
+postgres: browser
 	@scripts/postgres.sh install
 
 clean: cluster-down objectstore-down

@@ -81,6 +81,15 @@ class Deployment:
                 (dag_id, day)).fetchall()
         return {task: (state, tries) for task, state, tries in rows}
 
+    def task_logs(self, dag_id: str, day: str, task: str) -> list[str]:
+        """The task's try logs in the DAG's run for `day`, in try order (the scheduler writes one file per try)."""
+        with sqlite3.connect(self.home / "airflow.db") as db:
+            (run_id,), = db.execute("SELECT run_id FROM dag_run WHERE dag_id = ? AND date(logical_date) = ?",
+                                    (dag_id, day)).fetchall()
+        folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task}"
+        return [p.read_text(errors="replace") for p in sorted(folder.glob("attempt=*.log"),
+                                                              key=lambda p: int(p.stem.split("=")[1]))]
+
     def tries(self, dag_id: str, day: str, task: str) -> list[tuple[int, str, dt.datetime, dt.datetime]]:
         """A task's tries in the DAG's run for `day`: (try number, state, start, end), the earlier ones
         from Airflow's task_instance_history, the last from task_instance."""

@@ -1,39 +1,34 @@
 """Airflow, for real, from the command line: the DAG file parses fast with no heavy import, the DAGs'
-tasks are as documented, `airflow dags test` runs a daily DAG end to end on the real data, a failed
-validation gate fails its run (unretried) with the gate's message in the task log, and the retrain DAG
-trains and treats a refused promotion as an outcome. Deployments: tests/integration/airflow_deployment.py.
+tasks are as documented, a failed validation gate fails its run (unretried) with the gate's message in
+the task log (`airflow dags test`), and the retrain DAG trains and treats a refused promotion as an
+outcome. A daily run end to end on the real data, with the scheduler: test_airflow_ui.py.
+Deployments: tests/integration/airflow_deployment.py.
 """
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
-from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
 from atelier.collect.sources import package_file
 from atelier.config.schema import PlatformConfig
-from atelier.spark import tables
 from tests.conftest import CONF, REPO
 from tests.integration.airflow_deployment import AIRFLOW_PYTHON, DAILY, RETRAIN, Deployment, copy_of_training_lake, deploy
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
-RUN_DAY, GATE_DAY = "2013-07-06", "2013-07-07"
+GATE_DAY = "2013-07-07"
 RETRAIN_DAY = "2013-07-07"  # the window ends 2 days (maturity) before: July 5, as the test lake's
 
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory, training_lake: PlatformConfig,
                arms: dict[str, str]) -> Deployment:
-    """Airflow on a copy of the training lake, with July 4-5 already scored (so reconciliation has work)."""
+    """Airflow on a copy of the training lake."""
     root = tmp_path_factory.mktemp("airflow")
-    deployed = deploy(root, copy_of_training_lake(root, training_lake), "airflowtest", {}, {})
-    deployed.atelier("score", "--use-case", "flights_delay", "--start", "2013-07-04", "--end", "2013-07-05")
-    return deployed
+    return deploy(root, copy_of_training_lake(root, training_lake), "airflowtest", {}, {})
 
 
 def test_the_dag_file_parses_fast_and_imports_nothing_heavy(deployment: Deployment) -> None:
@@ -72,25 +67,6 @@ print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "
             spark_jobs & set(dag["pools"]), "atelier_spark")
         assert all(p == "default_pool" for t, p in dag["pools"].items() if t not in spark_jobs)
     assert daily["retries"] == [0]  # the test overlay's orchestration.retries
-
-
-def test_a_daily_run_goes_end_to_end_on_the_real_data(spark: SparkSession, deployment: Deployment) -> None:
-    done = deployment.airflow("cli", "dags", "test", "flights_delay_daily", RUN_DAY)
-    states = deployment.task_states("flights_delay_daily", RUN_DAY)
-    assert {t: s for t, (s, _) in states.items() if t != "request_retrain"} == {
-        t: "success" for t in DAILY if t != "request_retrain"}, done.stdout[-6000:] + done.stderr[-3000:]
-    # monitoring asked for retraining (the asset event) or it did not (skipped): both are outcomes
-    assert states["request_retrain"][0] in ("success", "skipped")
-    lake = deployment.platform
-    day, matured = dt.date.fromisoformat(RUN_DAY), dt.date(2013, 7, 4)
-    features = tables.read_table(spark, lake, "gold.flight_features").filter(F.col("flight_date") == day).count()
-    predictions = tables.read_table(spark, lake, "ml.predictions").filter(F.col("score_date") == day)
-    assert predictions.filter("served").count() == features > 500
-    assert sorted(r.arm for r in predictions.select("arm").distinct().collect()) == ["challenger", "champion"]
-    live = tables.read_table(spark, lake, "ml.live_metrics").filter(F.col("score_date") == matured)
-    assert live.filter("arm = 'champion' AND population = 'all'").first().rows_labelled > 500
-    drift = tables.read_table(spark, lake, "ml.feature_drift").filter(F.col("score_date") == matured)
-    assert drift.count() > 10
 
 
 def _duplicated_weather(day: str, out: Path) -> Path:

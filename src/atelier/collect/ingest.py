@@ -58,6 +58,8 @@ class Tally:
     read: int
     in_dates: int  # rows of the collected dates (for a reference source: all), those that did not parse included
     unparsed: dict[dt.date, int]  # of those, per date, the rows that did not parse
+    by_column: dict[str, int]  # values that do not fit their column's type, per column, in the collected dates
+    undecodable: int  # lines that do not decode (counted for the first date)
 
     @property
     def other_dates(self) -> int:
@@ -166,7 +168,7 @@ def check_source(
     # Spark reports no observed metrics for a persisted plan that came out empty: then count again.
     rows_read = read.get.get("rows")
     tally = _tally(in_dates, dated.count() if rows_read is None else rows_read, lines, start)
-    _check_share(name, source, location, tally, in_dates, lines, start, end)
+    _check_share(name, source, location, tally, start, end)
     missing = [] if reference else [d for d in DateRange(start=start, end=end).dates() if d not in counts]
     if missing and name == use_case.clean.primary:
         bounds = dated.agg(F.min(BATCH_DATE), F.max(BATCH_DATE)).collect()[0]
@@ -189,21 +191,23 @@ def _tally(in_dates: dict[dt.date, src.Counted], read: int, lines: int, start: d
     unparsed = {d: c.unparsed for d, c in in_dates.items()}
     if lines:
         unparsed[start] = unparsed.get(start, 0) + lines
-    return Tally(read + lines, sum(c.rows for c in in_dates.values()) + lines, unparsed)
+    by_column: dict[str, int] = {}
+    for counted in in_dates.values():
+        for column, n in counted.by_column.items():
+            by_column[column] = by_column.get(column, 0) + n
+    return Tally(read + lines, sum(c.rows for c in in_dates.values()) + lines, unparsed, by_column, lines)
 
 
-def _check_share(
-    name: str, source: SourceConfig, location: str, tally: Tally, in_dates: dict[dt.date, src.Counted], lines: int,
-    start: dt.date, end: dt.date,
-) -> None:
+def _check_share(name: str, source: SourceConfig, location: str, tally: Tally, start: dt.date, end: dt.date) -> None:
     """Fail if more than `max_bad_share` of the dates' rows did not parse."""
     bad = sum(tally.unparsed.values())
     if bad > source.max_bad_share * tally.in_dates:
-        columns = {c: n for c in source.columns if (n := sum(k.by_column.get(c, 0) for k in in_dates.values()))}
+        columns = {c: tally.by_column[c] for c in source.columns if tally.by_column.get(c)}
         raise SourceError(
             f"source '{name}' ({location}): {bad} of the {tally.in_dates} row(s) of {start}..{end} do not parse "
             f"({bad / tally.in_dates:.1%}, above max_bad_share {source.max_bad_share:g}): values that are not of "
-            f"their column's type {columns or 'none'}, lines that do not decode as {source.encoding}: {lines}; nothing written"
+            f"their column's type {columns or 'none'}, lines that do not decode as {source.encoding}: "
+            f"{tally.undecodable}; nothing written"
         )
 
 

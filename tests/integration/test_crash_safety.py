@@ -48,6 +48,10 @@ DAY = START  # the first day of the training lake: its features depend on no ear
 KILLS = int(os.environ.get("ATELIER_CRASH_KILLS", "6"))
 AIMED = min(4, KILLS - 1)  # of which aimed at a write (what the mid-write check rests on); the rest at random moments
 SEED = 9
+# An aimed kill lands this long (at most) after the first new file: a one-day prediction write commits
+# within a few hundred ms of its first file, so a wider window mostly lands after the commit (a run had
+# all 4 aimed kills there with 0.3 s).
+AIM_JITTER_S = 0.1
 MODEL = "flights_delay_arms"
 VALIDATION_LOG = "ops.validation_runs"
 
@@ -188,7 +192,7 @@ def run(lake: Lake, job: Job, plan: Run, rng: random.Random, n: int) -> Run:
     while proc.poll() is None:
         now = time.monotonic() - began
         if plan.aim and plan.kill_at is None and data_files(folders[plan.aim]) - before[plan.aim]:
-            plan.kill_at = now + rng.uniform(0.0, 0.3)
+            plan.kill_at = now + rng.uniform(0.0, AIM_JITTER_S)
         if plan.kill_at is not None and now >= plan.kill_at:
             os.killpg(proc.pid, signal.SIGKILL)
             plan.killed = True

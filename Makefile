@@ -31,10 +31,10 @@ demo: venv
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# What the tests need, the independent parts side by side (downloads overlap the Horovod build);
-# the two Debian packages one after the other (apt holds one lock).
+# What the tests need, side by side (downloads overlap the Horovod build; the Debian packages take
+# turns on apt's lock: scripts/lib/apt.sh).
 setup:
-	@$(MAKE) --no-print-directory -j3 venv airflow-venv postgres
+	@$(MAKE) --no-print-directory -j4 venv airflow-venv browser postgres
 
 test-fast: venv
 	$(PY) -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)
@@ -75,7 +75,7 @@ airflow: venv airflow-venv
 browser:
 	@scripts/setup_browser.sh
 
-postgres: browser
+postgres:
 	@scripts/postgres.sh install
 
 clean: cluster-down objectstore-down

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -71,7 +72,7 @@ def _stop(process: subprocess.Popen | None) -> None:
 
 
 @contextlib.contextmanager
-def _airflow_server(deployment: Deployment, env: dict[str, str]):
+def _airflow_server(deployment: Deployment, env: dict[str, str]) -> Iterator[None]:
     """`scripts/airflow.sh start` (API server, scheduler, DAG processor) until the block ends, then what
     Ctrl-C in its terminal does: every process of the group gets SIGTERM; the script gives Airflow
     ATELIER_AIRFLOW_STOP_S (30) to finish, then kills what is left."""
@@ -79,7 +80,7 @@ def _airflow_server(deployment: Deployment, env: dict[str, str]):
         server = subprocess.Popen([SCRIPT, "start"], env=env, stdout=log, stderr=subprocess.STDOUT,
                                   start_new_session=True)
     try:
-        yield server
+        yield
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

@@ -20,6 +20,7 @@ from playwright.sync_api import Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 CHROMIUM = os.environ.get("ATELIER_CHROMIUM", "/usr/bin/chromium")
+RELOAD_S = 30  # the Runs tab is reloaded when it showed no final state for this long
 
 
 def login(page: Page, url: str, user: str, password: str) -> None:
@@ -51,20 +52,24 @@ def trigger(page: Page, logical_date: str) -> str:
 
 
 def run_state(page: Page, url: str, dag_id: str, user: str, timeout_s: float) -> str:
-    """Poll the DAG's Runs tab until the newest run USER triggered shows a final state."""
+    """Open the DAG's Runs tab and wait until the newest run USER triggered shows a final state.
+
+    The tab refreshes itself while a run is active (Airflow's `auto_refresh_interval`); the page is
+    reloaded only if it shows nothing new for RELOAD_S. (Loading the whole UI every 2 s kept a core
+    busy in Chromium and the API server while the run's Spark jobs waited for it.)
+    """
     deadline = time.monotonic() + timeout_s
+    page.goto(f"{url}/dags/{dag_id}/runs")
+    row = page.get_by_role("row").filter(has=page.get_by_text(user, exact=True)).first
+    final = row.filter(has_text=re.compile(r"success|failed", re.I))
     while time.monotonic() < deadline:
-        page.goto(f"{url}/dags/{dag_id}/runs")
-        row = page.get_by_role("row").filter(has=page.get_by_text(user, exact=True)).first
         try:
-            row.wait_for(timeout=15_000)
-        except PlaywrightTimeout:  # not listed yet
+            final.wait_for(timeout=RELOAD_S * 1000)
+        except PlaywrightTimeout:  # not listed yet, still running, or the tab did not refresh
+            page.reload()
             continue
         text = row.inner_text().lower()
-        for state in ("success", "failed"):
-            if state in text:
-                return state
-        time.sleep(2)
+        return next(state for state in ("success", "failed") if state in text)
     return "timeout"
 
 

@@ -18,6 +18,7 @@ from atelier.features.build import run_features
 from atelier.spark import tables
 from atelier.validation.operations import release
 from tests.conftest import CONF
+from tests.integration.conftest import flights_alone
 
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
 DAY = dt.date(2013, 1, 1)
@@ -29,9 +30,7 @@ def empty_lake(platform: PlatformConfig, tmp_path: Path) -> PlatformConfig:
 
 
 def flights_from(path: Path, fmt: str = "csv", *overrides: str):
-    return load_use_case("flights_delay", CONF, overrides=[
-        f"sources.flights.format={fmt}", f"sources.flights.path={path}", "sources.flights.package=", *overrides,
-    ])
+    return flights_alone(f"sources.flights.format={fmt}", f"sources.flights.path={path}", *overrides)
 
 
 def quarantined(spark: SparkSession, lake: PlatformConfig) -> list[tuple]:

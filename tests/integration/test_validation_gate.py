@@ -18,6 +18,7 @@ from atelier.spark import tables
 from atelier.validation.gate import ValidationError
 from atelier.validation.operations import quarantine_summary, release, validate_table
 from tests.conftest import CONF
+from tests.integration.conftest import flights_alone
 
 pytestmark = pytest.mark.integration
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
@@ -35,12 +36,12 @@ def runs(spark: SparkSession, lake: PlatformConfig, table: str):
 
 
 def flights_from(name: str, *overrides: str):
-    return load_use_case("flights_delay", CONF, overrides=[
-        "sources.flights.format=csv", f"sources.flights.path={BAD / name}", "sources.flights.package=",
+    return flights_alone(
+        "sources.flights.format=csv", f"sources.flights.path={BAD / name}",
         # The tiny files hold a few rows of one day: no volume or freshness rule applies to them.
         "validation.tables.flights.table_rules.2.min_rows=1", "validation.tables.flights.table_rules.2.min_ratio=0",
         *overrides,
-    ])
+    )
 
 
 def test_real_data_quarantines_the_absurd_rows_and_loses_none(spark: SparkSession, lake: PlatformConfig) -> None:

@@ -47,8 +47,11 @@ class Cluster:
         return rooted_platform(self.root)
 
     def settings(self) -> list[str]:
-        """`--env standalone` and `--set` flags that point a job at this cluster and this root."""
-        return ["--env", "standalone", *settings_of(self.platform(), master=self.master)]
+        """`--env standalone` and `--set` flags that point a job at this cluster and this root; its
+        executors, each living as long as one job, get the JVM options of the drivers the tests start
+        (tests/conftest.py: the class-data-sharing archive, the JIT's first tier)."""
+        executors = f"--set=spark.extra_conf.spark.executor.extraJavaOptions={os.environ.get('SPARK_SUBMIT_OPTS', '')}"
+        return ["--env", "standalone", *settings_of(self.platform(), master=self.master), executors]
 
     def run(self, *args: str) -> str:
         """Run `atelier ARGS` against the cluster; its output (stdout and stderr)."""

@@ -191,11 +191,8 @@ def _tally(in_dates: dict[dt.date, src.Counted], read: int, lines: int, start: d
     unparsed = {d: c.unparsed for d, c in in_dates.items()}
     if lines:
         unparsed[start] = unparsed.get(start, 0) + lines
-    by_column: dict[str, int] = {}
-    for counted in in_dates.values():
-        for column, n in counted.by_column.items():
-            by_column[column] = by_column.get(column, 0) + n
-    return Tally(read + lines, sum(c.rows for c in in_dates.values()) + lines, unparsed, by_column, lines)
+    return Tally(read + lines, sum(c.rows for c in in_dates.values()) + lines, unparsed,
+                 src.bad_values(in_dates.values()), lines)
 
 
 def _check_share(name: str, source: SourceConfig, location: str, tally: Tally, start: dt.date, end: dt.date) -> None:

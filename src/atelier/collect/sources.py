@@ -21,7 +21,7 @@ import operator
 import shutil
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
@@ -307,7 +307,8 @@ def check_types(
         raise SourceError(f"source '{name}': cannot read {location}: {first_line(exc)}") from exc
     counted = {(r[group_by] if group_by else None): Counted(r["__rows"], r["__unparsed"], {c: r[c] for c in bad if r[c]})
                for r in rows}
-    offenders = {c: n for c in bad if (n := sum(k.by_column.get(c, 0) for k in counted.values()))}
+    summed = bad_values(counted.values())
+    offenders = {c: summed[c] for c in bad if summed.get(c)}
     if offenders and source.on_parse_error == "refuse":
         column, count = next(iter(offenders.items()))
         example = raw.filter(bad[column]).select(f"`{column}`").limit(1).collect()
@@ -318,6 +319,15 @@ def check_types(
             f"{source.columns[column]}{shown}" + (f"; other columns with bad values: {others}" if others else "")
         )
     return counted
+
+
+def bad_values(counts: Iterable[Counted]) -> dict[str, int]:
+    """Values that do not fit their column's type, per column, summed over `counts`."""
+    total: dict[str, int] = {}
+    for counted in counts:
+        for column, n in counted.by_column.items():
+            total[column] = total.get(column, 0) + n
+    return total
 
 
 def first_line(exc: Exception) -> str:

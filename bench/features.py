@@ -24,7 +24,8 @@ import numpy as np
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from atelier.collect.ingest import BATCH_DATE, INGESTED_AT, SOURCE, check_source, collect
+from atelier.catalog import BATCH_DATE, INGESTED_AT, SOURCE
+from atelier.collect.ingest import check_source, collect
 from atelier.collect.synth import synthesize
 from atelier.config.loader import load_platform, load_use_case
 from atelier.config.schema import PlatformConfig, UseCaseConfig

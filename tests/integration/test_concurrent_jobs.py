@@ -28,10 +28,10 @@ import yaml
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from atelier.collect.ingest import INGESTED_AT, SOURCE
+from atelier.catalog import INGESTED_AT, SCORE_DATE, SOURCE
 from atelier.config.schema import PlatformConfig
 from atelier.monitoring.reconcile import reconcile
-from atelier.scoring.batch import SCORE_DATE, score_dates
+from atelier.scoring.batch import score_dates
 from atelier.spark import tables
 from atelier.spark.session import ivy_jars_dir
 from tests.conftest import ATELIER, REPO, rooted_platform, run_atelier, settings_of

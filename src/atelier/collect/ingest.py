@@ -25,21 +25,18 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
+from atelier.catalog import (BATCH_DATE, INGESTED_AT, OUTCOME_DATE, QUARANTINE_DATE, QUARANTINE_ROW, SOURCE,
+                             bronze_table)
 from atelier.collect import sources as src
 from atelier.config.schema import DateRange, PlatformConfig, SourceConfig, UseCaseConfig
 from atelier.errors import SourceError
 from atelier.features.keys import dedupe_latest, with_entity_key
 from atelier.spark import tables
 from atelier.validation import gate
-from atelier.validation.gate import QUARANTINE_DATE, QUARANTINE_ROW, UNPARSED, GateOutcome, Scope, ValidationError
+from atelier.validation.gate import UNPARSED, GateOutcome, Scope, ValidationError
 from atelier.validation.rules import flag_rows, passed
 
 log = logging.getLogger(__name__)
-
-BATCH_DATE = "_batch_date"
-INGESTED_AT = "_ingested_at"
-SOURCE = "_source"
-OUTCOME_DATE = "outcome_date"
 
 
 @dataclass
@@ -78,10 +75,6 @@ class CheckedSource:
     unparsed: DataFrame
     tally: Tally
     cached: DataFrame  # the persisted frame behind `rows`, released after the writes
-
-
-def bronze_table(platform: PlatformConfig, source_name: str) -> str:
-    return f"{platform.databases.bronze}.{source_name}"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from atelier.collect.ingest import BATCH_DATE, INGESTED_AT, SOURCE, bronze_table
+from atelier.catalog import BATCH_DATE, BRONZE_METADATA, INGESTED_AT, bronze_table
 from atelier.config.schema import DateRange, JoinConfig, PlatformConfig, UseCaseConfig
 from atelier.errors import TableError
 from atelier.features.clean import apply_rules, derive
@@ -23,8 +23,6 @@ from atelier.validation.gate import Scope
 from atelier.validation.targets import validated_target
 
 log = logging.getLogger(__name__)
-
-BRONZE_METADATA = (BATCH_DATE, INGESTED_AT, SOURCE)
 
 
 @dataclass

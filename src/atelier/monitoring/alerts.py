@@ -22,10 +22,10 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from atelier.catalog import SCORE_DATE
 from atelier.config.schema import PlatformConfig, UseCaseConfig
 from atelier.monitoring.drift import SCORE
 from atelier.monitoring.reference import load_reference
-from atelier.scoring.batch import SCORE_DATE
 from atelier.spark import tables
 from atelier.tracking import store
 

@@ -23,9 +23,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from scipy import special
 
+from atelier.catalog import SCORE_DATE
 from atelier.config.schema import PlatformConfig, UseCaseConfig
 from atelier.monitoring.reference import Reference, load_reference
-from atelier.scoring.batch import SCORE_DATE
 from atelier.spark import tables
 from atelier.tracking import store
 from atelier.tracking.profile import NULL, OTHER, Counts, bucket_counts

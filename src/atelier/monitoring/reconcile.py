@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from atelier.collect.ingest import INGESTED_AT, OUTCOME_DATE
+from atelier.catalog import INGESTED_AT, OUTCOME_DATE, SCORE_DATE
 from atelier.config.schema import PlatformConfig, UseCaseConfig
 from atelier.errors import AtelierError
 from atelier.monitoring.grouped_metrics import LABEL, METRICS, grouped_metrics
-from atelier.scoring.batch import SCORE_DATE
 from atelier.spark import tables
 
 log = logging.getLogger(__name__)

@@ -18,9 +18,9 @@ import pandas as pd
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from atelier.catalog import SCORE_DATE
 from atelier.config.schema import PlatformConfig, UseCaseConfig
 from atelier.monitoring.alerts import ALERT_DATE
-from atelier.scoring.batch import SCORE_DATE
 from atelier.spark import tables
 from atelier.tracking import registry, store
 from atelier.tracking.charts import save_figure

@@ -27,6 +27,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from atelier.catalog import SCORE_DATE
 from atelier.config.schema import ArmConfig, PlatformConfig, UseCaseConfig
 from atelier.errors import AtelierError
 from atelier.scoring import jvm_engine
@@ -36,7 +37,6 @@ from atelier.tracking.pyfunc import TabularModel
 
 log = logging.getLogger(__name__)
 
-SCORE_DATE = "score_date"
 ARM_INDEX = "arm_index"
 _LOADED: dict[str, TabularModel] = {}  # model folder -> model, per executor Python process
 

@@ -24,6 +24,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from atelier.catalog import QUARANTINE_DATE, quarantine_table, validation_runs_table
 from atelier.config.schema import DateRange, PlatformConfig, TableValidation
 from atelier.errors import AtelierError
 from atelier.spark import tables
@@ -33,8 +34,6 @@ from atelier.validation.rules import FAILED, Measures, flag_rows, measure, passe
 
 log = logging.getLogger(__name__)
 
-QUARANTINE_DATE = "_date"
-QUARANTINE_ROW = "_date date, failed_rules array<string>, row string"  # what a job hands to the quarantine
 # Input that did not parse: the prefix of its entries in `failed_rules`, its rule in `failures_by_rule`.
 UNPARSED = "unparsed"
 JSON_OPTIONS = {"timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX"}  # microseconds survive a release
@@ -70,14 +69,6 @@ class GateOutcome:
     @property
     def passed(self) -> DataFrame:
         return passed(self.flagged)
-
-
-def quarantine_table(platform: PlatformConfig, table: str) -> str:
-    return f"{platform.databases.quarantine}.{table.replace('.', '_')}"
-
-
-def runs_table(platform: PlatformConfig) -> str:
-    return f"{platform.databases.ops}.validation_runs"
 
 
 def reports_dir(platform: PlatformConfig) -> Path:
@@ -214,9 +205,9 @@ def _trailing_averages(
         return {}
     first = scope.start - dt.timedelta(days=trailing)
     history: dict[dt.date, int] = {}
-    if tables.exists(platform, runs_table(platform)):
+    if tables.exists(platform, validation_runs_table(platform)):
         recorded = (
-            tables.read_table(spark, platform, runs_table(platform))
+            tables.read_table(spark, platform, validation_runs_table(platform))
             .filter((F.col("table_name") == scope.table) & F.col("date").between(first, scope.end)
                     & (F.col("outcome") != "failed"))
             .groupBy("date").agg(F.max_by("rows_in", "validated_at").alias("rows_in")).collect()
@@ -253,5 +244,5 @@ def _record(
     schema = ("run_id string, job string, table_name string, date date, rows_in long, rows_passed long, "
               "rows_quarantined long, failures_by_rule map<string,long>, outcome string, breaches array<string>, "
               "report string, validated_at timestamp")
-    tables.append(spark, platform, spark.createDataFrame(rows, schema), runs_table(platform),
+    tables.append(spark, platform, spark.createDataFrame(rows, schema), validation_runs_table(platform),
                   {"job": scope.job, "run_id": scope.run_id, **counts})

@@ -15,7 +15,8 @@ from atelier.errors import ConfigError
 from atelier.identifiers import quoted
 from atelier.spark import tables
 from atelier.validation import gate
-from atelier.validation.gate import JSON_OPTIONS, QUARANTINE_DATE, UNPARSED, Scope, quarantine_table
+from atelier.catalog import QUARANTINE_DATE, quarantine_table
+from atelier.validation.gate import JSON_OPTIONS, UNPARSED, Scope
 from atelier.validation.rules import FAILED, applicable, flag_rows
 from atelier.validation.targets import Target, validated_target
 

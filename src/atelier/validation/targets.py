@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from atelier.collect.ingest import BATCH_DATE, bronze_table
+from atelier.catalog import BATCH_DATE, bronze_table
 from atelier.config.schema import PlatformConfig, TableValidation, UseCaseConfig
 from atelier.errors import ConfigError
 

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from atelier.training.metrics import bootstrap_gain, metric_value, task_metrics
+from atelier.model.metrics import bootstrap_gain, metric_value, task_metrics
 
 SAMPLES, CONFIDENCE, SEED = 200, 0.95, 7
 

@@ -28,8 +28,9 @@ from atelier.config.loader import load_platform, load_use_case
 from atelier.runtime import setup_logging
 from atelier.spark import tables
 from atelier.spark.session import build_session
-from atelier.tracking.onnx_export import MODEL_FILE, export_onnx, ort_scores, session, write_rows
-from atelier.tracking.pyfunc import TabularModel
+from atelier.model.onnx_graph import ort_scores, session
+from atelier.tracking.onnx_export import MODEL_FILE, export_onnx, write_rows
+from atelier.model.pyfunc import TabularModel
 from atelier.tracking.store import use_platform
 from scoring import best_rate  # bench/scoring.py, beside this file
 

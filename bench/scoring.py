@@ -31,7 +31,7 @@ from atelier.scoring import jvm_engine
 from atelier.scoring.batch import resolve_arms, scored_schema, scorer
 from atelier.spark import tables
 from atelier.spark.session import build_session
-from atelier.tracking.pyfunc import TabularModel
+from atelier.model.pyfunc import TabularModel
 
 
 def best_rate(rows: int, fn, repeats: int) -> float:

@@ -29,8 +29,8 @@ from atelier.training.dataset import build_training_set
 from atelier.training.job import predict_batch, worker_spec
 from atelier.training.loaders import ArrowLoader, Columns, PetastormLoader, read_all
 from atelier.training.loop import load_state
-from atelier.training.metrics import binary_metrics
-from atelier.training.models import build_model
+from atelier.model.metrics import binary_metrics
+from atelier.model.networks import build_model
 
 BATCH = 1024
 

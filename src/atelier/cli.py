@@ -129,7 +129,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> None:
     from atelier.training.experiments import describe, parse_grid, sweep
-    from atelier.training.metrics import headline
+    from atelier.model.metrics import headline
 
     grid = parse_grid(args.grid)
     with open_job(args, "sweep", dated=False) as job:
@@ -232,7 +232,7 @@ def cmd_ab_report(args: argparse.Namespace) -> None:
 def cmd_promote(args: argparse.Namespace) -> None:
     """Move `champion` through the promotion gate (or `challenger` directly), recorded in ml.registry_events."""
     from atelier.tracking import registry, store
-    from atelier.tracking.promotion import PromotionRefused, promote
+    from atelier.promotion.gate import PromotionRefused, promote
 
     with open_job(args, "promote", dated=False) as job:
         store.use_platform(job.platform)
@@ -272,7 +272,7 @@ def _print_gains(comparison) -> None:
 
 def cmd_rollback(args: argparse.Namespace) -> None:
     from atelier.tracking import store
-    from atelier.tracking.promotion import rollback
+    from atelier.promotion.gate import rollback
 
     with open_job(args, "rollback", dated=False) as job:
         store.use_platform(job.platform)

@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 
 from atelier.config.schema import PlatformConfig
 from atelier.spark import tables
-from atelier.training.metrics import binary_metrics
+from atelier.model.metrics import binary_metrics
 from tests.conftest import REPO, free_port, rooted_platform, run_atelier, settings_of
 from tests.integration.conftest import FAST, START
 

@@ -15,8 +15,8 @@ from pyspark.sql import functions as F
 
 from atelier.config.schema import MlflowConfig, PlatformConfig
 from atelier.spark import tables
-from atelier.tracking.onnx_export import (MANIFEST_FILE, MODEL_FILE, TOLERANCE, export_onnx, ort_scores, session,
-                                          write_rows)
+from atelier.model.onnx_graph import TOLERANCE, ort_scores, session
+from atelier.tracking.onnx_export import MANIFEST_FILE, MODEL_FILE, export_onnx, write_rows
 from atelier.tracking.store import use_platform
 from atelier.training.job import train
 from tests.conftest import REPO

@@ -7,7 +7,7 @@ from pyspark.sql import SparkSession
 from atelier.config.schema import PlatformConfig
 from atelier.spark import tables
 from atelier.tracking import registry
-from atelier.tracking.promotion import PromotionRefused, promote, rollback
+from atelier.promotion.gate import PromotionRefused, promote, rollback
 from atelier.tracking.registry import RegistryError
 from atelier.training.job import train
 from tests.integration.conftest import training_use_case

@@ -17,7 +17,7 @@ from pyspark.sql import SparkSession
 from atelier.config.schema import MlflowConfig, PlatformConfig
 from atelier.spark import tables
 from atelier.tracking import registry, store
-from atelier.tracking.promotion import promote, rollback
+from atelier.promotion.gate import promote, rollback
 from atelier.training.job import train
 from tests.integration.conftest import training_use_case
 from tests.integration.test_promotion import WEAK

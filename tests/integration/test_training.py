@@ -26,7 +26,7 @@ from atelier.training.experiments import list_runs, past_run, sweep
 from atelier.training.job import TrainReport, predict_batch, train
 from atelier.training.loop import WorkerSpec
 from atelier.training.loaders import Batch, Columns, read_all
-from atelier.tracking.pyfunc import TabularModel
+from atelier.model.pyfunc import TabularModel
 from tests.conftest import CONF
 from tests.integration.conftest import FAST, WINDOW
 from tests.integration.conftest import training_use_case as use_case

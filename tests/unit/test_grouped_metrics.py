@@ -8,7 +8,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from atelier.monitoring.grouped_metrics import BINARY, METRICS, REGRESSION, grouped_metrics
-from atelier.training.metrics import defined_metrics
+from atelier.model.metrics import defined_metrics
 
 THRESHOLD = 0.4
 

@@ -10,11 +10,12 @@ import pytest
 import torch
 
 from atelier.errors import AtelierError
-from atelier.features.preprocessor import OOV, Preprocessor
-from atelier.tracking.onnx_export import (CATEGORIES, MODEL_FILE, NUMERIC as NUMERIC_INPUT, TOLERANCE, matrix_scores,
-                                          ort_scores, session, to_matrix_onnx, to_onnx)
-from atelier.tracking.pyfunc import TabularModel, write_model_files
-from atelier.training.models import ModelSpec, build_model
+from atelier.model.preprocessor import OOV, Preprocessor
+from atelier.model.onnx_graph import (CATEGORIES, NUMERIC as NUMERIC_INPUT, TOLERANCE, matrix_scores, ort_scores, session,
+                                      to_matrix_onnx, to_onnx)
+from atelier.tracking.onnx_export import MODEL_FILE
+from atelier.model.pyfunc import TabularModel, write_model_files
+from atelier.model.networks import ModelSpec, build_model
 
 NUMERIC = {"distance": (1000.0, 700.0), "wx_temp": (60.0, 18.0)}
 VOCAB = {"carrier": [OOV, "UA", "B6", "EV"], "origin": [OOV, "EWR", "JFK", "LGA"]}

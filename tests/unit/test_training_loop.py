@@ -15,8 +15,8 @@ from sklearn.metrics import roc_auc_score
 from atelier.training import gpu_check
 from atelier.training.loaders import ArrowLoader, Columns, PetastormLoader, read_all, row_groups, steps_per_epoch
 from atelier.training.loop import TrainingDiverged, WorkerSpec, histogram_auc, run_worker
-from atelier.training.metrics import permutation_importance
-from atelier.training.models import ModelSpec, build_model
+from atelier.model.metrics import permutation_importance
+from atelier.model.networks import ModelSpec, build_model
 
 COLUMNS = Columns(gpu_check.NUMERIC, list(gpu_check.CATEGORICAL))
 

@@ -11,7 +11,7 @@ from pyspark.sql import SparkSession
 from atelier.config.schema import FeatureConfig
 from atelier.errors import ConfigError
 from atelier.features.normalize import fit_preprocessor
-from atelier.features.preprocessor import OOV, Preprocessor
+from atelier.model.preprocessor import OOV, Preprocessor
 from atelier.features.transforms import BuildWindow, build_features
 
 WINDOW = BuildWindow(dt.date(2013, 7, 1), dt.date(2013, 7, 31))

@@ -340,7 +340,7 @@ class ValidationConfig(StrictModel):
 
 
 class ModelConfig(StrictModel):
-    """A model of the zoo by name (`mlp`, `linear`) and its hyperparameters (see atelier.training.models)."""
+    """A model of the zoo by name (`mlp`, `linear`) and its hyperparameters (see atelier.model.networks)."""
 
     name: Literal["mlp", "linear"] = "mlp"
     params: dict[str, Any] = Field(default_factory=dict)

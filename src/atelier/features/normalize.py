@@ -8,7 +8,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from atelier.features.preprocessor import OOV, Preprocessor
+from atelier.model.preprocessor import OOV, Preprocessor
 
 
 def fit_preprocessor(

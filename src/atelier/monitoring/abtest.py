@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 from atelier.config.schema import PlatformConfig, UseCaseConfig
 from atelier.errors import AtelierError
 from atelier.monitoring.reconcile import LABEL, labelled_predictions
-from atelier.training.metrics import LOWER_IS_BETTER, bootstrap_gain, defined_metric, defined_metrics
+from atelier.model.metrics import LOWER_IS_BETTER, bootstrap_gain, defined_metric, defined_metrics
 
 
 @dataclass(frozen=True)

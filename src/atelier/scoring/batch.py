@@ -33,7 +33,7 @@ from atelier.errors import AtelierError
 from atelier.scoring import jvm_engine
 from atelier.spark import tables
 from atelier.tracking import registry, store
-from atelier.tracking.pyfunc import TabularModel
+from atelier.model.pyfunc import TabularModel
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
 """The `jvm` scoring engine: every arm's model as an ONNX graph that ONNX Runtime applies inside the
 executor JVMs (`atelier.spark.onnx_scorer`), so the rows never cross to a Python worker and back.
 
-Each arm's graph (`onnx_export.to_matrix_onnx`: the pyfunc's arithmetic after the category lookup)
+Each arm's graph (`model.onnx_graph.to_matrix_onnx`: the pyfunc's arithmetic after the category lookup)
 is built once per model version beside the arm's cached model (`FOLDER`), and refused if it
 scores the model's input example (as is, all null, all categories unseen) differently from the
-pyfunc by more than `onnx_export.TOLERANCE`. `scorer.json` beside it holds what the JVM side does
+pyfunc by more than `onnx_graph.TOLERANCE`. `scorer.json` beside it holds what the JVM side does
 itself: each categorical column's vocabulary (index 0: unseen or null), the task and the threshold.
 The rows reach the JVM side with every input cast once: numbers to double, categories to string.
 """
@@ -26,9 +26,9 @@ from py4j.java_gateway import JavaPackage
 
 from atelier.errors import AtelierError
 from atelier.spark import onnx_scorer
-from atelier.tracking.onnx_export import (TOLERANCE, ExportCheckFailed, matrix_scores, probe_frames, session,
-                                          to_matrix_onnx)
-from atelier.tracking.pyfunc import TabularModel
+from atelier.model.onnx_graph import (TOLERANCE, ExportCheckFailed, matrix_scores, probe_frames, session,
+                                      to_matrix_onnx)
+from atelier.model.pyfunc import TabularModel
 
 log = logging.getLogger(__name__)
 

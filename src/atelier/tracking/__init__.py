@@ -1,1 +1,1 @@
-"""MLflow: the training record, charts, the pyfunc model and the registry."""
+"""MLflow: the training record, charts, profiles, the registry and the model exports."""

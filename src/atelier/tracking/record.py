@@ -21,7 +21,7 @@ from mlflow.data.meta_dataset import MetaDataset
 
 from atelier.config.schema import PlatformConfig, UseCaseConfig
 from atelier.tracking import charts
-from atelier.training.models import parameter_count
+from atelier.model.networks import parameter_count
 
 log = logging.getLogger(__name__)
 

@@ -1,1 +1,1 @@
-"""Training: the time-split training set, the model zoo, loaders, one training loop and its backends."""
+"""Training: the time-split training set, loaders, one training loop and its backends, experiments."""

@@ -26,7 +26,7 @@ from pyspark.sql import types as T
 from atelier.config.schema import DateRange, PlatformConfig, UseCaseConfig
 from atelier.errors import AtelierError
 from atelier.features.normalize import fit_preprocessor
-from atelier.features.preprocessor import Preprocessor
+from atelier.model.preprocessor import Preprocessor
 from atelier.spark import tables
 from atelier.training.loaders import LABEL, ROW_ID
 

@@ -17,7 +17,7 @@ from atelier.config.schema import PlatformConfig, UseCaseConfig
 from atelier.errors import ConfigError
 from atelier.tracking import record, store
 from atelier.training.job import TrainReport, train
-from atelier.training.metrics import headline
+from atelier.model.metrics import headline
 
 log = logging.getLogger(__name__)
 

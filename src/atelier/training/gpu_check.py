@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from atelier.training.loaders import LABEL, ROW_ID, Columns
 from atelier.training.loop import WorkerSpec, run_worker, summary
-from atelier.training.models import ModelSpec
+from atelier.model.networks import ModelSpec
 
 NUMERIC = [f"x{i}" for i in range(22)]
 CATEGORICAL = {"carrier": 17, "origin": 4, "dest": 105, "route": 225, "plane_manufacturer": 36}

@@ -29,13 +29,13 @@ from atelier.errors import AtelierError
 from atelier.spark import tables
 from atelier.tracking import charts, record, store
 from atelier.tracking.profile import reference_profile, score_profile
-from atelier.tracking.pyfunc import TabularModel, write_model_files
+from atelier.model.pyfunc import TabularModel, write_model_files
 from atelier.training.backends import Launch, train_with
 from atelier.training.dataset import DATE, TrainingSet, build_training_set
 from atelier.training.loaders import Batch, Columns, read_all
 from atelier.training.loop import WorkerSpec, load_state
-from atelier.training.metrics import daily_headline, headline, permutation_importance, task_metrics
-from atelier.training.models import ModelSpec, build_model, output_to_score
+from atelier.model.metrics import daily_headline, headline, permutation_importance, task_metrics
+from atelier.model.networks import ModelSpec, build_model, output_to_score
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from atelier.errors import AtelierError
 from atelier.training.collective import COLLECTIVES, LocalCollective
 from atelier.training.dynamics import DynamicsRecorder
 from atelier.training.loaders import Columns, make_loader
-from atelier.training.models import ModelSpec, build_model, initial_bias, loss_function, output_to_score
+from atelier.model.networks import ModelSpec, build_model, initial_bias, loss_function, output_to_score
 
 
 log = logging.getLogger(__name__)

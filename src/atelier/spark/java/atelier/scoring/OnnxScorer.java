@@ -34,7 +34,7 @@ import org.apache.spark.sql.types.StructType;
 import org.apache.spark.unsafe.types.UTF8String;
 
 /**
- * atelier's JVM scoring engine: every arm's model (an ONNX graph, `onnx_export.to_matrix_onnx`) applied by ONNX
+ * atelier's JVM scoring engine: every arm's model (an ONNX graph, `model.onnx_graph.to_matrix_onnx`) applied by ONNX
  * Runtime inside the executors, to batches of a partition's rows, with no Python worker in the way.
  *
  * <p>The input's first `carry` columns are passed through; the others are the arms' inputs, numbers as double and

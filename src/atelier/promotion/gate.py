@@ -22,7 +22,7 @@ from atelier.tracking import registry, store
 from atelier.tracking.record import input_versions
 from atelier.tracking.registry import RegistryError, RegistryEvent
 from atelier.training.dataset import LABEL, labeled_frame
-from atelier.training.metrics import LOWER_IS_BETTER, bootstrap_gain, metric_value
+from atelier.model.metrics import LOWER_IS_BETTER, bootstrap_gain, metric_value
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from atelier.features.preprocessor import Batch, Preprocessor
-from atelier.training.models import ModelSpec, build_model, output_to_score
+from atelier.model.preprocessor import Batch, Preprocessor
+from atelier.model.networks import ModelSpec, build_model, output_to_score
 
 SPEC_FILE, WEIGHTS_FILE = "model_spec.json", "weights.pt"
 

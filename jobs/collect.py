@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from atelier.cli import main
+from atelier.collect.entry import COLLECT
 
 if __name__ == "__main__":
-    sys.exit(main(["collect", *sys.argv[1:]]))
+    sys.exit(COLLECT.main(sys.argv[1:]))

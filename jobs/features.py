@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from atelier.cli import main
+from atelier.features.entry import FEATURES
 
 if __name__ == "__main__":
-    sys.exit(main(["features", *sys.argv[1:]]))
+    sys.exit(FEATURES.main(sys.argv[1:]))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from atelier.cli import main
+from atelier.monitoring.entry import MONITOR
 
 if __name__ == "__main__":
-    sys.exit(main(["monitor", *sys.argv[1:]]))
+    sys.exit(MONITOR.main(sys.argv[1:]))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from atelier.cli import main
+from atelier.promotion.entry import PROMOTE
 
 if __name__ == "__main__":
-    sys.exit(main(["promote", *sys.argv[1:]]))
+    sys.exit(PROMOTE.main(sys.argv[1:]))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from atelier.cli import main
+from atelier.monitoring.entry import RECONCILE
 
 if __name__ == "__main__":
-    sys.exit(main(["reconcile", *sys.argv[1:]]))
+    sys.exit(RECONCILE.main(sys.argv[1:]))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from atelier.cli import main
+from atelier.training.entry import TRAIN
 
 if __name__ == "__main__":
-    sys.exit(main(["train", *sys.argv[1:]]))
+    sys.exit(TRAIN.main(sys.argv[1:]))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from atelier.cli import main
+from atelier.validation.entry import VALIDATE
 
 if __name__ == "__main__":
-    sys.exit(main(["validate", *sys.argv[1:]]))
+    sys.exit(VALIDATE.main(sys.argv[1:]))

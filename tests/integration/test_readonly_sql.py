@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import pytest
 from pyspark.sql import SparkSession
 
-from atelier import cli
+from atelier import cli, spark_entry
 from atelier.config.schema import PlatformConfig
 from atelier.errors import InputRefused
 from atelier.runtime import Job
@@ -83,7 +83,7 @@ def test_the_command_refuses_a_drop_and_the_table_keeps_its_rows(
     def this_session(*_args, **_kwargs) -> Iterator[Job]:
         yield Job(platform=platform, spark=spark)
 
-    monkeypatch.setattr(cli, "open_job", this_session)
+    monkeypatch.setattr(spark_entry, "open_job", this_session)
     assert cli.main(["sql", f"DROP TABLE {table}"]) == 2
     assert "atelier sql is read-only: DropTable statements are refused" in caplog.text
     assert spark.catalog.tableExists(table)

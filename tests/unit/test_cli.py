@@ -1,7 +1,9 @@
-"""The `atelier` command line: help with examples, date arguments, one-line errors."""
+"""The `atelier` command line and the job files: help with examples, date arguments, one-line errors."""
 from __future__ import annotations
 
+import ast
 import datetime as dt
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +17,7 @@ from atelier.training.backends import TrainingFailed
 from tests.conftest import REPO
 
 ATELIER = str(Path(sys.executable).parent / "atelier")
+JOBS = sorted((REPO / "jobs").glob("*.py"))
 
 
 def subcommands() -> list[str]:
@@ -58,15 +61,33 @@ def test_bad_date_is_refused_by_the_parser() -> None:
         parse_dates("--date", "2013-13-01")
 
 
-def test_config_error_is_one_line_and_exit_status_2_before_spark_starts() -> None:
+@pytest.mark.parametrize("command", [[ATELIER, "collect"], [sys.executable, "jobs/collect.py"]],
+                         ids=["atelier", "job file"])
+def test_config_error_is_one_line_and_exit_status_2_before_spark_starts(command: list[str]) -> None:
     result = subprocess.run(
-        [ATELIER, "collect", "--use-case", "flights_delay", "--date", "2013-01-01", "--set", "spark.shuffle_partitions=x"],
+        [*command, "--use-case", "flights_delay", "--date", "2013-01-01", "--set", "spark.shuffle_partitions=x"],
         cwd=REPO, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 2
     assert "ConfigError: invalid configuration:" in result.stderr
     assert "--set spark.shuffle_partitions=x: spark.shuffle_partitions: Input should be a valid integer" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("job", JOBS, ids=lambda path: path.stem)
+def test_every_job_file_runs_its_stages_command_as_atelier_does(
+        job: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    imported = {node.module for node in ast.walk(ast.parse(job.read_text())) if isinstance(node, ast.ImportFrom)}
+    assert "atelier.cli" not in imported, "a job runs its stage's command, not the whole CLI"
+    assert any(module.startswith("atelier.") and module.endswith(".entry") for module in imported), imported
+    monkeypatch.setenv("COLUMNS", "100")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([job.stem, "--help"])
+    result = subprocess.run([sys.executable, str(job), "--help"], cwd=REPO, capture_output=True, text=True,
+                            timeout=60, env={**os.environ, "COLUMNS": "100"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: atelier {job.stem} ")
+    assert result.stdout == capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("error", "status"), [

@@ -5,10 +5,11 @@ import re
 
 import pytest
 
-from atelier import cli
+from atelier import cli, spark_entry
 from atelier.config.loader import load_platform, load_use_case
 from atelier.config.schema import PlatformConfig, SparkConfig
 from atelier.spark.session import launch_env, on_loopback, session_conf, submit_args
+from atelier.tracking import entry as tracking_entry
 from tests.conftest import CONF, REPO
 
 SCRIPTS = REPO / "scripts"
@@ -35,7 +36,7 @@ def test_mlflow_ui_listens_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     def execv(_path: str, command: list[str]) -> None:
         raise Started(command)
 
-    monkeypatch.setattr(cli.os, "execv", execv)
+    monkeypatch.setattr(tracking_entry.os, "execv", execv)
     with pytest.raises(Started) as started:
         cli.main(["ui", "mlflow", "--conf-dir", str(CONF)])
     assert started.value.command[2:4] == ["mlflow", "server"]
@@ -46,8 +47,9 @@ def test_model_server_listens_on_loopback(monkeypatch: pytest.MonkeyPatch) -> No
     def execve(_path: str, command: list[str], env: dict[str, str]) -> None:
         raise Started(command, env)
 
-    monkeypatch.setattr(cli.os, "execve", execve)
-    monkeypatch.setattr(cli, "_registry_use_case", lambda args: ("sqlite:///unused.db", load_use_case(args.use_case, CONF)))
+    monkeypatch.setattr(tracking_entry.os, "execve", execve)
+    monkeypatch.setattr(tracking_entry, "_registry_use_case",
+                        lambda args: ("sqlite:///unused.db", load_use_case(args.use_case, CONF)))
     monkeypatch.setattr("atelier.tracking.registry.alias_version", lambda model, alias: "1")
     with pytest.raises(Started) as started:
         cli.main(["serve", "--use-case", "flights_delay"])
@@ -87,11 +89,13 @@ def test_spark_submit_and_spark_sql_start_with_spark_local_ip_on_loopback(
     def call(command: list[str], env: dict[str, str]) -> int:
         raise Started(command, env)
 
-    monkeypatch.setattr(cli.subprocess, "call", call)
+    monkeypatch.setattr(spark_entry.subprocess, "call", call)
     with pytest.raises(Started) as started:
         cli.main([argv[0], "--conf-dir", str(CONF), *argv[1:]])
     assert started.value.env["SPARK_LOCAL_IP"] == "127.0.0.1"
     assert "spark.ui.enabled=false" in started.value.command
+    passed_on = argv[argv.index("--") + 1:]
+    assert started.value.command[-len(passed_on):] == passed_on and "--" not in started.value.command
 
 
 def test_the_local_cluster_script_binds_master_workers_and_uis_to_loopback() -> None:

@@ -16,6 +16,7 @@ from pyspark.sql import SparkSession
 from atelier.config.loader import load_platform, load_use_case
 from atelier.config.schema import DateRange, PlatformConfig, UseCaseConfig
 from atelier.errors import AtelierError, ConfigError
+from atelier.orchestration import outcome
 
 log = logging.getLogger("atelier")
 
@@ -78,12 +79,15 @@ def open_job(args: argparse.Namespace, name: str, use_case: bool = True, dated: 
 
 def run_main(fn, argv: list[str] | None) -> int:
     """Run a CLI/job main: an AtelierError becomes one clear line on stderr and its exit status
-    (2 for a refused input; atelier.errors lists them). Any other exception propagates (exit status 1)."""
+    (2 for a refused input; atelier.errors lists them), also recorded in $ATELIER_OUTCOME_FILE for the
+    orchestrator (atelier.orchestration.outcome). Any other exception propagates (exit status 1)."""
     setup_logging()
     try:
         fn(argv)
     except AtelierError as exc:
-        log.error("%s: %s", type(exc).__name__, exc)
+        error = f"{type(exc).__name__}: {exc}"
+        log.error("%s", error)
+        outcome.record(exc.exit_status, error)
         return exc.exit_status
     return 0
 

@@ -42,7 +42,11 @@ dags = {d.dag_id: {"tasks": {t.task_id: sorted(t.downstream_task_ids) for t in d
                    "pools": {t.task_id: t.pool for t in d.tasks}, "retries": sorted({t.retries for t in d.tasks}),
                    "max_active_runs": d.max_active_runs, "catchup": d.catchup,
                    "timeouts": sorted({str(t.execution_timeout) for t in d.tasks})} for d in bag.dags.values()}
-heavy = [m for m in ("pyspark", "torch", "mlflow", "pandas", "great_expectations", "atelier") if m in sys.modules]
+# of atelier, only the standard-library modules the DAG file imports (atelier.orchestration.tasks)
+light = {"atelier", "atelier.errors", "atelier.orchestration", "atelier.orchestration.outcome",
+         "atelier.orchestration.tasks"}
+heavy = [m for m in sys.modules if m.split(".")[0] in ("pyspark", "torch", "mlflow", "pandas", "great_expectations")
+         or m.startswith("atelier") and m not in light]
 print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "seconds": seconds,
                   "dags": dags, "heavy": heavy}))
 """

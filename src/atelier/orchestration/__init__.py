@@ -1,1 +1,2 @@
-"""What Airflow needs from the jobs environment, written once so that DAG files import nothing heavy."""
+"""What Airflow needs from atelier: the DAG plan (`plan`, written in the jobs environment) and the
+standard-library modules the DAG file imports (`tasks`, `outcome`); so this file imports nothing."""

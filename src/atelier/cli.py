@@ -20,7 +20,7 @@ from atelier.errors import ConfigError
 from atelier.runtime import add_config_args, add_summary_arg, add_use_case_args, open_job, write_summary
 
 if TYPE_CHECKING:
-    from atelier.config.schema import UseCaseConfig
+    from atelier.config.use_case import UseCaseConfig
 
 log = logging.getLogger("atelier")
 

@@ -28,7 +28,7 @@ from mlflow.models import Model
 from onnx import TensorProto, helper
 from torch import nn
 
-from atelier.config.schema import UseCaseConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.errors import EXIT_INTERNAL, AtelierError
 from atelier.features.preprocessor import OOV
 from atelier.safe_paths import Output

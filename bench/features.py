@@ -28,7 +28,8 @@ from atelier.catalog import BATCH_DATE, INGESTED_AT, SOURCE
 from atelier.collect.ingest import check_source, collect
 from atelier.collect.synth import synthesize
 from atelier.config.loader import load_platform, load_use_case
-from atelier.config.schema import PlatformConfig, UseCaseConfig
+from atelier.config.platform import PlatformConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.features.build import build_gold, build_silver, run_features
 from atelier.features.transforms import BuildWindow
 from atelier.runtime import setup_logging

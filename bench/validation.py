@@ -14,7 +14,6 @@ import shutil
 import time
 from pathlib import Path
 
-from pyspark.sql import functions as F
 
 from atelier.collect.ingest import collect
 from atelier.config.loader import load_platform, load_use_case

@@ -1,9 +1,10 @@
-"""Write docs/config-reference.md from the pydantic schema (src/atelier/config/schema.py).
+"""Write docs/config-reference.md from the pydantic schema (the models of src/atelier/config/).
 
     .venv/bin/python scripts/config_reference.py            # rewrite the file
     .venv/bin/python scripts/config_reference.py --check    # exit 1 if the file is out of date
 
-One section per model of the schema, every key with its type, constraints and default. A unit test
+One section per model of the schema, every key with its type, constraints and default; a
+discriminated union (one model per `type`) has a section per model. A unit test
 (tests/unit/test_config_reference.py) fails when the committed file differs from what this writes.
 """
 from __future__ import annotations
@@ -21,14 +22,15 @@ import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from atelier.config.schema import PlatformConfig, UseCaseConfig
+from atelier.config.platform import PlatformConfig
+from atelier.config.use_case import UseCaseConfig
 
 log = logging.getLogger("config_reference")
 TARGET = Path(__file__).resolve().parents[1] / "docs" / "config-reference.md"
 ROOTS = {"platform": PlatformConfig, "use case": UseCaseConfig}
 HEADER = """# Configuration reference
 
-Generated from `src/atelier/config/schema.py` by `scripts/config_reference.py`; do not edit by hand
+Generated from the models of `src/atelier/config/` by `scripts/config_reference.py`; do not edit by hand
 (a unit test checks that this file is up to date). What the keys mean, with examples:
 [use-cases.md](use-cases.md), [adding-a-use-case.md](adding-a-use-case.md), [training.md](training.md),
 [validation.md](validation.md), [scoring.md](scoring.md), [registry.md](registry.md),
@@ -50,11 +52,12 @@ def type_name(annotation: typing.Any) -> str:
     if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
         return f"[{annotation.__name__}](#{annotation.__name__.lower()})"
     if origin is typing.Literal:
-        return "one of " + ", ".join(f"`{a}`" for a in args)
+        return ("one of " if len(args) > 1 else "") + ", ".join(f"`{a}`" for a in args)
     if origin is typing.Annotated:  # a constrained type inside a container, e.g. a mapping's key
         metadata = [item for m in args[1:] for item in (getattr(m, "metadata", None) or [m])]  # FieldInfo or bare
         patterns = [f" matching `{m.pattern}`" for m in metadata if getattr(m, "pattern", None)]
-        return type_name(args[0]) + "".join(patterns)
+        tags = [f", by `{m.discriminator}`" for m in metadata if isinstance(getattr(m, "discriminator", None), str)]
+        return type_name(args[0]) + "".join(patterns + tags)
     if origin in (typing.Union, types.UnionType):
         named = [type_name(a) for a in args if a is not type(None)]
         return " or ".join(named) + (" or null" if type(None) in args else "")
@@ -70,7 +73,8 @@ def type_name(annotation: typing.Any) -> str:
 
 def constraints(field: FieldInfo) -> str:
     """`>= 1`, `< 1`, `at least 1 item`, `pattern ...` from the field's metadata."""
-    words = {"ge": ">= {}", "gt": "> {}", "le": "<= {}", "lt": "< {}", "min_length": "at least {} item(s)",
+    items = "character(s)" if field.annotation is str else "item(s)"
+    words = {"ge": ">= {}", "gt": "> {}", "le": "<= {}", "lt": "< {}", "min_length": f"at least {{}} {items}",
              "pattern": "pattern `{}`"}
     found = []
     for item in field.metadata:

@@ -14,7 +14,7 @@ import sys
 
 from pyspark.sql import SparkSession
 
-from atelier.config.schema import PlatformConfig
+from atelier.config.platform import PlatformConfig
 from atelier.spark.session import jar_conf, runtime_packages
 
 log = logging.getLogger("fetch_jars")

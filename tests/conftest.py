@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from atelier.config.schema import MlflowConfig, PlatformConfig, SparkConfig
+from atelier.config.platform import MlflowConfig, PlatformConfig, SparkConfig
 from atelier.spark.session import build_session
 from tests.jvm_archive import driver_java_options
 

@@ -23,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from atelier.config.schema import PlatformConfig
+from atelier.config.platform import PlatformConfig
 from atelier.spark.java_build import cache_root
 from atelier.spark.session import ivy_jars_dir, spark_jars_dir, submit_args, submit_env
 

@@ -15,7 +15,7 @@ import pandas as pd
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
-from atelier.config.schema import PlatformConfig
+from atelier.config.platform import PlatformConfig
 from atelier.spark import tables
 from atelier.spark.session import build_session
 

@@ -6,7 +6,7 @@ each other, so that no stage depends on another stage's module to read its table
 """
 from __future__ import annotations
 
-from atelier.config.schema import PlatformConfig
+from atelier.config.platform import PlatformConfig
 
 # bronze.<source>: the source's columns, then where and when each row was collected
 BATCH_DATE = "_batch_date"  # the date a row was collected for (an event's own date)

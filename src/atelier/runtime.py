@@ -13,8 +13,10 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from atelier.config.common import DateRange
 from atelier.config.loader import load_platform, load_use_case
-from atelier.config.schema import DateRange, PlatformConfig, UseCaseConfig
+from atelier.config.platform import PlatformConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.errors import AtelierError, ConfigError
 from atelier.orchestration import outcome
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from atelier.config.schema import PlatformConfig
+from atelier.config.platform import PlatformConfig
 from tests.conftest import CONF, REPO
 from tests.integration.conftest import ARMS_MODEL, FAST, WINDOW
 

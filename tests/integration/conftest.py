@@ -11,7 +11,8 @@ from pyspark.sql import SparkSession
 
 from atelier.collect.ingest import collect
 from atelier.config.loader import load_use_case
-from atelier.config.schema import MlflowConfig, PlatformConfig, UseCaseConfig
+from atelier.config.platform import MlflowConfig, PlatformConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.features.build import run_features
 from atelier.tracking import registry
 from atelier.training.job import train

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from atelier.collect.sources import package_file
-from atelier.config.schema import PlatformConfig
+from atelier.config.platform import PlatformConfig
 from tests.conftest import CONF, REPO
 from tests.integration.airflow_deployment import AIRFLOW_PYTHON, DAILY, RETRAIN, Deployment, copy_of_training_lake, deploy
 

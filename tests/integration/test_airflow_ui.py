@@ -21,7 +21,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from atelier.config.schema import PlatformConfig
+from atelier.config.platform import PlatformConfig
 from atelier.spark import tables
 from tests.conftest import REPO, free_port
 from tests.integration.airflow_deployment import (AIRFLOW_PYTHON, DAILY, SCRIPT, Deployment, copy_of_training_lake,

@@ -21,7 +21,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from atelier.config.schema import PlatformConfig
+from atelier.config.platform import PlatformConfig
 from atelier.spark import tables
 from atelier.model.metrics import binary_metrics
 from tests.conftest import REPO, free_port, rooted_platform, run_atelier, settings_of

@@ -29,7 +29,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from atelier.catalog import INGESTED_AT, SCORE_DATE, SOURCE
-from atelier.config.schema import PlatformConfig
+from atelier.config.platform import PlatformConfig
 from atelier.monitoring.reconcile import reconcile
 from atelier.scoring.batch import score_dates
 from atelier.spark import tables

@@ -36,7 +36,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from atelier.config.schema import MlflowConfig, PlatformConfig
+from atelier.config.platform import MlflowConfig, PlatformConfig
 from atelier.spark import tables
 from tests.conftest import REPO, rooted_platform, settings_of
 from tests.integration.conftest import START

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from atelier.config.schema import PlatformConfig, WritesConfig
+from atelier.config.platform import PlatformConfig, WritesConfig
 from atelier.errors import TableError, WriteConflict
 from atelier.spark import tables
 

@@ -9,7 +9,8 @@ from pyspark.sql import functions as F
 
 from atelier.collect.ingest import collect
 from atelier.config.loader import load_use_case
-from atelier.config.schema import PlatformConfig, UseCaseConfig
+from atelier.config.platform import PlatformConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.features.build import run_features
 from atelier.spark import tables
 from tests.conftest import CONF

@@ -17,7 +17,7 @@ from py4j.protocol import Py4JJavaError
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from atelier.config.schema import PlatformConfig
+from atelier.config.platform import PlatformConfig
 from atelier.spark import logstore, tables
 from atelier.spark.session import jar_conf
 from tests.conftest import REPO
@@ -30,7 +30,7 @@ TABLE = "ops.log_store_race"
 # One process's writes: a SparkSession of its own (own catalog), COMMITS replacements of its own dates.
 WRITER = """
 import datetime as dt, json, sys
-from atelier.config.schema import PlatformConfig, SparkConfig
+from atelier.config.platform import PlatformConfig, SparkConfig
 from atelier.spark import tables
 from atelier.spark.session import build_session
 args = json.loads(sys.argv[1])

@@ -13,7 +13,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from sklearn.metrics import roc_auc_score
 
-from atelier.config.schema import PlatformConfig, UseCaseConfig
+from atelier.config.platform import PlatformConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.monitoring.abtest import ab_readout, write_html
 from atelier.monitoring.alerts import raise_alerts
 from atelier.monitoring.drift import drift, feature_drift

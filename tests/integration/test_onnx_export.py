@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from atelier.config.schema import MlflowConfig, PlatformConfig
+from atelier.config.platform import MlflowConfig, PlatformConfig
 from atelier.spark import tables
 from atelier.model.onnx_graph import TOLERANCE, ort_scores, session
 from atelier.tracking.onnx_export import MANIFEST_FILE, MODEL_FILE, export_onnx, write_rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import SparkSession
 
-from atelier.config.schema import PlatformConfig
+from atelier.config.platform import PlatformConfig
 from atelier.spark import tables
 from atelier.tracking import registry
 from atelier.promotion.gate import PromotionRefused, promote, rollback

@@ -9,7 +9,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from atelier import cli, spark_entry
-from atelier.config.schema import PlatformConfig
+from atelier.config.platform import PlatformConfig
 from atelier.errors import InputRefused
 from atelier.runtime import Job
 from atelier.spark import tables

@@ -11,7 +11,8 @@ import pytest
 from pyspark.sql import SparkSession
 
 from atelier.collect import sources as src
-from atelier.config.schema import PlatformConfig, SourceConfig
+from atelier.config.platform import PlatformConfig
+from atelier.config.sources import SourceConfig
 from atelier.spark import tables
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from mlflow.entities import Metric
 
-from atelier.config.schema import MlflowConfig, PlatformConfig
+from atelier.config.platform import MlflowConfig, PlatformConfig
 from atelier.tracking import store
 
 pytestmark = pytest.mark.e2e

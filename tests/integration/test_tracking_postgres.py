@@ -14,7 +14,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from pyspark.sql import SparkSession
 
-from atelier.config.schema import MlflowConfig, PlatformConfig
+from atelier.config.platform import MlflowConfig, PlatformConfig
 from atelier.spark import tables
 from atelier.tracking import registry, store
 from atelier.promotion.gate import promote, rollback

@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from atelier.config.schema import PlatformConfig
+from atelier.config.platform import PlatformConfig
 from atelier.features.build import run_features
 from atelier.spark import tables
 from atelier.training.backends import TrainingFailed

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 from atelier.collect.ingest import collect
 from atelier.config.loader import load_use_case
-from atelier.config.schema import PlatformConfig
+from atelier.config.platform import PlatformConfig
 from atelier.errors import SourceError
 from atelier.spark import tables
 from atelier.validation.gate import ValidationError

@@ -1,4 +1,4 @@
-"""The live metrics as Spark aggregates equal training.metrics on each group's labelled rows."""
+"""The live metrics as Spark aggregates equal model.metrics on each group's labelled rows."""
 from __future__ import annotations
 
 import numpy as np

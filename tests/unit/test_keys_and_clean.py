@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pyspark.sql import SparkSession
 
-from atelier.config.schema import RuleConfig
+from atelier.config.cleaning import DropRule, SetNullRule
 from atelier.features.clean import apply_rules, derive
 from atelier.features.keys import dedupe_latest, with_entity_key
 
@@ -40,8 +40,8 @@ def test_derive_applies_expressions_in_order(spark: SparkSession) -> None:
 def test_rules_drop_rows_and_null_values_and_treat_unknown_as_broken(spark: SparkSession) -> None:
     df = spark.createDataFrame([(1, 100.0), (2, -5.0), (3, None), (None, 10.0)], "id int, distance double")
     rules = [
-        RuleConfig(name="has_id", condition="id IS NOT NULL", action="drop"),
-        RuleConfig(name="positive", condition="distance > 0", action="set_null", columns=["distance"]),
+        DropRule(name="has_id", condition="id IS NOT NULL", action="drop"),
+        SetNullRule(name="positive", condition="distance > 0", action="set_null", columns=["distance"]),
     ]
     out = {r.id: r.distance for r in apply_rules(df, rules).collect()}
     assert out == {1: 100.0, 2: None, 3: None}

@@ -7,7 +7,7 @@ import pytest
 
 from atelier import cli, spark_entry
 from atelier.config.loader import load_platform, load_use_case
-from atelier.config.schema import PlatformConfig, SparkConfig
+from atelier.config.platform import PlatformConfig, SparkConfig
 from atelier.spark.session import launch_env, on_loopback, session_conf, submit_args
 from atelier.tracking import entry as tracking_entry
 from tests.conftest import CONF, REPO

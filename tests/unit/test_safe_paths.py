@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from atelier.collect.synth import WRITES as SYNTH
-from atelier.config.schema import MlflowConfig, PlatformConfig
+from atelier.config.platform import MlflowConfig, PlatformConfig
 from atelier.errors import InputRefused
 from atelier.safe_paths import PROJECT_ROOT, check_replaceable, platform_folders
 from atelier.tracking.export import WRITES as MLFLOW_EXPORT

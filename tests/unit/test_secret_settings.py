@@ -5,7 +5,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from atelier.config.schema import PlatformConfig, SparkConfig
+from atelier.config.platform import PlatformConfig, SparkConfig
 from atelier.spark.session import public_conf, secret_properties, submit_args
 
 PASSWORD = secrets.token_urlsafe(12)  # as if from the environment

@@ -1,7 +1,7 @@
 """The Spark settings every job starts with (session_conf), beyond the network ones (test_loopback_binding)."""
 from __future__ import annotations
 
-from atelier.config.schema import PlatformConfig, SparkConfig
+from atelier.config.platform import PlatformConfig, SparkConfig
 from atelier.spark.session import session_conf
 
 SNAPSHOT_PARTITIONS = "spark.databricks.delta.snapshotPartitions"

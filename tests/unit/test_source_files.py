@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from atelier.collect.sources import BadLine, compression_of, resolve_location, undecodable_lines
-from atelier.config.schema import SourceConfig
+from atelier.config.sources import SourceConfig
 from atelier.errors import SourceError
 
 TEXT = "year,origin\n2013,EWR\n2013,JFK\n"

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
 
-from atelier.config.schema import FeatureConfig
+from atelier.config.features import CategoricalFeature, NumericFeature
 from atelier.errors import ConfigError
 from atelier.features.normalize import fit_preprocessor
 from atelier.model.preprocessor import OOV, Preprocessor
@@ -24,10 +24,10 @@ def test_cyclic_holiday_and_typed_features(spark: SparkSession) -> None:
         "id string, d date, h double, origin string, n int",
     )
     features = [
-        FeatureConfig(name="hour", expr="h", cyclic=24),
-        FeatureConfig(name="days_to_holiday", builtin="holiday_distance", args={"column": "d", "cap_days": 10}),
-        FeatureConfig(name="origin", type="categorical"),
-        FeatureConfig(name="n2", expr="n * 2"),
+        NumericFeature(name="hour", expr="h", cyclic=24),
+        NumericFeature(name="days_to_holiday", builtin="holiday_distance", args={"column": "d", "cap_days": 10}),
+        CategoricalFeature(name="origin", type="categorical"),
+        NumericFeature(name="n2", expr="n * 2"),
     ]
     out = {r.id: r for r in build_features(df, features, ["id", "d"], WINDOW).collect()}
     assert out["k1"].hour_sin == pytest.approx(0.0) and out["k1"].hour_cos == pytest.approx(1.0)
@@ -42,7 +42,7 @@ def test_cyclic_holiday_and_typed_features(spark: SparkSession) -> None:
 def test_unknown_builtin_is_a_config_error(spark: SparkSession) -> None:
     df = spark.createDataFrame([("k",)], "id string")
     with pytest.raises(ConfigError, match="unknown builtin 'moon_phase'"):
-        build_features(df, [FeatureConfig(name="m", builtin="moon_phase")], ["id"], WINDOW)
+        build_features(df, [NumericFeature(name="m", builtin="moon_phase")], ["id"], WINDOW)
 
 
 def test_preprocessor_fits_on_train_and_maps_unseen_categories_to_oov(spark: SparkSession) -> None:

@@ -6,17 +6,18 @@ import datetime as dt
 import pytest
 from pyspark.sql import SparkSession
 
-from atelier.config.schema import RowRule, TableRule
+from atelier.config.validation import (BetweenRule, FreshnessRule, InSetRule, NotNullRule, RegexRule, RowCountRule,
+                                       SchemaRule, SqlRule, UniqueRule)
 from atelier.validation.judge import date_breaches, schema_breaches
 from atelier.validation.rules import FAILED, Measures, flag_rows, measure, passed, rejected
 
 D1, D2 = dt.date(2013, 1, 1), dt.date(2013, 1, 2)
 ROW_RULES = [
-    RowRule(name="key", type="not_null", columns=["id"]),
-    RowRule(name="dist", type="between", column="distance", min=10, max=6000),
-    RowRule(name="origin", type="in_set", column="origin", values=["EWR", "JFK", "LGA"]),
-    RowRule(name="tail", type="regex", column="tailnum", pattern="^N[0-9A-Z]{1,5}$"),
-    RowRule(name="sane", type="sql", condition="delay > -120"),
+    NotNullRule(name="key", type="not_null", columns=["id"]),
+    BetweenRule(name="dist", type="between", column="distance", min=10, max=6000),
+    InSetRule(name="origin", type="in_set", column="origin", values=["EWR", "JFK", "LGA"]),
+    RegexRule(name="tail", type="regex", column="tailnum", pattern="^N[0-9A-Z]{1,5}$"),
+    SqlRule(name="sane", type="sql", condition="delay > -120"),
 ]
 
 
@@ -46,7 +47,7 @@ def test_passed_plus_rejected_is_everything(frame) -> None:
 
 
 def test_one_pass_measures_per_date(frame) -> None:
-    table_rules = [TableRule(name="uniq", type="unique", columns=["id"]), TableRule(name="fresh", type="freshness",
+    table_rules = [UniqueRule(name="uniq", type="unique", columns=["id"]), FreshnessRule(name="fresh", type="freshness",
                                                                                  column="d", max_age_hours=24)]
     m = measure(flag_rows(frame, ROW_RULES), "d", ROW_RULES, table_rules)
     assert m[D1].rows_in == 3 and m[D1].rows_failed == 2
@@ -55,9 +56,9 @@ def test_one_pass_measures_per_date(frame) -> None:
 
 
 def test_table_rules_say_observed_and_expected() -> None:
-    rules = [TableRule(name="volume", type="row_count", min_rows=1, min_ratio=0.5, max_ratio=2.0),
-             TableRule(name="uniq", type="unique", columns=["id"]),
-             TableRule(name="fresh", type="freshness", column="ts", max_age_hours=6)]
+    rules = [RowCountRule(name="volume", type="row_count", min_rows=1, min_ratio=0.5, max_ratio=2.0),
+             UniqueRule(name="uniq", type="unique", columns=["id"]),
+             FreshnessRule(name="fresh", type="freshness", column="ts", max_age_hours=6)]
     measures = {D1: Measures(rows_in=40, duplicate_keys={"uniq": 0}, latest={"fresh": dt.datetime(2013, 1, 1, 22)}),
                 D2: Measures(rows_in=300, duplicate_keys={"uniq": 2}, latest={"fresh": dt.datetime(2013, 1, 2, 9)})}
     breaches = date_breaches(rules, [D1, D2, dt.date(2013, 1, 3)], measures, {D1: 100.0, D2: 100.0, dt.date(2013, 1, 3): None})
@@ -71,7 +72,7 @@ def test_table_rules_say_observed_and_expected() -> None:
 
 
 def test_schema_rule_names_missing_and_mistyped_columns() -> None:
-    rules = [TableRule(name="schema", type="schema")]
+    rules = [SchemaRule(name="schema", type="schema")]
     breaches = schema_breaches(rules, {"id": "int", "distance": "string"}, {"id": "int", "distance": "double", "origin": "string"})
     assert len(breaches) == 1
     assert "missing ['origin']" in breaches[0].observed and "distance: string" in breaches[0].observed

@@ -28,7 +28,10 @@ from pyspark.sql import functions as F
 from atelier.catalog import (BATCH_DATE, INGESTED_AT, OUTCOME_DATE, QUARANTINE_DATE, QUARANTINE_ROW, SOURCE,
                              bronze_table)
 from atelier.collect import sources as src
-from atelier.config.schema import DateRange, PlatformConfig, SourceConfig, UseCaseConfig
+from atelier.config.common import DateRange
+from atelier.config.platform import PlatformConfig
+from atelier.config.sources import SourceConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.errors import SourceError
 from atelier.features.keys import dedupe_latest, with_entity_key
 from atelier.spark import tables

@@ -31,7 +31,7 @@ from pyspark.errors import PySparkException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from atelier.config.schema import SourceConfig
+from atelier.config.sources import SourceConfig
 from atelier.errors import SourceError
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,8 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from atelier.collect import sources as src
-from atelier.config.schema import PlatformConfig, UseCaseConfig
+from atelier.config.platform import PlatformConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.errors import ConfigError
 from atelier.safe_paths import Output, check_replaceable, platform_folders
 

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from atelier.config.schema import PlatformConfig, UseCaseConfig
+from atelier.config.platform import PlatformConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.errors import ConfigError
 from atelier.identifiers import check_identifier
 
@@ -28,6 +29,12 @@ ENV_ENV = "ATELIER_ENV"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SECRET_KEY = re.compile(r"(password|secret|token|credential|_uri$|^uri$)", re.IGNORECASE)
 Model = TypeVar("Model", bound=BaseModel)
+# The defaults of the keys that were common to all kinds of a join, feature, rule or arm before r24.
+_FLAT_DEFAULTS: dict[str, Any] = {
+    "left_time": None, "right_time": None, "tolerance_hours": None, "time_alias": None, "cyclic": None,
+    "column": None, "columns": [], "min": None, "max": None, "values": [], "pattern": None, "condition": None,
+    "min_rows": 1, "min_ratio": None, "max_ratio": None, "trailing_days": 7, "max_age_hours": None, "share": 0.0,
+}
 KeyPath = tuple[str, ...]
 
 
@@ -58,7 +65,24 @@ def load_use_case(
 
 def use_case_from_mapping(data: dict, origin: str, overrides: list[str] | None = None) -> UseCaseConfig:
     """A use case from an already resolved mapping (e.g. a past run's config), with `--set` overrides."""
-    return _build(UseCaseConfig, [(Path(origin), copy.deepcopy(data))], _route(overrides, "use_case"))
+    data = _without_flat_defaults(copy.deepcopy(data))
+    return _build(UseCaseConfig, [(Path(origin), data)], _route(overrides, "use_case"))
+
+
+def _without_flat_defaults(data: dict) -> dict:
+    """`data` less the keys of other kinds that runs logged before joins, features, rules and arms were
+    one model per kind hold at their then defaults (`left_time: null` on a lookup join)."""
+    try:
+        UseCaseConfig.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            path, kind = _key_path(err, data)
+            if err["type"] == "extra_forbidden" and kind and err["input"] == _FLAT_DEFAULTS.get(path[-1], ...):
+                parent: Any = data
+                for part in path[:-1]:
+                    parent = parent[int(part)] if isinstance(parent, list) else parent[part]
+                del parent[path[-1]]
+    return data
 
 
 def list_use_cases(conf_dir: Path | None = None) -> list[str]:
@@ -142,7 +166,7 @@ def _build(model: type[Model], layers: list[tuple[Path, dict]], overrides: list[
     try:
         return model.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, origin, layers[0][0])) from None
+        raise ConfigError(_describe(exc, merged, origin, layers[0][0])) from None
 
 
 def _merge(into: dict, data: dict, origin: dict[KeyPath, str], source: str, prefix: KeyPath) -> None:
@@ -225,16 +249,45 @@ def _origin_of(origin: dict[KeyPath, str], path: KeyPath) -> str:
     return "<defaults>"
 
 
-def _describe(exc: ValidationError, origin: dict[KeyPath, str], base: Path) -> str:
+def _describe(exc: ValidationError, data: dict, origin: dict[KeyPath, str], base: Path) -> str:
     lines = []
     for err in exc.errors():
-        path = tuple(str(p) for p in err["loc"])
+        path, kind = _key_path(err, data)
+        if err["type"] in ("union_tag_not_found", "union_tag_invalid"):  # the tag's key, e.g. `type`
+            path += (err["ctx"]["discriminator"].strip("'"),)
         where = _origin_of(origin, path) if path else str(base)
         if where == "<defaults>":
             where = str(base)
         key = ".".join(path) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown key"
+            msg = "unknown key" + (f" for '{kind}'" if kind else "")
+        elif err["type"] == "missing" and kind:
+            msg = f"{msg} for '{kind}'"
+        elif err["type"] == "union_tag_not_found":
+            msg = "Field required"
+        elif err["type"] == "union_tag_invalid":
+            msg = f"'{err['ctx']['tag']}' is not one of {err['ctx']['expected_tags']}"
         lines.append(f"{where}: {key}: {msg}")
     return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _key_path(err: Any, data: dict) -> tuple[KeyPath, str | None]:
+    """The error's location as keys of the input, and the kind (union tag) of the model it is in.
+
+    Pydantic's location also holds labels that address no input value: the tag of a discriminated
+    union's member (`clean.joins.0.lookup.left_time`) or a plain union's member type. They are left
+    out, so the path names only keys the user wrote (and `[key]`, a mapping key's own error); the
+    last tag passed is the kind.
+    """
+    path: list[str] = []
+    kind = None
+    node: Any = data
+    for i, part in enumerate(err["loc"]):
+        if (isinstance(node, dict) and part in node) or (isinstance(node, list) and isinstance(part, int)):
+            node = node[part]
+        elif part != "[key]" and not (err["type"] == "missing" and i == len(err["loc"]) - 1):
+            kind = str(part) if isinstance(node, dict) else kind
+            continue
+        path.append(str(part))
+    return tuple(path), kind

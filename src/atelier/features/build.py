@@ -11,7 +11,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from atelier.catalog import BATCH_DATE, BRONZE_METADATA, INGESTED_AT, bronze_table
-from atelier.config.schema import DateRange, JoinConfig, PlatformConfig, UseCaseConfig
+from atelier.config.cleaning import JoinConfig
+from atelier.config.common import DateRange
+from atelier.config.platform import PlatformConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.errors import TableError
 from atelier.features.clean import apply_rules, derive
 from atelier.features.joins import asof_join, lookup_join
@@ -71,7 +74,8 @@ def run_features(
         if use_case.sources[join.source].kind == "reference":
             joined[join.source] = _bronze(spark, platform, join.source, report)
         else:
-            lookback = dt.timedelta(days=math.ceil((join.tolerance_hours or 0) / 24) + 1)
+            hours = join.tolerance_hours if join.type == "asof" else 0
+            lookback = dt.timedelta(days=math.ceil(hours / 24) + 1)
             joined[join.source] = _bronze_events(spark, platform, join.source, start - lookback, end, report)
 
     meta = {"job": "features", "run_id": report.run_id, "use_case": use_case.name, "inputs": report.inputs}

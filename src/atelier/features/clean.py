@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from atelier.config.schema import RuleConfig
+from atelier.config.cleaning import RuleConfig
 
 
 def derive(df: DataFrame, expressions: Mapping[str, str]) -> DataFrame:

@@ -11,7 +11,7 @@ import holidays
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from atelier.config.schema import FeatureConfig
+from atelier.config.features import FeatureConfig
 from atelier.errors import ConfigError
 
 
@@ -50,7 +50,7 @@ def feature_columns(feature: FeatureConfig, window: BuildWindow) -> dict[str, Co
         value = _call_builtin(fn, feature, window)
     else:
         value = F.expr(feature.expr) if feature.expr else F.col(feature.name)
-    if feature.cyclic:
+    if feature.type == "numeric" and feature.cyclic:
         sin, cos = cyclic(value, feature.cyclic)
         return {f"{feature.name}_sin": sin, f"{feature.name}_cos": cos}
     cast = "string" if feature.type == "categorical" else "double"

@@ -19,7 +19,8 @@ import pandas as pd
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from atelier.config.schema import PlatformConfig, UseCaseConfig
+from atelier.config.platform import PlatformConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.errors import AtelierError
 from atelier.monitoring.reconcile import LABEL, labelled_predictions
 from atelier.model.metrics import LOWER_IS_BETTER, bootstrap_gain, defined_metric, defined_metrics

@@ -23,7 +23,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from atelier.catalog import SCORE_DATE
-from atelier.config.schema import PlatformConfig, UseCaseConfig
+from atelier.config.platform import PlatformConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.monitoring.drift import SCORE
 from atelier.monitoring.reference import load_reference
 from atelier.spark import tables

@@ -24,7 +24,8 @@ from pyspark.sql import types as T
 from scipy import special
 
 from atelier.catalog import SCORE_DATE
-from atelier.config.schema import PlatformConfig, UseCaseConfig
+from atelier.config.platform import PlatformConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.monitoring.reference import Reference, load_reference
 from atelier.spark import tables
 from atelier.tracking import store

@@ -1,6 +1,6 @@
 """The live metrics of many groups at once, as Spark aggregates (no Python worker, no per-group sklearn).
 
-Each figure equals `training.metrics.defined_metrics` on the group's labelled rows (tested against
+Each figure equals `model.metrics.defined_metrics` on the group's labelled rows (tested against
 it): the same clipping, threshold rule (`score >= threshold`), tie handling (the AUC is the
 Mann-Whitney statistic with ties counted half, as `roc_auc_score`), calibration bins and
 definedness (nothing without labelled rows; the two-class metrics need both classes).
@@ -19,8 +19,8 @@ BINARY = ["auc", "log_loss", "accuracy", "precision", "recall", "brier", "calibr
           "predicted_positive_rate", "observed_positive_rate"]
 REGRESSION = ["rmse", "mae", "bias"]
 METRICS = BINARY + REGRESSION  # the columns of every result, null where the task has no such metric
-CLIP = 1e-7  # as training.metrics' log loss
-BINS = 10  # as training.metrics.expected_calibration_error
+CLIP = 1e-7  # as model.metrics' log loss
+BINS = 10  # as model.metrics.expected_calibration_error
 
 
 def grouped_metrics(rows: DataFrame, group: list[str], task: str) -> DataFrame:

@@ -21,7 +21,8 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from atelier.catalog import INGESTED_AT, OUTCOME_DATE, SCORE_DATE
-from atelier.config.schema import PlatformConfig, UseCaseConfig
+from atelier.config.platform import PlatformConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.errors import AtelierError
 from atelier.monitoring.grouped_metrics import LABEL, METRICS, grouped_metrics
 from atelier.spark import tables

@@ -19,7 +19,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from atelier.catalog import SCORE_DATE
-from atelier.config.schema import PlatformConfig, UseCaseConfig
+from atelier.config.platform import PlatformConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.monitoring.alerts import ALERT_DATE
 from atelier.spark import tables
 from atelier.tracking import registry, store

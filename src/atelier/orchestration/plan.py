@@ -18,7 +18,7 @@ from pathlib import Path
 import pyspark
 
 from atelier.config.loader import list_use_cases, load_platform, load_use_case
-from atelier.config.schema import UseCaseConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.spark.session import launch_env, public_conf
 
 log = logging.getLogger(__name__)

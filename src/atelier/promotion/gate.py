@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import SparkSession
 
-from atelier.config.schema import DateRange, PlatformConfig, UseCaseConfig
+from atelier.config.common import DateRange
+from atelier.config.platform import PlatformConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.tracking import registry, store
 from atelier.tracking.record import input_versions
 from atelier.tracking.registry import RegistryError, RegistryEvent

@@ -28,7 +28,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from atelier.catalog import SCORE_DATE
-from atelier.config.schema import ArmConfig, PlatformConfig, UseCaseConfig
+from atelier.config.platform import PlatformConfig
+from atelier.config.scoring import ArmConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.errors import AtelierError
 from atelier.scoring import jvm_engine
 from atelier.spark import tables

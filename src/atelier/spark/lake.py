@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from atelier.config.schema import PlatformConfig
+from atelier.config.platform import PlatformConfig
 from atelier.errors import TableError
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 import pyspark
 from pyspark.sql import SparkSession
 
-from atelier.config.schema import PlatformConfig
+from atelier.config.platform import PlatformConfig
 from atelier.spark import derby, lake, logstore, onnx_scorer
 
 log = logging.getLogger(__name__)

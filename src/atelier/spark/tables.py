@@ -28,7 +28,7 @@ from pyspark.errors.exceptions.captured import AnalysisException, CapturedExcept
 from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
 from pyspark.sql import functions as F
 
-from atelier.config.schema import PlatformConfig
+from atelier.config.platform import PlatformConfig
 from atelier.errors import TableError, WriteConflict
 from atelier.identifiers import check_table_name, quoted
 from atelier.spark import lake

@@ -13,7 +13,7 @@ from atelier.errors import ConfigError
 from atelier.runtime import add_use_case_args
 
 if TYPE_CHECKING:
-    from atelier.config.schema import UseCaseConfig
+    from atelier.config.use_case import UseCaseConfig
 
 log = logging.getLogger("atelier")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import mlflow
 from mlflow.entities import Run
 
-from atelier.config.schema import UseCaseConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.safe_paths import Output, check_replaceable
 from atelier.tracking import registry
 

@@ -17,7 +17,7 @@ import onnx
 import pandas as pd
 from mlflow.models import Model
 
-from atelier.config.schema import UseCaseConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.model.onnx_graph import (ML_OPSET, NULL_CATEGORY, OPSET, OUTPUT, TOLERANCE, ExportCheckFailed, ort_scores,
                                       probe_frames, session, to_onnx)
 from atelier.model.pyfunc import TabularModel

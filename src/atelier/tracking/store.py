@@ -9,7 +9,7 @@ from pathlib import Path
 import mlflow
 from mlflow.exceptions import MlflowException
 
-from atelier.config.schema import PlatformConfig
+from atelier.config.platform import PlatformConfig
 
 log = logging.getLogger(__name__)
 

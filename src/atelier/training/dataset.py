@@ -23,7 +23,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from atelier.config.schema import DateRange, PlatformConfig, UseCaseConfig
+from atelier.config.common import DateRange
+from atelier.config.platform import PlatformConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.errors import AtelierError
 from atelier.features.normalize import fit_preprocessor
 from atelier.model.preprocessor import Preprocessor

@@ -13,7 +13,8 @@ import yaml
 from pyspark.sql import SparkSession
 
 from atelier.config.loader import load_use_case, use_case_from_mapping
-from atelier.config.schema import PlatformConfig, UseCaseConfig
+from atelier.config.platform import PlatformConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.errors import ConfigError
 from atelier.tracking import record, store
 from atelier.training.job import TrainReport, train

@@ -24,7 +24,8 @@ from mlflow.models import infer_signature
 from pyspark.sql import SparkSession
 
 import atelier
-from atelier.config.schema import PlatformConfig, UseCaseConfig
+from atelier.config.platform import PlatformConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.errors import AtelierError
 from atelier.spark import tables
 from atelier.tracking import charts, record, store

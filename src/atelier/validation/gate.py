@@ -25,7 +25,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from atelier.catalog import QUARANTINE_DATE, quarantine_table, validation_runs_table
-from atelier.config.schema import DateRange, PlatformConfig, TableValidation
+from atelier.config.common import DateRange
+from atelier.config.platform import PlatformConfig
+from atelier.config.validation import TableValidation
 from atelier.errors import AtelierError
 from atelier.spark import tables
 from atelier.validation.judge import Breach, date_breaches, schema_breaches

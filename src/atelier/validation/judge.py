@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from atelier.config.schema import TableRule
+from atelier.config.validation import TableRule
 from atelier.validation.rules import Measures
 
 

@@ -10,7 +10,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from atelier.config.schema import PlatformConfig, UseCaseConfig
+from atelier.config.platform import PlatformConfig
+from atelier.config.use_case import UseCaseConfig
 from atelier.errors import ConfigError
 from atelier.identifiers import quoted
 from atelier.spark import tables

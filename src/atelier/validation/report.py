@@ -16,7 +16,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame
 
-from atelier.config.schema import RowRule, TableRule, TableValidation
+from atelier.config.validation import RowRule, TableRule, TableValidation
 
 log = logging.getLogger(__name__)
 SITE = "atelier"

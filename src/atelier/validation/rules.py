@@ -14,7 +14,7 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from atelier.config.schema import RowRule, TableRule
+from atelier.config.validation import RowRule, TableRule
 
 log = logging.getLogger(__name__)
 FAILED = "_failed_rules"

@@ -4,7 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from atelier.catalog import BATCH_DATE, bronze_table
-from atelier.config.schema import PlatformConfig, TableValidation, UseCaseConfig
+from atelier.config.platform import PlatformConfig
+from atelier.config.use_case import UseCaseConfig
+from atelier.config.validation import TableValidation
 from atelier.errors import ConfigError
 
 

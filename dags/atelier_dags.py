@@ -4,7 +4,7 @@ Only the Airflow wiring lives here: operators, dependencies, schedules. Every Sp
 `spark-submit` of a job in jobs/ (the same file a data engineer runs by hand), with the jobs
 environment's launcher and the connection `spark_default` (its host is the Spark master). What the
 tasks decide and pass (dates, windows, skips, arguments, summaries, the outcome file) is in
-`atelier.orchestration.tasks` and `.outcome`, modules of the standard library alone that this file
+`atelier.orchestration.tasks` and `atelier.outcome`, modules of the standard library alone that this file
 imports from the checkout's src/ (see `atelier.orchestration.tasks`). The plan,
 `var/airflow/plan.json` (or $ATELIER_PLAN), is written by `atelier airflow-plan` in the jobs
 environment, so parsing this file imports only Airflow, the standard library and those modules.
@@ -38,7 +38,8 @@ if str(REPO / "src") not in sys.path:
     sys.path.append(str(REPO / "src"))  # the package atelier alone; see atelier.orchestration.tasks
 
 from atelier.errors import EXIT_REFUSED  # noqa: E402
-from atelier.orchestration import outcome, tasks  # noqa: E402
+from atelier import outcome  # noqa: E402
+from atelier.orchestration import tasks  # noqa: E402
 
 PLAN = Path(os.environ.get("ATELIER_PLAN", REPO / "var" / "airflow" / "plan.json"))
 

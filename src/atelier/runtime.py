@@ -18,7 +18,7 @@ from atelier.config.loader import load_platform, load_use_case
 from atelier.config.platform import PlatformConfig
 from atelier.config.use_case import UseCaseConfig
 from atelier.errors import AtelierError, ConfigError
-from atelier.orchestration import outcome
+from atelier import outcome
 
 log = logging.getLogger("atelier")
 
@@ -82,7 +82,7 @@ def open_job(args: argparse.Namespace, name: str, use_case: bool = True, dated: 
 def run_main(fn, argv: list[str] | None) -> int:
     """Run a CLI/job main: an AtelierError becomes one clear line on stderr and its exit status
     (2 for a refused input; atelier.errors lists them), also recorded in $ATELIER_OUTCOME_FILE for the
-    orchestrator (atelier.orchestration.outcome). Any other exception propagates (exit status 1)."""
+    orchestrator (atelier.outcome). Any other exception propagates (exit status 1)."""
     setup_logging()
     try:
         fn(argv)

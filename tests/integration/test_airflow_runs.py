@@ -43,7 +43,7 @@ dags = {d.dag_id: {"tasks": {t.task_id: sorted(t.downstream_task_ids) for t in d
                    "max_active_runs": d.max_active_runs, "catchup": d.catchup,
                    "timeouts": sorted({str(t.execution_timeout) for t in d.tasks})} for d in bag.dags.values()}
 # of atelier, only the standard-library modules the DAG file imports (atelier.orchestration.tasks)
-light = {"atelier", "atelier.errors", "atelier.orchestration", "atelier.orchestration.outcome",
+light = {"atelier", "atelier.errors", "atelier.orchestration", "atelier.outcome",
          "atelier.orchestration.tasks"}
 heavy = [m for m in sys.modules if m.split(".")[0] in ("pyspark", "torch", "mlflow", "pandas", "great_expectations")
          or m.startswith("atelier") and m not in light]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from atelier.errors import TableError, WriteConflict
-from atelier.orchestration import outcome
+from atelier import outcome
 from atelier.runtime import run_main
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from atelier.orchestration import outcome, tasks
+from atelier import outcome
+from atelier.orchestration import tasks
 from tests.conftest import REPO
 
 PLAN = {"summaries_dir": "/lake/reports/airflow", "config_args": ["--env", "standalone"],
@@ -27,7 +28,7 @@ def test_the_dag_modules_import_with_the_standard_library_alone() -> None:
     done = subprocess.run([sys.executable, "-I", "-S", "-c", probe, str(REPO / "src")], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == ["__main__", "atelier", "atelier.errors", "atelier.orchestration",
-                                       "atelier.orchestration.outcome", "atelier.orchestration.tasks"]
+                                       "atelier.orchestration.tasks", "atelier.outcome"]
 
 
 @pytest.mark.parametrize(("ds", "lag", "runs"), [

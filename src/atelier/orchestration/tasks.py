@@ -1,7 +1,7 @@
 """What the DAGs' tasks decide and pass, apart from Airflow: dates, windows, skips, job arguments, summaries.
 
 dags/atelier_dags.py only wires these into operators. Airflow runs in its own environment
-(.venv-airflow) without atelier's stack, so this module and `outcome` import only the standard
+(.venv-airflow) without atelier's stack, so this module and `atelier.outcome` import only the standard
 library (and atelier.errors, which does too), and the package's `__init__` files import nothing.
 The DAG file finds them where it finds the default plan, in its checkout: it appends `<repo>/src`
 to `sys.path`, which holds the package `atelier` alone; nothing is installed into .venv-airflow and
@@ -18,7 +18,7 @@ import logging
 import urllib.request
 from collections.abc import Iterable
 
-from atelier.orchestration import outcome
+from atelier import outcome
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def summary_path(plan: dict, use_case: str, job: str) -> str:
 
 
 def outcome_path(plan: dict, use_case: str, job: str) -> str:
-    """Where a job records why it failed ($ATELIER_OUTCOME_FILE, atelier.orchestration.outcome), per try."""
+    """Where a job records why it failed ($ATELIER_OUTCOME_FILE, atelier.outcome), per try."""
     return f"{plan['summaries_dir']}/{use_case}/outcomes/{job}/{RUN}.try{{{{ ti.try_number }}}}.json"
 
 

@@ -32,7 +32,7 @@ def cmd_collect(args: argparse.Namespace) -> None:
     from atelier.collect.ingest import collect
 
     with open_job(args, "collect") as job:
-        report = collect(job.spark, job.platform, job.use_case, job.dates.start, job.dates.end)
+        report = collect(job.lake, job.use_case, job.dates.start, job.dates.end)
         for table, rows in report.rows.items():
             log.info("%-28s %9d rows%s", table, rows, "  (unchanged)" if table in report.unchanged else "")
 
@@ -41,7 +41,7 @@ def cmd_features(args: argparse.Namespace) -> None:
     from atelier.features.build import run_features
 
     with open_job(args, "features") as job:
-        report = run_features(job.spark, job.platform, job.use_case, job.dates.start, job.dates.end)
+        report = run_features(job.lake, job.use_case, job.dates.start, job.dates.end)
         for table, version in report.versions.items():
             log.info("%-28s version %d", table, version)
 
@@ -50,7 +50,7 @@ def cmd_validate(args: argparse.Namespace) -> None:
     from atelier.validation.operations import validate_table
 
     with open_job(args, "validate") as job:
-        counts = validate_table(job.spark, job.platform, job.use_case, args.table, job.dates.start, job.dates.end)
+        counts = validate_table(job.lake, job.use_case, args.table, job.dates.start, job.dates.end)
     log.info("validated %s: %s", args.table, counts)
 
 
@@ -59,23 +59,21 @@ def cmd_quarantine(args: argparse.Namespace) -> None:
 
     if args.action == "list":
         with open_job(args, "quarantine", use_case=False) as job:
-            result = quarantine_summary(job.spark, job.platform)
+            result = quarantine_summary(job.lake)
             rows = [tuple(str(v) for v in r) for r in result.collect()]
         print(_format_table(result.columns, rows))
         return
     if not args.use_case or not args.table:
         raise ConfigError("quarantine release needs --use-case and --table (and --date or --start/--end)")
     with open_job(args, "quarantine") as job:
-        counts = release(job.spark, job.platform, job.use_case, args.table, job.dates.start, job.dates.end)
+        counts = release(job.lake, job.use_case, args.table, job.dates.start, job.dates.end)
     log.info("release %s: %s", args.table, counts)
 
 
 def cmd_tables(args: argparse.Namespace) -> None:
-    from atelier.spark.tables import list_tables
-
     with open_job(args, "tables", use_case=False) as job:
         rows = [(t.name, str(t.version), str(t.rows), f"{t.last_write:%Y-%m-%d %H:%M:%S}", t.last_operation, t.location)
-                for t in list_tables(job.spark, job.platform)]
+                for t in job.lake.tables()]
     print(_format_table(["table", "version", "rows", "last write", "operation", "location"], rows))
 
 
@@ -94,7 +92,7 @@ def cmd_synth(args: argparse.Namespace) -> None:
     from atelier.collect.synth import synthesize
 
     with open_job(args, "synth", dated=False) as job:
-        path = synthesize(job.spark, job.platform, job.use_case, args.rows, args.seed, args.out)
+        path = synthesize(job.lake, job.use_case, args.rows, args.seed, args.out)
     print(path)
 
 
@@ -133,7 +131,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 
     grid = parse_grid(args.grid)
     with open_job(args, "sweep", dated=False) as job:
-        parent, results, best = sweep(job.spark, job.platform, job.use_case.name, args.overrides, grid,
+        parent, results, best = sweep(job.lake, job.use_case.name, args.overrides, grid,
                                       args.random, args.seed, args.conf_dir, args.env)
     key = f"validation_{headline(job.use_case.label.task)[0]}"
     print(describe(results, key))
@@ -171,7 +169,7 @@ def cmd_score(args: argparse.Namespace) -> None:
     from atelier.scoring.batch import score_dates
 
     with open_job(args, "score") as job:
-        report = score_dates(job.spark, job.platform, job.use_case, job.dates.start, job.dates.end)
+        report = score_dates(job.lake, job.use_case, job.dates.start, job.dates.end)
     log.info("scored %s..%s (run %s): %s", job.dates.start, job.dates.end, report.run_id,
              ", ".join(f"{arm} {n} rows" for arm, n in sorted(report.rows.items())))
 
@@ -180,7 +178,7 @@ def cmd_reconcile(args: argparse.Namespace) -> None:
     from atelier.monitoring.reconcile import reconcile
 
     with open_job(args, "reconcile") as job:
-        report = reconcile(job.spark, job.platform, job.use_case, job.dates.start, job.dates.end)
+        report = reconcile(job.lake, job.use_case, job.dates.start, job.dates.end)
     metric = "auc" if job.use_case.label.task == "binary" else "rmse"
     rows = [(str(r["score_date"]), r["arm"], r["model_version"], str(r["rows_scored"]),
              f"{r['label_completeness']:.1%}", "-" if r[metric] is None else f"{r[metric]:.4f}") for r in report.rows]
@@ -195,8 +193,8 @@ def cmd_monitor(args: argparse.Namespace) -> None:
 
     with open_job(args, "monitor") as job:
         uc, start, end = job.use_case, job.dates.start, job.dates.end
-        drift(job.spark, job.platform, uc, start, end)
-        report = raise_alerts(job.spark, job.platform, uc, start, end)
+        drift(job.lake, uc, start, end)
+        report = raise_alerts(job.lake, uc, start, end)
     kinds = Counter(a.kind for a in report.alerts)
     print(f"{len(report.alerts)} alert(s) for {start}..{end}: "
           + (", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) or "none")
@@ -214,7 +212,7 @@ def cmd_report(args: argparse.Namespace) -> None:
     from atelier.monitoring.report import write_report
 
     with open_job(args, "report") as job:
-        path = write_report(job.spark, job.platform, job.use_case, job.dates.start, job.dates.end)
+        path = write_report(job.lake, job.use_case, job.dates.start, job.dates.end)
     print(f"monitoring report: {path.resolve()}")
 
 
@@ -224,7 +222,7 @@ def cmd_ab_report(args: argparse.Namespace) -> None:
 
     with open_job(args, "ab-report") as job:
         store.use_platform(job.platform)
-        report = ab_readout(job.spark, job.platform, job.use_case, job.dates.start, job.dates.end)
+        report = ab_readout(job.lake, job.use_case, job.dates.start, job.dates.end)
     print(format_report(report))
     print(f"HTML: {write_html(report, Path(job.platform.reports_dir) / job.use_case.name).resolve()}")
 
@@ -238,11 +236,11 @@ def cmd_promote(args: argparse.Namespace) -> None:
         store.use_platform(job.platform)
         model, comparison = job.use_case.model_name, None
         if args.alias != "champion":
-            event = registry.move_alias(job.spark, job.platform, model, args.alias,
+            event = registry.move_alias(job.lake, model, args.alias,
                                         args.version, "assign", args.reason or f"assigned as {args.alias}")
         else:
             try:
-                event, comparison = promote(job.spark, job.platform, job.use_case, args.version, args.force,
+                event, comparison = promote(job.lake, job.use_case, args.version, args.force,
                                             args.reason)
             except PromotionRefused as refused:
                 if not args.allow_refusal:
@@ -276,7 +274,7 @@ def cmd_rollback(args: argparse.Namespace) -> None:
 
     with open_job(args, "rollback", dated=False) as job:
         store.use_platform(job.platform)
-        event = rollback(job.spark, job.platform, job.use_case, args.reason or "")
+        event = rollback(job.lake, job.use_case, args.reason or "")
     print(f"{event.model}: champion {event.from_version} -> {event.to_version} (rollback: {event.reason})")
 
 

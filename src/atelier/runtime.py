@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -16,6 +16,7 @@ from pyspark.sql import SparkSession
 from atelier.config.loader import load_platform, load_use_case
 from atelier.config.schema import DateRange, PlatformConfig, UseCaseConfig
 from atelier.errors import AtelierError, ConfigError
+from atelier.spark.tables import Lake
 
 log = logging.getLogger("atelier")
 
@@ -26,6 +27,10 @@ class Job:
     spark: SparkSession
     use_case: UseCaseConfig | None = None
     dates: DateRange | None = None
+    lake: Lake = field(init=False)  # built once from spark and platform: what the stages take
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lake", Lake(self.spark, self.platform))
 
 
 def setup_logging(level: str = "INFO") -> None:

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from atelier.spark.tables import Lake
 
 REPO = Path(__file__).resolve().parents[1]
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z")
@@ -95,13 +96,13 @@ def one_session(day: dt.date) -> dict[str, float]:
     started = time.perf_counter()
     spark = build_session(platform, app_name="atelier-bench-one-session")
     times["session start"] = time.perf_counter() - started
-    for name, job in (("collect", lambda: collect(spark, platform, uc, day, day)),
-                      ("features", lambda: run_features(spark, platform, uc, day, day)),
-                      ("validate", lambda: validate_table(spark, platform, uc, "features", day, day)),
-                      ("score", lambda: score_dates(spark, platform, uc, day, day)),
-                      ("reconcile", lambda: reconcile(spark, platform, uc, matured, matured)),
-                      ("monitor", lambda: (drift(spark, platform, uc, matured, matured),
-                                           raise_alerts(spark, platform, uc, matured, matured)))):
+    for name, job in (("collect", lambda: collect(Lake(spark, platform), uc, day, day)),
+                      ("features", lambda: run_features(Lake(spark, platform), uc, day, day)),
+                      ("validate", lambda: validate_table(Lake(spark, platform), uc, "features", day, day)),
+                      ("score", lambda: score_dates(Lake(spark, platform), uc, day, day)),
+                      ("reconcile", lambda: reconcile(Lake(spark, platform), uc, matured, matured)),
+                      ("monitor", lambda: (drift(Lake(spark, platform), uc, matured, matured),
+                                           raise_alerts(Lake(spark, platform), uc, matured, matured)))):
         started = time.perf_counter()
         job()
         times[name] = time.perf_counter() - started

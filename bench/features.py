@@ -34,6 +34,7 @@ from atelier.features.build import build_gold, build_silver, run_features
 from atelier.features.transforms import BuildWindow
 from atelier.runtime import setup_logging
 from atelier.spark.session import build_session
+from atelier.spark.tables import Lake
 
 log = logging.getLogger("bench")
 YEAR = (dt.date(2013, 1, 1), dt.date(2013, 12, 31))
@@ -50,7 +51,8 @@ def best_of(n: int, fn: Callable[[], object]) -> float:
 
 
 def pipeline(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig) -> float:
-    return timed(lambda: (collect(spark, platform, use_case, *YEAR), run_features(spark, platform, use_case, *YEAR)))
+    lake = Lake(spark, platform)
+    return timed(lambda: (collect(lake, use_case, *YEAR), run_features(lake, use_case, *YEAR)))
 
 
 def full_year(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig) -> None:
@@ -65,7 +67,7 @@ def synthetic(spark: SparkSession, platform: PlatformConfig, sizes: list[int], w
     for n in sizes:
         out = work / f"synth_{n}"
         if not out.exists():
-            synthesize(spark, platform, base, n, 13, out)
+            synthesize(Lake(spark, platform), base, n, 13, out)
         use_case = load_use_case("flights_delay", overrides=[
             "sources.flights.format=parquet", f"sources.flights.path={out}", "sources.flights.package=",
         ])
@@ -81,7 +83,7 @@ def export_inputs(spark: SparkSession, platform: PlatformConfig, use_case: UseCa
     """The typed sources as Parquet, the flights without their outcome columns (what bronze holds)."""
     paths = {}
     for name, source in use_case.sources.items():
-        checked = check_source(spark, platform, use_case, name, source, *YEAR)
+        checked = check_source(Lake(spark, platform), use_case, name, source, *YEAR)
         path = work / "inputs" / name
         checked.rows.drop(*source.outcome_columns, SOURCE, INGESTED_AT, BATCH_DATE).write.mode("overwrite").parquet(str(path))
         paths[name] = path

@@ -26,11 +26,11 @@ import torch
 
 from atelier.config.loader import load_platform, load_use_case
 from atelier.runtime import setup_logging
-from atelier.spark import tables
 from atelier.spark.session import build_session
 from atelier.model.onnx_graph import ort_scores, session
 from atelier.tracking.onnx_export import MODEL_FILE, export_onnx, write_rows
 from atelier.model.pyfunc import TabularModel
+from atelier.spark.tables import Lake
 from atelier.tracking.store import use_platform
 from scoring import best_rate  # bench/scoring.py, beside this file
 
@@ -60,7 +60,7 @@ def main() -> None:
     work = REPO / "var" / "bench" / "java_scoring"
     export = export_onnx(use_case, "champion", work / "onnx")
     spark = build_session(platform, app_name="atelier-bench-java-scoring")
-    frame = tables.read_table(spark, platform, use_case.tables.features).select(*use_case.model_columns()).toPandas()
+    frame = Lake(spark, platform).read(use_case.tables.features).select(*use_case.model_columns()).toPandas()
     spark.stop()
     manifest = json.loads((export / "manifest.json").read_text())
     model = TabularModel.from_folder(Path(mlflow.artifacts.download_artifacts(

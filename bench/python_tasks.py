@@ -16,8 +16,8 @@ import argparse
 from atelier.config.loader import load_platform, load_use_case
 from atelier.runtime import setup_logging
 from atelier.scoring.batch import resolve_arms, scored_schema, scorer
-from atelier.spark import tables
 from atelier.spark.session import build_session
+from atelier.spark.tables import Lake
 from scoring import best_rate  # bench/scoring.py: best rate of `repeats` runs after a warm-up
 
 DAEMONS = {"pyspark.daemon (stock)": "pyspark.daemon", "atelier.spark.pyworker": "atelier.spark.pyworker"}
@@ -39,7 +39,7 @@ def measure(daemon: str, repeats: int) -> tuple[float, float]:
         tasks_per_s = best_rate(TASKS, lambda: tiny.mapInArrow(passthrough, tiny.schema).write.format("noop")
                                 .mode("overwrite").save(), repeats)
         arm, key = resolve_arms(platform, use_case)[0], use_case.entity.key
-        features = tables.read_table(spark, platform, use_case.tables.features).select(key, *arm.columns).cache()
+        features = Lake(spark, platform).read(use_case.tables.features).select(key, *arm.columns).cache()
         rows = features.count()
         scoring = best_rate(rows, lambda: features.mapInArrow(scorer([arm.folder], [key]), scored_schema(features, [key]))
                             .write.format("noop").mode("overwrite").save(), repeats)

@@ -29,9 +29,9 @@ from atelier.config.loader import load_platform, load_use_case
 from atelier.runtime import setup_logging
 from atelier.scoring import jvm_engine
 from atelier.scoring.batch import resolve_arms, scored_schema, scorer
-from atelier.spark import tables
 from atelier.spark.session import build_session
 from atelier.model.pyfunc import TabularModel
+from atelier.spark.tables import Lake
 
 
 def best_rate(rows: int, fn, repeats: int) -> float:
@@ -55,7 +55,7 @@ def main() -> None:
     spark = build_session(platform, app_name="atelier-bench-scoring")
     arm = resolve_arms(platform, use_case)[0]
     key = use_case.entity.key
-    features = tables.read_table(spark, platform, use_case.tables.features).select(key, *arm.columns).cache()
+    features = Lake(spark, platform).read(use_case.tables.features).select(key, *arm.columns).cache()
     rows = features.count()
     print(f"scoring {rows:,} feature rows with {arm.model} version {arm.version} (local[2])")
 

@@ -31,6 +31,7 @@ from atelier.training.loaders import ArrowLoader, Columns, PetastormLoader, read
 from atelier.training.loop import load_state
 from atelier.model.metrics import binary_metrics
 from atelier.model.networks import build_model
+from atelier.spark.tables import Lake
 
 BATCH = 1024
 
@@ -134,7 +135,7 @@ def main() -> None:
     platform = load_platform(overrides=["spark.master=local[2]"])
     use_case = load_use_case("flights_delay")
     spark = build_session(platform, app_name="atelier-bench-training")
-    ts = build_training_set(spark, platform, use_case)
+    ts = build_training_set(Lake(spark, platform), use_case)
     columns = Columns(ts.numeric, ts.categorical)
     spec = worker_spec(use_case, ts, None)
     print(f"training set {ts.fingerprint}: {ts.rows}")

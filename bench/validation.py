@@ -19,8 +19,8 @@ from atelier.collect.ingest import collect
 from atelier.config.loader import load_platform, load_use_case
 from atelier.features.build import run_features
 from atelier.runtime import setup_logging
-from atelier.spark import tables
 from atelier.spark.session import build_session
+from atelier.spark.tables import Lake
 from atelier.validation.gate import Scope, check, write_quarantine
 from atelier.validation.report import DataDocs
 from atelier.validation.rules import applicable, flag_rows, measure, row_valid
@@ -48,22 +48,22 @@ def main() -> None:
     validated = load_use_case("flights_delay")
     rules = validated.validation.tables["features"]
 
-    collect(spark, platform, unvalidated, *YEAR)
-    run_features(spark, platform, unvalidated, *YEAR)  # warm-up: JIT, caches, table creation
+    collect(Lake(spark, platform), unvalidated, *YEAR)
+    run_features(Lake(spark, platform), unvalidated, *YEAR)  # warm-up: JIT, caches, table creation
     plain, gated = [], []
     for _ in range(2):  # alternated, best of two: the machine is noisy
-        plain.append(timed(lambda: run_features(spark, platform, unvalidated, *YEAR)))
-        gated.append(timed(lambda: run_features(spark, platform, validated, *YEAR)))
+        plain.append(timed(lambda: run_features(Lake(spark, platform), unvalidated, *YEAR)))
+        gated.append(timed(lambda: run_features(Lake(spark, platform), validated, *YEAR)))
     build_s, gated_s = min(plain), min(gated)
 
-    gold = tables.read_table(spark, platform, validated.tables.features).cache()
+    gold = Lake(spark, platform).read(validated.tables.features).cache()
     rows = gold.count()
     expected = {c: "double" for c in validated.feature_columns("numeric")}
     scope = Scope("bench", "bench", validated.tables.features, validated.date_column, *YEAR)
 
     def gate_only() -> None:
-        outcome = check(spark, platform, scope, gold, rules, expected)
-        write_quarantine(spark, platform, outcome)
+        outcome = check(Lake(spark, platform), scope, gold, rules, expected)
+        write_quarantine(Lake(spark, platform), outcome)
         outcome.flagged.unpersist()
 
     gate_s = timed(gate_only)
@@ -71,7 +71,7 @@ def main() -> None:
     gx_s = timed(lambda: docs.validate(gold, scope.table, "bench", rules, list(expected), 365))
 
     # Row rules over a table read from Delta (not cached): one Spark job per rule vs one pass for all.
-    bronze = tables.read_table(spark, platform, "bronze.flights")
+    bronze = Lake(spark, platform).read("bronze.flights")
     flight_rules = applicable(bronze, validated.validation.tables["flights"].row_rules)
     per_rule_s = min(timed(lambda: [bronze.filter(~row_valid(r)).count() for r in flight_rules]) for _ in range(2))
     one_pass_s = min(timed(lambda: measure(flag_rows(bronze, flight_rules), "_batch_date", flight_rules, []))

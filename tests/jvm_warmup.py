@@ -16,26 +16,27 @@ from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from atelier.config.platform import PlatformConfig
-from atelier.spark import tables
 from atelier.spark.session import build_session
+from atelier.spark.tables import Lake
 
 
 def main(lake_root: str) -> None:
     root = Path(lake_root).parent
     platform = PlatformConfig(lake_root=lake_root, metastore_dir=str(root / "metastore"), cache_dir=str(root / "cache"))
     spark = build_session(platform, app_name="atelier-jvm-warmup")
+    lake = Lake(spark, platform)
     day = dt.date(2013, 1, 1)
     rows = spark.range(200).select(F.col("id").alias("key"), F.lit(day).alias("day"), (F.col("id") % 7).alias("x"))
-    tables.replace_dates(spark, platform, rows, "bronze.warmup", "day", day, day)
-    tables.append(spark, platform, rows.limit(5), "ops.warmup_log")
+    lake.replace_dates(rows, "bronze.warmup", "day", day, day)
+    lake.append(rows.limit(5), "ops.warmup_log")
 
     @F.pandas_udf("double")
     def doubled(x: pd.Series) -> pd.Series:
         return x * 2.0
 
-    scored = tables.read_table(spark, platform, "bronze.warmup").withColumn("y", doubled("x"))
+    scored = lake.read("bronze.warmup").withColumn("y", doubled("x"))
     scored.groupBy("day").agg(F.avg("y"), F.count("*")).collect()
-    (DeltaTable.forPath(spark, tables.table_path(platform, "bronze.warmup")).alias("t")
+    (DeltaTable.forPath(spark, lake.path("bronze.warmup")).alias("t")
      .merge(rows.alias("r"), "t.key = r.key").whenNotMatchedInsertAll().execute())
     spark.sql("SHOW TABLES IN bronze").collect()
     spark.stop()

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -19,6 +19,7 @@ from atelier.config.platform import PlatformConfig
 from atelier.config.use_case import UseCaseConfig
 from atelier.errors import AtelierError, ConfigError
 from atelier import outcome
+from atelier.spark.tables import Lake
 
 log = logging.getLogger("atelier")
 
@@ -29,6 +30,10 @@ class Job:
     spark: SparkSession
     use_case: UseCaseConfig | None = None
     dates: DateRange | None = None
+    lake: Lake = field(init=False)  # built once from spark and platform: what the stages take
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lake", Lake(self.spark, self.platform))
 
 
 def setup_logging(level: str = "INFO") -> None:

@@ -23,11 +23,9 @@ JOBS_DIR = Path(__file__).resolve().parents[2] / "jobs"
 
 
 def cmd_tables(args: argparse.Namespace) -> None:
-    from atelier.spark.tables import list_tables
-
     with open_job(args, "tables", use_case=False) as job:
         rows = [(t.name, str(t.version), str(t.rows), f"{t.last_write:%Y-%m-%d %H:%M:%S}", t.last_operation, t.location)
-                for t in list_tables(job.spark, job.platform)]
+                for t in job.lake.tables()]
     print(format_table(["table", "version", "rows", "last write", "operation", "location"], rows))
 
 

@@ -14,6 +14,7 @@ from atelier.config.loader import load_use_case
 from atelier.config.platform import MlflowConfig, PlatformConfig
 from atelier.config.use_case import UseCaseConfig
 from atelier.features.build import run_features
+from atelier.spark.tables import Lake
 from atelier.tracking import registry
 from atelier.training.job import train
 from tests.conftest import CONF, REPO
@@ -48,8 +49,8 @@ def training_lake(spark: SparkSession, platform: PlatformConfig, tmp_path_factor
         "mlflow": MlflowConfig(tracking_uri=f"sqlite:///{root}/mlflow.db", artifact_root=str(root / "artifacts")),
     })
     uc = training_use_case()
-    collect(spark, lake, uc, START, END)
-    run_features(spark, lake, uc, START, END)
+    collect(Lake(spark, lake), uc, START, END)
+    run_features(Lake(spark, lake), uc, START, END)
     return lake
 
 
@@ -66,10 +67,11 @@ def arms(spark: SparkSession, training_lake: PlatformConfig) -> dict[str, str]:
     versions = {}
     for name, extra in (("champion", []), ("challenger", ["training.seed=7"]),
                         ("shadow", ["training.model.name=linear", "training.model.params={}"])):
-        versions[name] = train(spark, lake, training_use_case("training.backend=local", ARMS_MODEL, *extra)).model_version
+        versions[name] = train(Lake(spark, lake),
+                               training_use_case("training.backend=local", ARMS_MODEL, *extra)).model_version
     uc = training_use_case(ARMS_MODEL)
     for alias in ("champion", "challenger"):
-        registry.move_alias(spark, lake, uc.model_name, alias, versions[alias], "assign", "scoring test")
+        registry.move_alias(Lake(spark, lake), uc.model_name, alias, versions[alias], "assign", "scoring test")
     return versions
 
 

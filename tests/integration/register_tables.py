@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from atelier.config.loader import load_platform
-from atelier.spark import tables
 from atelier.spark.session import build_session
+from atelier.spark.tables import Lake
 
 READY_TIMEOUT_S = 300
 
@@ -38,7 +38,7 @@ def main(args: list[str]) -> None:
     spark.sql("SHOW DATABASES").collect()  # the session and its catalog client ready before the barrier
     wait_for_all(Path(barrier), int(processes))
     for name in names:
-        tables.ensure_table_registered(spark, platform, name)
+        Lake(spark, platform).register(name)
     print(f"registered {len(names)} tables")
 
 

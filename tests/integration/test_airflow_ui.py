@@ -22,7 +22,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from atelier.config.platform import PlatformConfig
-from atelier.spark import tables
+from atelier.spark.tables import Lake
 from tests.conftest import REPO, free_port
 from tests.integration.airflow_deployment import (AIRFLOW_PYTHON, DAILY, SCRIPT, Deployment, copy_of_training_lake,
                                                   deploy, wait_until)
@@ -48,7 +48,7 @@ def _rows_of_day(spark: SparkSession, lake: PlatformConfig, day: dt.date) -> dic
     """The day's rows in the tables that collect and features write per date."""
     dated = {"bronze.flights": "_batch_date", "bronze.weather": "_batch_date", "ml.outcomes": "outcome_date",
              "gold.flight_features": "flight_date"}
-    return {t: tables.read_table(spark, lake, t).filter(F.col(column) == day).count() for t, column in dated.items()}
+    return {t: Lake(spark, lake).read(t).filter(F.col(column) == day).count() for t, column in dated.items()}
 
 
 def _listed(name: str, log: Path) -> bool:
@@ -95,7 +95,7 @@ def test_a_daily_run_triggered_in_the_ui_goes_end_to_end_through_a_transient_fai
     lake, day = deployment.platform, dt.date.fromisoformat(DAY)
     before = _rows_of_day(spark, lake, day)
     assert all(before.values()), before
-    flights_versions = tables.current_version(spark, lake, "bronze.flights")
+    flights_versions = Lake(spark, lake).version("bronze.flights")
     port, password = free_port(), secrets.token_urlsafe(12)
     env = deployment.environ() | {"ATELIER_AIRFLOW_PORT": str(port), "ATELIER_AIRFLOW_PASSWORD": password}
     url, shots = f"http://127.0.0.1:{port}", REPO / "var" / "reports" / "airflow"
@@ -157,18 +157,18 @@ def test_a_daily_run_triggered_in_the_ui_goes_end_to_end_through_a_transient_fai
     # the failed try had committed its replacement of the day's flights when the catalog failed it (a version
     # of bronze.flights with no log line); the retry replaced the day again: its rows are there once
     assert _rows_of_day(spark, lake, day) == before, before
-    versions = tables.current_version(spark, lake, "bronze.flights")
+    versions = Lake(spark, lake).version("bronze.flights")
     assert versions > flights_versions
 
     # The day's tables, on the real data: every flight of the day scored by both arms' split, July 4 reconciled.
     matured = dt.date(2013, 7, 4)
-    features = tables.read_table(spark, lake, "gold.flight_features").filter(F.col("flight_date") == day).count()
-    predictions = tables.read_table(spark, lake, "ml.predictions").filter(F.col("score_date") == day)
+    features = Lake(spark, lake).read("gold.flight_features").filter(F.col("flight_date") == day).count()
+    predictions = Lake(spark, lake).read("ml.predictions").filter(F.col("score_date") == day)
     assert predictions.filter("served").count() == features > 500
     assert sorted(r.arm for r in predictions.select("arm").distinct().collect()) == ["challenger", "champion"]
-    live = tables.read_table(spark, lake, "ml.live_metrics").filter(F.col("score_date") == matured)
+    live = Lake(spark, lake).read("ml.live_metrics").filter(F.col("score_date") == matured)
     assert live.filter("arm = 'champion' AND population = 'all'").first().rows_labelled > 500
-    drift = tables.read_table(spark, lake, "ml.feature_drift").filter(F.col("score_date") == matured)
+    drift = Lake(spark, lake).read("ml.feature_drift").filter(F.col("score_date") == matured)
     assert drift.count() > 10
     print(f"transient failure: try 1 failed {(first_end - tries[0][2]).total_seconds():.0f} s after its start, "
           f"the shell quit in {quit_s:.1f} s, try 2 started {(second_start - first_end).total_seconds():.0f} s "

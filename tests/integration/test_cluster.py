@@ -22,8 +22,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from atelier.config.platform import PlatformConfig
-from atelier.spark import tables
 from atelier.model.metrics import binary_metrics
+from atelier.spark.tables import Lake
 from tests.conftest import REPO, free_port, rooted_platform, run_atelier, settings_of
 from tests.integration.conftest import FAST, START
 
@@ -107,8 +107,8 @@ def test_the_jobs_ran_on_the_cluster_and_training_used_both_workers(cluster: Clu
 def test_the_cluster_features_equal_the_local_ones(spark: SparkSession, training_lake: PlatformConfig,
                                                    cluster: Cluster, pipeline: str) -> None:
     days = F.col("flight_date").between(START, LAST)
-    local = tables.read_table(spark, training_lake, "gold.flight_features").filter(days)
-    remote = tables.read_table(spark, cluster.platform(), "gold.flight_features")
+    local = Lake(spark, training_lake).read("gold.flight_features").filter(days)
+    remote = Lake(spark, cluster.platform()).read("gold.flight_features")
     assert remote.count() == local.count() > 5000
     assert remote.exceptAll(local).count() == 0 and local.exceptAll(remote).count() == 0
 
@@ -116,8 +116,8 @@ def test_the_cluster_features_equal_the_local_ones(spark: SparkSession, training
 def test_every_row_is_scored_by_a_model_that_beats_chance(spark: SparkSession, cluster: Cluster,
                                                           pipeline: str) -> None:
     lake = cluster.platform()
-    features = tables.read_table(spark, lake, "gold.flight_features")
-    predictions = tables.read_table(spark, lake, "ml.predictions")
+    features = Lake(spark, lake).read("gold.flight_features")
+    predictions = Lake(spark, lake).read("ml.predictions")
     assert predictions.filter(f"NOT served OR model_version <> '{pipeline}'").count() == 0
     scored = predictions.groupBy("score_date").agg(F.countDistinct("flight_id").alias("n"))
     rows = features.groupBy(F.col("flight_date").alias("score_date")).agg(F.count("*").alias("n"))
@@ -125,7 +125,7 @@ def test_every_row_is_scored_by_a_model_that_beats_chance(spark: SparkSession, c
     assert scored.exceptAll(rows).count() == 0 and rows.exceptAll(scored).count() == 0
 
     # On the days the model did not train on, the served scores rank late flights above the others.
-    outcomes = tables.read_table(spark, lake, "ml.outcomes").filter(F.col("flight_date").between(*HELD_OUT))
+    outcomes = Lake(spark, lake).read("ml.outcomes").filter(F.col("flight_date").between(*HELD_OUT))
     labeled = (predictions.join(outcomes, "flight_id").where("arr_delay IS NOT NULL")
                .select("score", (F.col("arr_delay") >= 15).cast("int").alias("label")).toPandas())
     assert len(labeled) > 1000

@@ -32,8 +32,8 @@ from atelier.catalog import INGESTED_AT, SCORE_DATE, SOURCE
 from atelier.config.platform import PlatformConfig
 from atelier.monitoring.reconcile import reconcile
 from atelier.scoring.batch import score_dates
-from atelier.spark import tables
 from atelier.spark.session import ivy_jars_dir
+from atelier.spark.tables import Lake
 from tests.conftest import ATELIER, REPO, rooted_platform, run_atelier, settings_of
 from tests.integration.conftest import scoring_overrides, scoring_use_case
 
@@ -117,7 +117,7 @@ def assert_same_rows(spark: SparkSession, name: str, where: F.Column, mine: Plat
     """`name` has the same rows in both lakes where `where` holds, but for the `ignored` columns
     (doubles compared to 9 decimals: a sum's order may differ)."""
     def rows(lake: PlatformConfig):
-        df = tables.read_table(spark, lake, name).filter(where).drop(*ignored)
+        df = Lake(spark, lake).read(name).filter(where).drop(*ignored)
         return df.select([F.round(c, 9).alias(c) if t == "double" else F.col(c) for c, t in df.dtypes])
     a, b = rows(mine), rows(reference)
     assert a.count() == b.count() > 0, name
@@ -149,10 +149,10 @@ def test_jobs_registering_the_same_new_tables_at_once_leave_one_catalog_entry_ea
 def test_two_features_jobs_and_a_collect_at_once_all_succeed_with_the_reference_tables(
         spark: SparkSession, training_lake: PlatformConfig, shared: tuple[PlatformConfig, list[str]]) -> None:
     lake, flags = shared
-    before = {name: tables.current_version(spark, lake, name) for name in CHECKED}
+    before = {name: Lake(spark, lake).version(name) for name in CHECKED}
     run_together({name: [job, "--start", str(start), "--end", str(end)] for name, (job, start, end) in JOBS.items()},
                  flags)
-    history = {name: spark.sql(f"DESCRIBE HISTORY delta.`{tables.table_path(lake, name)}`").collect() for name in CHECKED}
+    history = {name: spark.sql(f"DESCRIBE HISTORY delta.`{Lake(spark, lake).path(name)}`").collect() for name in CHECKED}
     new = {name: [h for h in rows if h["version"] > before[name]] for name, rows in history.items()}
     assert len(new["gold.flight_features"]) == 2 and len(new["bronze.flights"]) == 1, new
     for name, (column, start, end) in CHECKED.items():  # lineage columns: when, from which cache
@@ -169,19 +169,19 @@ def test_two_score_jobs_at_once_then_a_reconcile_while_outcomes_are_collected(
              *(f"--set={o}" for o in scoring_overrides(arms))]
     written = (uc.scoring.predictions_table, "ml.prediction_log")
     for name in written:  # the first commit of a new table is a race of its own
-        shutil.rmtree(tables.table_path(lake, name), ignore_errors=True)
+        shutil.rmtree(Lake(spark, lake).path(name), ignore_errors=True)
     run_together({f"score {day}": ["score", "--date", str(day)] for day in SCORED}, flags)
-    score_dates(spark, training_lake, uc, *SCORED)  # the reference: both days by one job
+    score_dates(Lake(spark, training_lake), uc, *SCORED)  # the reference: both days by one job
     for name in written:
-        assert [h["version"] for h in spark.sql(f"DESCRIBE HISTORY delta.`{tables.table_path(lake, name)}`")
+        assert [h["version"] for h in spark.sql(f"DESCRIBE HISTORY delta.`{Lake(spark, lake).path(name)}`")
                 .collect()] == [1, 0], name
         assert_same_rows(spark, name, F.col(SCORE_DATE).isin(*SCORED), lake, training_lake, RUN_COLUMNS)
 
     day, outcomes = SCORED[0], uc.tables.outcomes  # July 5's collect rewrites outcomes that July 4 reads
-    before = tables.current_version(spark, lake, outcomes)
+    before = Lake(spark, lake).version(outcomes)
     run_together({"reconcile": ["reconcile", "--date", str(day)], "collect": ["collect", "--date", str(SCORED[1])]},
                  flags)
-    assert tables.current_version(spark, lake, outcomes) == before + 1
-    reconcile(spark, training_lake, uc, day, day)
+    assert Lake(spark, lake).version(outcomes) == before + 1
+    reconcile(Lake(spark, training_lake), uc, day, day)
     assert_same_rows(spark, uc.monitoring.live_metrics_table, F.col(SCORE_DATE) == day, lake, training_lake,
                      RUN_COLUMNS)

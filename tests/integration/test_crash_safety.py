@@ -93,7 +93,7 @@ class Lake:
         return settings_of(self.platform(), master="local[2]")
 
     def folder(self, aim: str) -> Path:
-        return Path(self.platform().cache_dir) / "models" if aim == "cache" else Path(tables.table_path(self.platform(), aim))
+        return Path(self.platform().cache_dir) / "models" if aim == "cache" else Path(self.platform().lake_root, *aim.split("."))
 
     def derby_lock(self) -> Path:
         return self.root / "metastore" / "metastore_db" / "db.lck"
@@ -246,26 +246,27 @@ def fingerprint(frame: DataFrame) -> tuple[int, int]:
 
 def check_tables(spark: SparkSession, reference: Lake, lake: Lake, job: Job, inputs: tuple[str, ...]) -> dict[str, int]:
     """The crashed lake has the reference's tables, each checked by `check_table`; their numbers of versions."""
-    written = set(tables.table_names(reference.platform())) - set(inputs) - set(job.logs)
-    assert set(tables.table_names(lake.platform())) - set(inputs) - set(job.logs) == written
+    written = set(tables.Lake(spark, reference.platform()).names()) - set(inputs) - set(job.logs)
+    assert set(tables.Lake(spark, lake.platform()).names()) - set(inputs) - set(job.logs) == written
     assert written <= set(job.tables), f"tables the test does not know: {written - set(job.tables)}"
     return {name: check_table(spark, reference, lake, name, job.tables[name]) for name in sorted(written)}
 
 
 def check_table(spark: SparkSession, reference: Lake, lake: Lake, name: str, volatile: tuple[str, ...]) -> int:
     """Every version whole and equal to the reference; the last one exactly. The number of versions."""
-    expected = tables.read_table(spark, reference.platform(), name).drop(*volatile)
+    crashed = tables.Lake(spark, lake.platform())
+    expected = tables.Lake(spark, reference.platform()).read(name).drop(*volatile)
     want = fingerprint(expected)
-    folder = Path(tables.table_path(lake.platform(), name))
+    folder = Path(crashed.path(name))
     logged = commits(folder)
     assert [int(c.stem) for c in logged] == list(range(len(logged))), f"{name}: versions not contiguous: {logged}"
     history = spark.sql(f"DESCRIBE HISTORY delta.`{folder}`").collect()
     assert sorted(h["version"] for h in history) == list(range(len(logged)))
     for h in history:
         assert int(h["operationMetrics"]["numOutputRows"]) == want[0], f"{name} version {h['version']}: {h}"
-        got = fingerprint(tables.read_table(spark, lake.platform(), name, h["version"]).drop(*volatile))
+        got = fingerprint(crashed.read(name, h["version"]).drop(*volatile))
         assert got == want, f"{name} version {h['version']} holds {got[0]} rows unlike the reference's {want[0]}"
-    final = tables.read_table(spark, lake.platform(), name).drop(*volatile)
+    final = crashed.read(name).drop(*volatile)
     assert final.count() == expected.count() > 0
     assert final.exceptAll(expected).count() == 0 and expected.exceptAll(final).count() == 0
     return len(logged)
@@ -273,10 +274,11 @@ def check_table(spark: SparkSession, reference: Lake, lake: Lake, name: str, vol
 
 def check_validation_log(spark: SparkSession, lake: Lake) -> None:
     """The validation log is appended to by each run that got that far: each run's records once."""
-    records = tables.read_table(spark, lake.platform(), VALIDATION_LOG)
+    crashed = tables.Lake(spark, lake.platform())
+    records = crashed.read(VALIDATION_LOG)
     doubled = records.groupBy("run_id", "table_name", "date").count().filter("count > 1")
     assert doubled.count() == 0, doubled.collect()
-    history = spark.sql(f"DESCRIBE HISTORY delta.`{tables.table_path(lake.platform(), VALIDATION_LOG)}`").collect()
+    history = spark.sql(f"DESCRIBE HISTORY delta.`{crashed.path(VALIDATION_LOG)}`").collect()
     assert sum(int(h["operationMetrics"]["numOutputRows"]) for h in history) == records.count()
 
 
@@ -285,7 +287,7 @@ def lakes(root: Path, mlflow: MlflowConfig, inputs: Path, tables_: tuple[str, ..
     pair = Lake(root / "reference", mlflow), Lake(root / "crashed", mlflow)
     for lake in pair:
         for name in tables_:
-            shutil.copytree(inputs / name.replace(".", "/"), tables.table_path(lake.platform(), name))
+            shutil.copytree(inputs / name.replace(".", "/"), lake.folder(name))
     return pair
 
 

@@ -1,4 +1,4 @@
-"""Concurrent writers of one partitioned Delta table, in one SparkSession (tables.replace_dates).
+"""Concurrent writers of one partitioned Delta table, in one SparkSession (Lake.replace_dates).
 
 Writers of disjoint dates never conflict (replaceWhere on the date partition column); writers of
 the same date conflict and the retry lets both finish, one after the other. A conflict is also made
@@ -21,7 +21,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from atelier.config.platform import PlatformConfig, WritesConfig
 from atelier.errors import TableError, WriteConflict
-from atelier.spark import tables
+from atelier.spark.tables import Lake
 
 pytestmark = pytest.mark.integration
 DAY = dt.date(2013, 1, 1)
@@ -79,7 +79,7 @@ def retries(caplog: pytest.LogCaptureFixture) -> int:
 def test_writers_of_different_dates_do_not_conflict(spark: SparkSession, lake: PlatformConfig,
                                                     caplog: pytest.LogCaptureFixture) -> None:
     name = "conflicts.disjoint"
-    tables.replace_dates(spark, lake, rows(spark, DAY, "seed", 3), name, "d", DAY, DAY)
+    Lake(spark, lake).replace_dates(rows(spark, DAY, "seed", 3), name, "d", DAY, DAY)
     expected = [rows(spark, DAY, "seed", 3)]
     caplog.set_level(logging.INFO)
     overlapping = 0
@@ -87,14 +87,14 @@ def test_writers_of_different_dates_do_not_conflict(spark: SparkSession, lake: P
         days = [DAY + dt.timedelta(days=2 * round_ + i) for i in (0, 1)]
         frames = [rows(spark, d, f"r{round_}", 200 + i) for i, d in enumerate(days)]
         expected += frames
-        spans = at_once(*[lambda f=f, d=d: tables.replace_dates(spark, lake, f, name, "d", d, d)
+        spans = at_once(*[lambda f=f, d=d: Lake(spark, lake).replace_dates(f, name, "d", d, d)
                           for f, d in zip(frames, days)])
         overlapping += overlap(spans)
     print(f"disjoint dates: 5 rounds of 2 writers, {overlapping} overlapping in time, {retries(caplog)} retries")
     assert overlapping >= 3, "the writes hardly ran at the same time: the test proves nothing"
     assert retries(caplog) == 0
-    assert same(tables.read_table(spark, lake, name), functools.reduce(DataFrame.unionByName, expected))
-    assert tables.current_version(spark, lake, name) == 10
+    assert same(Lake(spark, lake).read(name), functools.reduce(DataFrame.unionByName, expected))
+    assert Lake(spark, lake).version(name) == 10
 
 
 def test_writers_of_the_same_date_both_finish_and_one_wins(spark: SparkSession, lake: PlatformConfig,
@@ -104,9 +104,9 @@ def test_writers_of_the_same_date_both_finish_and_one_wins(spark: SparkSession, 
     for round_ in range(4):  # round 0 also races the table's creation
         x, y = rows(spark, DAY, f"x{round_}", 300), rows(spark, DAY, f"y{round_}", 301)
         versions: dict[str, int] = {}
-        at_once(lambda: versions.setdefault("x", tables.replace_dates(spark, lake, x, name, "d", DAY, DAY).version),
-                lambda: versions.setdefault("y", tables.replace_dates(spark, lake, y, name, "d", DAY, DAY).version))
-        final = tables.read_table(spark, lake, name)
+        at_once(lambda: versions.setdefault("x", Lake(spark, lake).replace_dates(x, name, "d", DAY, DAY).version),
+                lambda: versions.setdefault("y", Lake(spark, lake).replace_dates(y, name, "d", DAY, DAY).version))
+        final = Lake(spark, lake).read(name)
         winner = x if versions["x"] > versions["y"] else y  # the later commit replaced the earlier one
         assert same(final, winner), f"round {round_}: the date holds a mix or a partial write"
         assert sorted(versions.values()) == [2 * round_, 2 * round_ + 1]
@@ -148,7 +148,7 @@ def held_write(spark: SparkSession, lake: PlatformConfig, held: Held, name: str)
 
     def run() -> None:
         try:
-            outcome.append(tables.replace_dates(spark, lake, held.frame, name, "d", DAY, DAY))
+            outcome.append(Lake(spark, lake).replace_dates(held.frame, name, "d", DAY, DAY))
         except TableError as exc:
             outcome.append(exc)
 
@@ -160,18 +160,18 @@ def held_write(spark: SparkSession, lake: PlatformConfig, held: Held, name: str)
 def test_a_conflict_is_retried_and_the_retry_commits(spark: SparkSession, lake: PlatformConfig, tmp_path: Path,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     name = "conflicts.retried"
-    tables.replace_dates(spark, lake, rows(spark, DAY, "old", 5), name, "d", DAY, DAY)
+    Lake(spark, lake).replace_dates(rows(spark, DAY, "old", 5), name, "d", DAY, DAY)
     caplog.set_level(logging.INFO)
     held = Held(tmp_path / "held", rows(spark, DAY, "held", 50))
     thread, outcome = held_write(spark, lake, held, name)
     held.started(1)
-    tables.replace_dates(spark, lake, rows(spark, DAY, "other", 7), name, "d", DAY, DAY)  # commits first
+    Lake(spark, lake).replace_dates(rows(spark, DAY, "other", 7), name, "d", DAY, DAY)  # commits first
     held.go(1)
     held.go(2)  # the retry goes through
     thread.join(timeout=300)
     assert outcome and outcome[0].version == 2 and outcome[0].rows == 50, outcome
     assert retries(caplog) == 1
-    assert same(tables.read_table(spark, lake, name), rows(spark, DAY, "held", 50))
+    assert same(Lake(spark, lake).read(name), rows(spark, DAY, "held", 50))
     message = next(r.getMessage() for r in caplog.records if RETRY in r.getMessage())
     assert f"{name} dates {DAY}..{DAY}: attempt 1 of 4" in message and "Concurrent" in message, message
 
@@ -180,13 +180,13 @@ def test_a_write_that_always_conflicts_gives_up_naming_table_dates_and_conflict(
         spark: SparkSession, lake: PlatformConfig, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     name = "conflicts.given_up"
     lake = lake.model_copy(update={"writes": WritesConfig(attempts=3, backoff_s=0.05, max_backoff_s=0.2)})
-    tables.replace_dates(spark, lake, rows(spark, DAY, "old", 5), name, "d", DAY, DAY)
+    Lake(spark, lake).replace_dates(rows(spark, DAY, "old", 5), name, "d", DAY, DAY)
     caplog.set_level(logging.INFO)
     held = Held(tmp_path / "held", rows(spark, DAY, "held", 50))
     thread, outcome = held_write(spark, lake, held, name)
     for attempt in (1, 2, 3):
         held.started(attempt)
-        tables.replace_dates(spark, lake, rows(spark, DAY, f"other{attempt}", 7), name, "d", DAY, DAY)
+        Lake(spark, lake).replace_dates(rows(spark, DAY, f"other{attempt}", 7), name, "d", DAY, DAY)
         held.go(attempt)
     thread.join(timeout=300)
     assert outcome and isinstance(outcome[0], WriteConflict) and outcome[0].exit_status == 75, outcome
@@ -195,5 +195,5 @@ def test_a_write_that_always_conflicts_gives_up_naming_table_dates_and_conflict(
     assert "Concurrent" in message and "Exception" in message, message
     assert retries(caplog) == 2
     # The held write never committed: the table holds the last other write, whole.
-    assert same(tables.read_table(spark, lake, name), rows(spark, DAY, "other3", 7))
-    assert tables.current_version(spark, lake, name) == 3
+    assert same(Lake(spark, lake).read(name), rows(spark, DAY, "other3", 7))
+    assert Lake(spark, lake).version(name) == 3

@@ -12,7 +12,7 @@ from atelier.config.loader import load_use_case
 from atelier.config.platform import PlatformConfig
 from atelier.config.use_case import UseCaseConfig
 from atelier.features.build import run_features
-from atelier.spark import tables
+from atelier.spark.tables import Lake
 from tests.conftest import CONF
 
 pytestmark = pytest.mark.integration
@@ -28,9 +28,9 @@ def use_case() -> UseCaseConfig:
 def built(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig) -> dict[str, int]:
     """Collect day by day (as the daily schedule does), then build features for the range at once."""
     for day in (START, START + dt.timedelta(days=1), END):
-        collect(spark, platform, use_case, day, day)
-    run_features(spark, platform, use_case, START, END)
-    return {name: tables.current_version(spark, platform, name) for name in all_tables(platform, use_case)}
+        collect(Lake(spark, platform), use_case, day, day)
+    run_features(Lake(spark, platform), use_case, START, END)
+    return {name: Lake(spark, platform).version(name) for name in all_tables(platform, use_case)}
 
 
 def all_tables(platform: PlatformConfig, use_case: UseCaseConfig) -> list[str]:
@@ -39,7 +39,7 @@ def all_tables(platform: PlatformConfig, use_case: UseCaseConfig) -> list[str]:
 
 
 def read(spark: SparkSession, platform: PlatformConfig, name: str) -> DataFrame:
-    return tables.read_table(spark, platform, name)
+    return Lake(spark, platform).read(name)
 
 
 def test_842_flights_on_new_years_day(spark, platform, use_case, built) -> None:
@@ -94,7 +94,7 @@ def test_outcomes_stay_out_of_the_features_path(spark, platform, use_case, built
 
 
 def test_tables_are_registered_with_versions(spark, platform, use_case, built) -> None:
-    listed = {t.name: t for t in tables.list_tables(spark, platform)}
+    listed = {t.name: t for t in Lake(spark, platform).tables()}
     assert set(all_tables(platform, use_case)) <= set(listed)
     assert listed["gold.flight_features"].rows == spark.sql("SELECT count(*) FROM gold.flight_features").first()[0]
 
@@ -103,14 +103,14 @@ def test_rerun_gives_identical_tables(spark, platform, use_case, built) -> None:
     before = {n: read(spark, platform, n).drop("_ingested_at").cache() for n in all_tables(platform, use_case)}
     for n in before:
         before[n].count()
-    collect(spark, platform, use_case, START, END)
-    run_features(spark, platform, use_case, START, END)
+    collect(Lake(spark, platform), use_case, START, END)
+    run_features(Lake(spark, platform), use_case, START, END)
     for name, old in before.items():
         new = read(spark, platform, name).drop("_ingested_at")
         assert new.count() == old.count(), name
         assert new.exceptAll(old).count() == 0 and old.exceptAll(new).count() == 0, name
     for reference in ("bronze.planes", "bronze.airlines", "bronze.airports"):
-        assert tables.current_version(spark, platform, reference) == built[reference], "unchanged snapshot rewritten"
+        assert Lake(spark, platform).version(reference) == built[reference], "unchanged snapshot rewritten"
 
 
 def test_collecting_the_first_day_again_with_no_outcomes_to_write_succeeds_and_changes_nothing(
@@ -118,19 +118,19 @@ def test_collecting_the_first_day_again_with_no_outcomes_to_write_succeeds_and_c
     """The first day of the data has no matured outcomes (they are the previous day's flights): its rerun
     (Airflow's first catch-up run after the demo) has nothing to write to the outcomes table."""
     outcomes = use_case.tables.outcomes
-    before = {n: tables.current_version(spark, platform, n) for n in all_tables(platform, use_case)}
+    before = {n: Lake(spark, platform).version(n) for n in all_tables(platform, use_case)}
     rows = {n: read(spark, platform, n).count() for n in before}
     caplog.set_level("INFO", logger="atelier.spark.tables")
-    report = collect(spark, platform, use_case, START, START)
+    report = collect(Lake(spark, platform), use_case, START, START)
     assert report.rows[outcomes] == 0 and report.versions[outcomes] == before[outcomes]
     assert f"nothing to write for {outcomes} dates {START}..{START}" in caplog.text
-    assert tables.current_version(spark, platform, outcomes) == before[outcomes]
+    assert Lake(spark, platform).version(outcomes) == before[outcomes]
     assert {n: read(spark, platform, n).count() for n in before} == rows
 
 
 def test_regression_use_case_is_configuration_only(spark, platform, built) -> None:
     regression = load_use_case("flights_arr_delay", CONF)
-    collect(spark, platform, regression, START, START)
-    run_features(spark, platform, regression, START, START)
+    collect(Lake(spark, platform), regression, START, START)
+    run_features(Lake(spark, platform), regression, START, START)
     assert read(spark, platform, regression.tables.features).count() == 842
     assert read(spark, platform, regression.tables.features).columns == read(spark, platform, "gold.flight_features").columns

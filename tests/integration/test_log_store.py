@@ -18,8 +18,9 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from atelier.config.platform import PlatformConfig
-from atelier.spark import logstore, tables
+from atelier.spark import logstore
 from atelier.spark.session import jar_conf
+from atelier.spark.tables import Lake
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -31,17 +32,18 @@ TABLE = "ops.log_store_race"
 WRITER = """
 import datetime as dt, json, sys
 from atelier.config.platform import PlatformConfig, SparkConfig
-from atelier.spark import tables
 from atelier.spark.session import build_session
+from atelier.spark.tables import Lake
 args = json.loads(sys.argv[1])
 platform = PlatformConfig(lake_root=args["lake"], metastore_dir=args["metastore"], cache_dir=args["metastore"],
                           spark=SparkConfig(master="local[1]", shuffle_partitions=1, driver_memory="1g"))
 spark = build_session(platform, app_name="log-store-writer")
 assert spark.conf.get("spark.delta.logStore.file.impl") == "atelier.delta.LinkLogStore"
+lake = Lake(spark, platform)
 for i in range(args["commits"]):
     day = dt.date.fromisoformat(args["first"]) + dt.timedelta(days=i)
     frame = spark.createDataFrame([(day, n, args["tag"]) for n in range(50)], "d date, n long, tag string")
-    tables.replace_dates(spark, platform, frame, args["table"], "d", day, day)
+    lake.replace_dates(frame, args["table"], "d", day, day)
 """
 
 
@@ -105,16 +107,16 @@ def test_an_overwrite_replaces_a_file_that_hadoop_wrote_with_a_checksum(spark: S
 def test_two_processes_commit_to_one_table_and_no_commit_is_lost(spark: SparkSession, platform: PlatformConfig,
                                                                  tmp_path: Path) -> None:
     jar_conf(platform)  # builds the log store's jar before the writers race to
-    lake = platform.model_copy(update={"lake_root": str(tmp_path / "lake")})
+    lake = Lake(spark, platform.model_copy(update={"lake_root": str(tmp_path / "lake")}))
     writers = [subprocess.Popen([sys.executable, "-c", WRITER, json.dumps({
-        "lake": lake.lake_root, "metastore": str(tmp_path / f"metastore-{tag}"), "commits": COMMITS, "tag": tag,
+        "lake": str(tmp_path / "lake"), "metastore": str(tmp_path / f"metastore-{tag}"), "commits": COMMITS, "tag": tag,
         "first": first, "table": TABLE})], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for tag, first in (("a", "2013-01-01"), ("b", "2013-03-01"))]
     outputs = [w.communicate(timeout=600)[0] for w in writers]
     assert [w.returncode for w in writers] == [0, 0], "\n".join(o[-3000:] for o in outputs)
-    table = tables.read_table(spark, lake, TABLE)
+    table = lake.read(TABLE)
     per_writer = {r["tag"]: (r["days"], r["rows"]) for r in
                   table.groupBy("tag").agg(F.countDistinct("d").alias("days"), F.count("*").alias("rows")).collect()}
     assert per_writer == {"a": (COMMITS, COMMITS * 50), "b": (COMMITS, COMMITS * 50)}
-    history = spark.sql(f"DESCRIBE HISTORY delta.`{tables.table_path(lake, TABLE)}`").collect()
+    history = spark.sql(f"DESCRIBE HISTORY delta.`{lake.path(TABLE)}`").collect()
     assert sorted(h["version"] for h in history) == list(range(2 * COMMITS))

@@ -22,7 +22,7 @@ from atelier.monitoring.reconcile import ReconcileError, reconcile
 from atelier.monitoring.reference import load_reference
 from atelier.monitoring.report import write_report
 from atelier.scoring.batch import score_dates
-from atelier.spark import tables
+from atelier.spark.tables import Lake
 from atelier.tracking import registry, store
 from tests.integration.conftest import scoring_use_case
 
@@ -34,31 +34,31 @@ FIRST, LAST = dt.date(2013, 7, 3), dt.date(2013, 7, 5)  # the models' test days;
 def scored(spark: SparkSession, training_lake: PlatformConfig, arms: dict[str, str]) -> UseCaseConfig:
     uc = scoring_use_case(arms, "monitoring.drift_window_days=1")
     store.use_platform(training_lake)
-    score_dates(spark, training_lake, uc, FIRST, LAST)
+    score_dates(Lake(spark, training_lake), uc, FIRST, LAST)
     return uc
 
 
 def _live(spark, lake, uc, day, arm="champion", population="all"):
-    return (tables.read_table(spark, lake, uc.monitoring.live_metrics_table)
+    return (Lake(spark, lake).read(uc.monitoring.live_metrics_table)
             .filter((F.col("score_date") == day) & (F.col("arm") == arm) & (F.col("population") == population))
             .collect())
 
 
 def test_live_metrics_per_date_arm_and_population_match_an_independent_computation(spark, training_lake, scored):
     lake, uc = training_lake, scored
-    report = reconcile(spark, lake, uc, FIRST, LAST)
+    report = reconcile(Lake(spark, lake), uc, FIRST, LAST)
     assert {(r["score_date"], r["arm"]) for r in report.rows} == {
         (FIRST + dt.timedelta(days=i), a) for i in range(3) for a in ("champion", "challenger", "shadow_linear")}
-    live = tables.read_table(spark, lake, uc.monitoring.live_metrics_table)
+    live = Lake(spark, lake).read(uc.monitoring.live_metrics_table)
     assert live.filter("arm = 'shadow_linear' AND population = 'served'").count() == 0  # shadows never serve
     served = live.filter(f"score_date = DATE'{FIRST}' AND population = 'served'").collect()
-    flights = tables.read_table(spark, lake, uc.tables.features).filter(F.col("flight_date") == FIRST).count()
+    flights = Lake(spark, lake).read(uc.tables.features).filter(F.col("flight_date") == FIRST).count()
     assert sum(r.rows_scored for r in served) == flights  # champion + challenger served rows split the day
 
     # The champion's AUC on July 3, recomputed here from the raw tables.
-    predictions = tables.read_table(spark, lake, "ml.predictions").filter(
+    predictions = Lake(spark, lake).read("ml.predictions").filter(
         (F.col("score_date") == FIRST) & (F.col("arm") == "champion"))
-    outcomes = tables.read_table(spark, lake, "ml.outcomes").select("flight_id", "arr_delay")
+    outcomes = Lake(spark, lake).read("ml.outcomes").select("flight_id", "arr_delay")
     rows = predictions.join(outcomes, "flight_id").filter("arr_delay IS NOT NULL").toPandas()
     row = _live(spark, lake, uc, FIRST)[0]
     assert row.rows_scored == flights and row.rows_labelled == len(rows)
@@ -69,14 +69,14 @@ def test_live_metrics_per_date_arm_and_population_match_an_independent_computati
 
 def test_bad_outcomes_are_counted_and_late_outcomes_update_a_rerun(spark, training_lake, scored):
     lake, uc = training_lake, scored
-    path = tables.table_path(lake, uc.tables.outcomes)
-    before = tables.current_version(spark, lake, uc.tables.outcomes)
-    outcomes = tables.read_table(spark, lake, uc.tables.outcomes)
+    path = Lake(spark, lake).path(uc.tables.outcomes)
+    before = Lake(spark, lake).version(uc.tables.outcomes)
+    outcomes = Lake(spark, lake).read(uc.tables.outcomes)
     day = dt.date(2013, 7, 4)
     try:
         # Outcomes for July 4 have not arrived yet: predictions without any outcome.
         spark.sql(f"DELETE FROM delta.`{path}` WHERE flight_date = DATE'{day}'")
-        reconcile(spark, lake, uc, day, day)
+        reconcile(Lake(spark, lake), uc, day, day)
         empty = _live(spark, lake, uc, day)[0]
         assert empty.rows_labelled == 0 and empty.label_completeness == 0 and empty.auc is None
         spark.sql(f"RESTORE TABLE delta.`{path}` TO VERSION AS OF {before}")
@@ -89,7 +89,7 @@ def test_bad_outcomes_are_counted_and_late_outcomes_update_a_rerun(spark, traini
             {**sample[1].asDict(), "outcome_date": day + dt.timedelta(days=uc.monitoring.maturity_days + 3)},
         ], outcomes.schema)
         bad.write.format("delta").mode("append").save(str(path))
-        reconcile(spark, lake, uc, day, day)
+        reconcile(Lake(spark, lake), uc, day, day)
         full = _live(spark, lake, uc, day)[0]
         assert (full.outcomes_unscored, full.outcomes_duplicate, full.outcomes_late) == (1, 1, 1)
         assert full.label_completeness > 0.9 and full.auc is not None and full.computed_at > empty.computed_at
@@ -97,14 +97,14 @@ def test_bad_outcomes_are_counted_and_late_outcomes_update_a_rerun(spark, traini
     finally:
         spark.sql(f"RESTORE TABLE delta.`{path}` TO VERSION AS OF {before}")
     with pytest.raises(ReconcileError, match="no predictions for 2013-08-01..2013-08-01: run the score job first"):
-        reconcile(spark, lake, uc, dt.date(2013, 8, 1), dt.date(2013, 8, 1))
+        reconcile(Lake(spark, lake), uc, dt.date(2013, 8, 1), dt.date(2013, 8, 1))
 
 
 def test_a_planted_shift_is_detected_and_unshifted_days_raise_no_false_alarm(spark, training_lake, scored):
     lake, uc = training_lake, scored
     reference = load_reference(uc.model_name, registry.alias_version(uc.model_name, "champion"))
     features = [f for f in uc.model_columns() if f in reference.features]
-    train = tables.read_table(spark, lake, uc.tables.features).filter(
+    train = Lake(spark, lake).read(uc.tables.features).filter(
         F.col("flight_date").between(F.lit(dt.date(2013, 6, 20)), F.lit(dt.date(2013, 6, 29))))
     # Ten synthetic days drawn from the training window itself (no shift), 900 rows each.
     days = train.sample(True, 1.0, seed=5).withColumn("day", F.date_add(F.lit(dt.date(2013, 8, 1)),
@@ -125,8 +125,8 @@ def test_a_planted_shift_is_detected_and_unshifted_days_raise_no_false_alarm(spa
         assert max(d.psi for d in drifts if d.feature not in ("wx_temp", "origin")) < uc.monitoring.alerts.feature_psi
 
     # The job on the real scored days: one row per date and feature, plus the score distribution.
-    drift(spark, lake, uc, FIRST, LAST)
-    table = tables.read_table(spark, lake, uc.monitoring.drift_table)
+    drift(Lake(spark, lake), uc, FIRST, LAST)
+    table = Lake(spark, lake).read(uc.monitoring.drift_table)
     assert table.filter("kind = 'score'").count() == 3
     assert table.filter("kind <> 'score'").count() == 3 * len(features)
 
@@ -155,19 +155,19 @@ def test_a_model_scoring_noise_raises_the_live_metric_alert_requests_retraining_
         "webhook_uri": f"http://127.0.0.1:{server.server_port}/hook"})
     uc = scored.model_copy(update={"monitoring": monitoring, "scoring": scored.scoring.model_copy(
         update={"predictions_table": "ml.predictions_noise"})})
-    real = tables.read_table(spark, lake, "ml.predictions").filter(F.col("score_date").between(FIRST, LAST))
+    real = Lake(spark, lake).read("ml.predictions").filter(F.col("score_date").between(FIRST, LAST))
     try:
-        tables.replace_dates(spark, lake, real, uc.scoring.predictions_table, "score_date", FIRST, LAST)
-        reconcile(spark, lake, uc, FIRST, LAST)
-        healthy = raise_alerts(spark, lake, uc, FIRST, LAST + dt.timedelta(days=1))
+        Lake(spark, lake).replace_dates(real, uc.scoring.predictions_table, "score_date", FIRST, LAST)
+        reconcile(Lake(spark, lake), uc, FIRST, LAST)
+        healthy = raise_alerts(Lake(spark, lake), uc, FIRST, LAST + dt.timedelta(days=1))
         assert [a.kind for a in healthy.alerts] == ["no_predictions"]  # July 6 was not scored
         assert healthy.alerts[0].alert_date == LAST + dt.timedelta(days=1) and not healthy.retrain_dates
 
         noise = real.withColumn("score", F.when(F.col("role") == "champion", F.rand(11)).otherwise(F.col("score")))
-        tables.replace_dates(spark, lake, noise, uc.scoring.predictions_table, "score_date", FIRST, LAST)
-        reconcile(spark, lake, uc, FIRST, LAST)
-        report = raise_alerts(spark, lake, uc, FIRST, LAST)
-        again = raise_alerts(spark, lake, uc, FIRST, LAST)  # a rerun replaces, never adds
+        Lake(spark, lake).replace_dates(noise, uc.scoring.predictions_table, "score_date", FIRST, LAST)
+        reconcile(Lake(spark, lake), uc, FIRST, LAST)
+        report = raise_alerts(Lake(spark, lake), uc, FIRST, LAST)
+        again = raise_alerts(Lake(spark, lake), uc, FIRST, LAST)  # a rerun replaces, never adds
     finally:
         server.shutdown()
     live = [a for a in report.alerts if a.kind == "live_metric"]
@@ -175,18 +175,18 @@ def test_a_model_scoring_noise_raises_the_live_metric_alert_requests_retraining_
     assert live[0].subject == "champion"
     assert "worse than its test auc" in live[0].message and live[0].threshold > 0.6 and report.retrain_dates == [a.alert_date for a in live]
     assert report.notified is True and _Hook.received[-1]["alerts"][0]["kind"] == "live_metric"
-    alerts = tables.read_table(spark, lake, uc.monitoring.alerts_table)
+    alerts = Lake(spark, lake).read(uc.monitoring.alerts_table)
     assert alerts.filter(F.col("alert_date") <= LAST).count() == len(again.alerts) == len(report.alerts)
     assert alerts.filter(F.col("alert_date") > LAST).count() == 1  # July 6's, from the run over its range
-    requests = tables.read_table(spark, lake, uc.monitoring.retrain_requests_table).collect()
+    requests = Lake(spark, lake).read(uc.monitoring.retrain_requests_table).collect()
     assert sorted(r.request_date for r in requests) == report.retrain_dates
     assert all(r.status == "pending" and r.reasons == ["live_metric:champion"] for r in requests)
 
 
 def test_ab_readout_and_monitoring_report(spark, training_lake, scored):
     lake, uc = training_lake, scored
-    reconcile(spark, lake, uc, FIRST, LAST)
-    report = ab_readout(spark, lake, uc, FIRST, LAST)
+    reconcile(Lake(spark, lake), uc, FIRST, LAST)
+    report = ab_readout(Lake(spark, lake), uc, FIRST, LAST)
     pairs = {(c.arm, c.population, c.metric) for c in report.contrasts}
     assert pairs == {(a, p, m) for a, p in (("challenger", "served"), ("challenger", "all"), ("shadow_linear", "all"))
                      for m in uc.promotion.margins}
@@ -196,9 +196,9 @@ def test_ab_readout_and_monitoring_report(spark, training_lake, scored):
     folder = Path(lake.reports_dir) / uc.name
     assert write_html(report, folder).exists() and (folder / f"ab-{FIRST}_{LAST}.json").exists()
 
-    drift(spark, lake, uc, FIRST, LAST)
-    raise_alerts(spark, lake, uc, FIRST, LAST)
-    page = write_report(spark, lake, uc, FIRST, LAST)
+    drift(Lake(spark, lake), uc, FIRST, LAST)
+    raise_alerts(Lake(spark, lake), uc, FIRST, LAST)
+    page = write_report(Lake(spark, lake), uc, FIRST, LAST)
     assert {p.name for p in page.parent.glob("*.png")} == {
         "live_metrics.png", "label_completeness.png", "drift_heatmap.png", "score_distribution.png"}
     assert "Top drifting features" in page.read_text()

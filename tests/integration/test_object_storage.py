@@ -22,7 +22,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from atelier.config.platform import PlatformConfig
-from atelier.spark import tables
+from atelier.spark.tables import Lake
 from tests.conftest import ATELIER, REPO, free_port, rooted_platform, run_atelier, settings_of
 from tests.integration.conftest import START
 
@@ -82,7 +82,7 @@ def fingerprint(output: str) -> tuple[int, int]:
 
 def test_the_feature_table_in_the_bucket_equals_the_local_one(spark: SparkSession, training_lake: PlatformConfig,
                                                              store: Store, features: str) -> None:
-    local = (tables.read_table(spark, training_lake, FEATURES).filter(F.col("flight_date").between(START, LAST))
+    local = (Lake(spark, training_lake).read(FEATURES).filter(F.col("flight_date").between(START, LAST))
              .selectExpr(f"{FINGERPRINT} AS f").first()["f"])
     remote = store.run("sql", f"SELECT {FINGERPRINT} AS f FROM {FEATURES}")
     assert fingerprint(remote) == fingerprint(local) and fingerprint(local)[0] > 1500

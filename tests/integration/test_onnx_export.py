@@ -14,8 +14,8 @@ import pytest
 from pyspark.sql import functions as F
 
 from atelier.config.platform import MlflowConfig, PlatformConfig
-from atelier.spark import tables
 from atelier.model.onnx_graph import TOLERANCE, ort_scores, session
+from atelier.spark.tables import Lake
 from atelier.tracking.onnx_export import MANIFEST_FILE, MODEL_FILE, export_onnx, write_rows
 from atelier.tracking.store import use_platform
 from atelier.training.job import train
@@ -48,7 +48,7 @@ def test_the_onnx_export_scores_like_the_pyfunc_in_python_and_in_java(spark, own
     mvn = shutil.which("mvn")
     assert mvn, "Maven (mvn) runs the Java library's tests: apt-get install maven"
     uc = training_use_case("training.backend=local")
-    version = train(spark, own_registry, uc).model_version
+    version = train(Lake(spark, own_registry), uc).model_version
     mlflow.MlflowClient().set_registered_model_alias(uc.model_name, "champion", version)
     folder = export_onnx(uc, "champion", GOLDEN / "model")
     manifest = json.loads((folder / MANIFEST_FILE).read_text())
@@ -57,7 +57,7 @@ def test_the_onnx_export_scores_like_the_pyfunc_in_python_and_in_java(spark, own
     assert manifest["check"]["max_abs_diff"] <= TOLERANCE
 
     start, end = mlflow.get_run(manifest["training_run_id"]).data.params["data.test_dates"].split("..")
-    rows = (tables.read_table(spark, own_registry, uc.tables.features)
+    rows = (Lake(spark, own_registry).read(uc.tables.features)
             .filter(F.col(uc.date_column).between(start, end)).orderBy(uc.entity.key)
             .select(*uc.model_columns()).toPandas())
     rows = unseen_and_nulls(rows, uc.model_columns("numeric"), uc.model_columns("categorical"))

@@ -12,8 +12,8 @@ from atelier import cli, spark_entry
 from atelier.config.platform import PlatformConfig
 from atelier.errors import InputRefused
 from atelier.runtime import Job
-from atelier.spark import tables
 from atelier.spark.readonly import check_query
+from atelier.spark.tables import Lake
 
 TABLE = "readonly_test.items"
 
@@ -59,7 +59,7 @@ REFUSED = {
 @pytest.fixture(scope="module")
 def table(spark: SparkSession, platform: PlatformConfig) -> str:
     rows = spark.createDataFrame([(1, "a"), (2, "b"), (3, "c")], "id int, name string")
-    tables.replace_table(spark, platform, rows, TABLE)
+    Lake(spark, platform).replace(rows, TABLE)
     return TABLE
 
 

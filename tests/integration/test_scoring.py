@@ -7,7 +7,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from atelier.scoring.batch import ScoringError, score_dates
-from atelier.spark import tables
+from atelier.spark.tables import Lake
 from tests.integration.conftest import scoring_use_case
 
 pytestmark = pytest.mark.integration
@@ -16,10 +16,10 @@ DAY = dt.date(2013, 7, 3)
 
 def test_every_arm_scores_every_row_and_one_arm_serves_each(spark, training_lake, arms) -> None:
     lake, uc = training_lake, scoring_use_case(arms)
-    report = score_dates(spark, lake, uc, DAY, DAY)
-    flights = tables.read_table(spark, lake, uc.tables.features).filter(F.col("flight_date") == DAY).count()
+    report = score_dates(Lake(spark, lake), uc, DAY, DAY)
+    flights = Lake(spark, lake).read(uc.tables.features).filter(F.col("flight_date") == DAY).count()
     assert report.rows == {"champion": flights, "challenger": flights, "shadow_linear": flights}
-    predictions = tables.read_table(spark, lake, "ml.predictions").filter(F.col("score_date") == DAY)
+    predictions = Lake(spark, lake).read("ml.predictions").filter(F.col("score_date") == DAY)
     served = predictions.filter("served").groupBy("flight_id").count()
     assert served.count() == flights and served.filter("count <> 1").count() == 0
     share = predictions.filter("served AND arm = 'challenger'").count() / flights
@@ -29,34 +29,34 @@ def test_every_arm_scores_every_row_and_one_arm_serves_each(spark, training_lake
     assert row.model_version == arms["challenger"] and row.features_version >= 0 and 0 <= row.score <= 1
 
     # The prediction log: about 10% of the served predictions, with their feature vectors.
-    logged = tables.read_table(spark, lake, "ml.prediction_log").filter(F.col("score_date") == DAY)
+    logged = Lake(spark, lake).read("ml.prediction_log").filter(F.col("score_date") == DAY)
     assert 0.05 < logged.count() / flights < 0.15
     assert '"distance"' in logged.first().features
 
     # A rerun replaces the date and assigns every flight to the same arm.
     before = {(r.flight_id, r.arm) for r in predictions.filter("served").collect()}
-    score_dates(spark, lake, uc, DAY, DAY)
-    again = tables.read_table(spark, lake, "ml.predictions").filter(F.col("score_date") == DAY)
+    score_dates(Lake(spark, lake), uc, DAY, DAY)
+    again = Lake(spark, lake).read("ml.predictions").filter(F.col("score_date") == DAY)
     assert again.count() == 3 * flights
     assert {(r.flight_id, r.arm) for r in again.filter("served").collect()} == before
 
 
 def test_a_date_without_features_is_refused_and_nothing_written(spark, training_lake, arms) -> None:
     uc = scoring_use_case(arms)
-    version = tables.current_version(spark, training_lake, "ml.predictions") if tables.exists(
-        training_lake, "ml.predictions") else None
+    version = Lake(spark, training_lake).version("ml.predictions") if Lake(spark, training_lake).exists(
+        "ml.predictions") else None
     with pytest.raises(ScoringError, match=r"has no rows for 2013-08-01: run the features job first"):
-        score_dates(spark, training_lake, uc, dt.date(2013, 8, 1), dt.date(2013, 8, 1))
+        score_dates(Lake(spark, training_lake), uc, dt.date(2013, 8, 1), dt.date(2013, 8, 1))
     if version is not None:
-        assert tables.current_version(spark, training_lake, "ml.predictions") == version
+        assert Lake(spark, training_lake).version("ml.predictions") == version
 
 
 def test_a_renamed_feature_column_is_named_and_nothing_written(spark, training_lake, arms) -> None:
     uc = scoring_use_case(arms, "tables.features=gold.flight_features_renamed")
-    renamed = tables.read_table(spark, training_lake, "gold.flight_features").withColumnRenamed("distance", "distance_km")
-    tables.replace_table(spark, training_lake, renamed, "gold.flight_features_renamed")
+    renamed = Lake(spark, training_lake).read("gold.flight_features").withColumnRenamed("distance", "distance_km")
+    Lake(spark, training_lake).replace(renamed, "gold.flight_features_renamed")
     with pytest.raises(ScoringError, match=r"needs columns \['distance'\] that gold.flight_features_renamed"):
-        score_dates(spark, training_lake, uc, DAY, DAY)
+        score_dates(Lake(spark, training_lake), uc, DAY, DAY)
 
 
 def test_an_arm_whose_alias_is_unassigned_sits_out_and_the_champion_serves(spark, training_lake, arms) -> None:
@@ -64,9 +64,9 @@ def test_an_arm_whose_alias_is_unassigned_sits_out_and_the_champion_serves(spark
                   " {name: challenger, role: challenger, alias: not_yet, share: 0.2}]")
     uc = scoring_use_case(arms, unassigned, "scoring.predictions_table=ml.predictions_one_arm",
                           "scoring.prediction_log_percent=0")
-    report = score_dates(spark, training_lake, uc, DAY, DAY)
+    report = score_dates(Lake(spark, training_lake), uc, DAY, DAY)
     assert list(report.rows) == ["champion"]
-    predictions = tables.read_table(spark, training_lake, "ml.predictions_one_arm")
+    predictions = Lake(spark, training_lake).read("ml.predictions_one_arm")
     assert predictions.filter("NOT served OR arm <> 'champion'").count() == 0
     assert predictions.count() == report.rows["champion"] > 500
 
@@ -74,24 +74,24 @@ def test_an_arm_whose_alias_is_unassigned_sits_out_and_the_champion_serves(spark
 def test_without_a_champion_nothing_is_scored(spark, training_lake, arms) -> None:
     uc = scoring_use_case(arms, "scoring.arms=[{name: champion, role: champion, alias: nobody}]")
     with pytest.raises(ScoringError, match=r"arm 'champion': model flights_delay_arms has no alias 'nobody'"):
-        score_dates(spark, training_lake, uc, DAY, DAY)
+        score_dates(Lake(spark, training_lake), uc, DAY, DAY)
 
 
 def test_the_jvm_engine_scores_like_the_python_engine(spark, training_lake, arms) -> None:
     """Every arm through ONNX Runtime in the executors gives the Python workers' scores, labels and served flags,
     on rows with null numbers, null categories and categories never seen in training."""
-    odd = (tables.read_table(spark, training_lake, "gold.flight_features").filter(F.col("flight_date") == DAY)
+    odd = (Lake(spark, training_lake).read("gold.flight_features").filter(F.col("flight_date") == DAY)
            .withColumn("carrier", F.expr("CASE pmod(hash(flight_id), 3) WHEN 0 THEN NULL WHEN 1 THEN 'ZZ' "
                                          "ELSE carrier END"))
            .withColumn("distance", F.expr("IF(pmod(hash(flight_id), 5) = 0, NULL, distance)")))
-    tables.replace_table(spark, training_lake, odd, "gold.flight_features_odd")
+    Lake(spark, training_lake).replace(odd, "gold.flight_features_odd")
     scored = {}
     for engine in ("python", "jvm"):
         uc = scoring_use_case(arms, "tables.features=gold.flight_features_odd", f"scoring.engine={engine}",
                               f"scoring.predictions_table=ml.predictions_{engine}", "scoring.prediction_log_percent=0")
-        report = score_dates(spark, training_lake, uc, DAY, DAY)
+        report = score_dates(Lake(spark, training_lake), uc, DAY, DAY)
         assert report.rows == {"champion": odd.count(), "challenger": odd.count(), "shadow_linear": odd.count()}
-        written = tables.read_table(spark, training_lake, uc.scoring.predictions_table).collect()
+        written = Lake(spark, training_lake).read(uc.scoring.predictions_table).collect()
         scored[engine] = {(r.flight_id, r.arm): r for r in written}
     assert scored["jvm"].keys() == scored["python"].keys()
     for key, ours in scored["jvm"].items():

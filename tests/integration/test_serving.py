@@ -17,7 +17,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from atelier.scoring.batch import score_dates
-from atelier.spark import tables
+from atelier.spark.tables import Lake
 from atelier.tracking import registry
 from atelier.tracking.export import export
 from atelier.tracking.store import use_platform
@@ -31,13 +31,13 @@ DAY = dt.date(2013, 7, 4)
 
 def test_served_champion_answers_like_the_batch_job(spark, training_lake, tmp_path: Path) -> None:
     uc = training_use_case("training.backend=local", "scoring.arms=[{name: champion, role: champion, alias: champion}]")
-    version = train(spark, training_lake, uc).model_version
-    registry.move_alias(spark, training_lake, uc.model_name, "champion", version, "assign", "serving test")
+    version = train(Lake(spark, training_lake), uc).model_version
+    registry.move_alias(Lake(spark, training_lake), uc.model_name, "champion", version, "assign", "serving test")
     day = DAY
-    score_dates(spark, training_lake, uc, day, day)
-    batch = (tables.read_table(spark, training_lake, "ml.predictions")
+    score_dates(Lake(spark, training_lake), uc, day, day)
+    batch = (Lake(spark, training_lake).read("ml.predictions")
              .filter((F.col("score_date") == day) & (F.col("arm") == "champion")).select("flight_id", "score"))
-    rows = (tables.read_table(spark, training_lake, uc.tables.features).filter(F.col("flight_date") == day)
+    rows = (Lake(spark, training_lake).read(uc.tables.features).filter(F.col("flight_date") == day)
             .join(batch, "flight_id").orderBy("flight_id").limit(50).toPandas())
 
     port = free_port()
@@ -87,12 +87,12 @@ def test_exported_model_loads_where_atelier_is_not_installed(spark, training_lak
     uc = training_use_case()
     use_platform(training_lake)
     if registry.alias_version(uc.model_name, "champion") is None:
-        version = train(spark, training_lake, training_use_case("training.backend=local")).model_version
-        registry.move_alias(spark, training_lake, uc.model_name, "champion", version, "assign", "export test")
+        version = train(Lake(spark, training_lake), training_use_case("training.backend=local")).model_version
+        registry.move_alias(Lake(spark, training_lake), uc.model_name, "champion", version, "assign", "export test")
     folder = export(uc, "champion", tmp_path / "bundle")
     assert {"README.md", "requirements.txt", "model"} <= {p.name for p in folder.iterdir()}
     assert "torch==" in (folder / "requirements.txt").read_text()
-    rows = (tables.read_table(spark, training_lake, uc.tables.features).filter(F.col("flight_date") == DAY)
+    rows = (Lake(spark, training_lake).read(uc.tables.features).filter(F.col("flight_date") == DAY)
             .orderBy("flight_id").limit(20).toPandas()[uc.model_columns()])
     rows.to_parquet(tmp_path / "rows.parquet", index=False)
     out = subprocess.run([sys.executable, "-S", "-c", LOAD_WITHOUT_ATELIER, sysconfig.get_paths()["purelib"],

@@ -13,7 +13,7 @@ from pyspark.sql import SparkSession
 from atelier.collect import sources as src
 from atelier.config.platform import PlatformConfig
 from atelier.config.sources import SourceConfig
-from atelier.spark import tables
+from atelier.spark.tables import Lake
 
 
 def read_typed(spark: SparkSession, source: SourceConfig, cache: Path) -> list[tuple]:
@@ -27,11 +27,11 @@ def read_typed(spark: SparkSession, source: SourceConfig, cache: Path) -> list[t
 def test_parquet_and_delta_sources_are_typed_as_configured(spark: SparkSession, platform: PlatformConfig, tmp_path: Path) -> None:
     df = spark.createDataFrame([("N1", "2001", "x"), ("N2", "1999", "y")], "tailnum string, year string, extra string")
     df.write.parquet(str(tmp_path / "planes.parquet"))
-    tables.replace_table(spark, platform, df, "bronze.planes_fixture")
+    Lake(spark, platform).replace(df, "bronze.planes_fixture")
     columns = {"tailnum": "string", "year": "int"}
     expected = [("N1", 2001), ("N2", 1999)]
     for fmt, path in [("parquet", str(tmp_path / "planes.parquet")),
-                      ("delta", str(tables.table_path(platform, "bronze.planes_fixture"))),
+                      ("delta", str(Lake(spark, platform).path("bronze.planes_fixture"))),
                       ("delta", "bronze.planes_fixture")]:
         source = SourceConfig(kind="reference", format=fmt, path=path, columns=columns)
         assert read_typed(spark, source, tmp_path / "cache") == expected, (fmt, path)

@@ -15,9 +15,9 @@ from mlflow.tracking import MlflowClient
 from pyspark.sql import SparkSession
 
 from atelier.config.platform import MlflowConfig, PlatformConfig
-from atelier.spark import tables
 from atelier.tracking import registry, store
 from atelier.promotion.gate import promote, rollback
+from atelier.spark.tables import Lake
 from atelier.training.job import train
 from tests.integration.conftest import training_use_case
 from tests.integration.test_promotion import WEAK
@@ -38,12 +38,12 @@ def pg_lake(training_lake: PlatformConfig, postgres: str, tmp_path_factory) -> I
 def test_train_register_promote_and_roll_back_on_postgresql(spark: SparkSession, training_lake: PlatformConfig,
                                                              pg_lake: PlatformConfig, postgres: str) -> None:
     uc = training_use_case("training.backend=local", f"training.registered_model={MODEL}")
-    good = train(spark, pg_lake, uc)
-    weak = train(spark, pg_lake, training_use_case("training.backend=local", "training.epochs=1",
+    good = train(Lake(spark, pg_lake), uc)
+    weak = train(Lake(spark, pg_lake), training_use_case("training.backend=local", "training.epochs=1",
                                                    f"training.registered_model={MODEL}", WEAK))
-    promote(spark, pg_lake, uc, good.model_version)
-    forced, _ = promote(spark, pg_lake, uc, weak.model_version, force=True, reason="drill on PostgreSQL")
-    back = rollback(spark, pg_lake, uc, "drill over")
+    promote(Lake(spark, pg_lake), uc, good.model_version)
+    forced, _ = promote(Lake(spark, pg_lake), uc, weak.model_version, force=True, reason="drill on PostgreSQL")
+    back = rollback(Lake(spark, pg_lake), uc, "drill over")
     assert forced.action == "force" and (back.from_version, back.to_version) == (weak.model_version,
                                                                                   good.model_version)
 
@@ -71,7 +71,7 @@ def test_train_register_promote_and_roll_back_on_postgresql(spark: SparkSession,
         sqlite.get_run(good.run_id)
     assert not sqlite.search_model_versions(f"name = '{MODEL}'")
 
-    events = (tables.read_table(spark, pg_lake, registry.events_table(pg_lake))
+    events = (Lake(spark, pg_lake).read(registry.events_table(pg_lake))
               .filter(f"model = '{MODEL}' AND alias = 'champion'").orderBy("at").collect())
     assert [(e.action, e.from_version, e.to_version) for e in events] == [
         ("promote", None, good.model_version), ("force", good.model_version, weak.model_version),

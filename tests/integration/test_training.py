@@ -19,7 +19,6 @@ from pyspark.sql import functions as F
 
 from atelier.config.platform import PlatformConfig
 from atelier.features.build import run_features
-from atelier.spark import tables
 from atelier.training.backends import TrainingFailed
 from atelier.training.dataset import TrainingDataError, build_training_set
 from atelier.training.experiments import list_runs, past_run, sweep
@@ -27,6 +26,7 @@ from atelier.training.job import TrainReport, predict_batch, train
 from atelier.training.loop import WorkerSpec
 from atelier.training.loaders import Batch, Columns, read_all
 from atelier.model.pyfunc import TabularModel
+from atelier.spark.tables import Lake
 from tests.conftest import CONF
 from tests.integration.conftest import FAST, WINDOW
 from tests.integration.conftest import training_use_case as use_case
@@ -41,7 +41,7 @@ def lake(training_lake: PlatformConfig) -> PlatformConfig:
 
 @pytest.fixture(scope="module")
 def horovod_run(spark: SparkSession, lake: PlatformConfig) -> TrainReport:
-    return train(spark, lake, use_case("training.backend=horovod", "training.num_proc=2"))
+    return train(Lake(spark, lake), use_case("training.backend=horovod", "training.num_proc=2"))
 
 
 def client() -> MlflowClient:
@@ -50,17 +50,17 @@ def client() -> MlflowClient:
 
 def test_training_set_is_split_by_time_and_pinned_to_versions(spark, lake) -> None:
     uc = use_case()
-    ts = build_training_set(spark, lake, uc)
+    ts = build_training_set(Lake(spark, lake), uc)
     assert ts.splits.train.end < ts.splits.validation.start <= ts.splits.validation.end < ts.splits.test.start
     for split in ("train", "validation", "test"):
         dates = {r[0] for r in ts.raw[split].select("atelier_date").distinct().collect()}
         assert min(dates) >= ts.splits.of(split).start and max(dates) <= ts.splits.of(split).end
         assert read_all(ts.files(split), Columns(ts.numeric, ts.categorical)).label.shape[0] == ts.rows[split]
-    assert ts.versions == {n: tables.current_version(spark, lake, n) for n in (uc.tables.features, uc.tables.outcomes)}
+    assert ts.versions == {n: Lake(spark, lake).version(n) for n in (uc.tables.features, uc.tables.outcomes)}
     # The table moves on (a rerun of one day is a new version); the pinned versions still read the same rows.
-    run_features(spark, lake, uc, dt.date(2013, 6, 25), dt.date(2013, 6, 25))
-    assert tables.current_version(spark, lake, uc.tables.features) > ts.versions[uc.tables.features]
-    again = build_training_set(spark, lake, uc, ts.versions)
+    run_features(Lake(spark, lake), uc, dt.date(2013, 6, 25), dt.date(2013, 6, 25))
+    assert Lake(spark, lake).version(uc.tables.features) > ts.versions[uc.tables.features]
+    again = build_training_set(Lake(spark, lake), uc, ts.versions)
     assert again.fingerprint == ts.fingerprint and again.rows == ts.rows
     # Vocabularies are fit on train only: index 0 is the out-of-vocabulary bucket.
     assert all(v[0] == "<OOV>" for v in ts.preprocessor.vocab.values())
@@ -73,7 +73,8 @@ def test_horovod_with_two_processes_beats_chance_on_held_out_days(horovod_run) -
 
 
 def test_torch_distributor_with_two_processes_beats_chance(spark, lake) -> None:
-    report = train(spark, lake, use_case("training.backend=torch_distributor", "training.num_proc=2"), register=False)
+    report = train(Lake(spark, lake),
+                   use_case("training.backend=torch_distributor", "training.num_proc=2"), register=False)
     assert report.metrics["test_auc"] > 0.6, report.metrics
 
 
@@ -130,7 +131,7 @@ def _all_artifacts(run_id: str, path: str | None = None) -> list[str]:
 def test_registered_pyfunc_predicts_what_the_trained_network_does(spark, lake, horovod_run) -> None:
     """Raw feature rows through the registry's pyfunc == their encoded shards through the trained network."""
     uc = use_case()
-    ts = build_training_set(spark, lake, uc)
+    ts = build_training_set(Lake(spark, lake), uc)
     raw = (ts.raw["test"].withColumn("row_id", F.xxhash64("atelier_key")).orderBy("atelier_key").limit(500)
            .toPandas())
     model = mlflow.pyfunc.load_model(f"models:/flights_delay/{horovod_run.model_version}")
@@ -153,11 +154,11 @@ def test_regression_label_trains_the_linear_model(spark, lake) -> None:
     uc = use_case("label.task=regression", "label.name=arr_delay_minutes", "label.expr=arr_delay",
                   "training.backend=local", "training.model.name=linear", "training.model.params={}",
                   "training.learning_rate=0.02", "training.epochs=4")
-    report = train(spark, lake, uc, register=False)
+    report = train(Lake(spark, lake), uc, register=False)
     assert {"test_rmse", "test_mae", "test_r2"} <= set(report.metrics)
     assert all(np.isfinite(v) for v in report.metrics.values()), report.metrics
     # It learns: predictions follow the delays of the validation days (whose mean differs from June's).
-    validation = build_training_set(spark, lake, uc).raw["validation"].toPandas()
+    validation = build_training_set(Lake(spark, lake), uc).raw["validation"].toPandas()
     predicted = mlflow.pyfunc.load_model(f"runs:/{report.run_id}/model").predict(validation[uc.model_columns()])
     assert np.corrcoef(predicted["score"], validation["atelier_label"])[0, 1] > 0.15
     artifacts = set(_all_artifacts(report.run_id))
@@ -169,7 +170,7 @@ def test_from_run_reruns_the_same_data_versions_with_changes(spark, lake, horovo
     assert past.use_case.training.backend == "local" and past.use_case.training.learning_rate == 0.002
     assert past.versions == {k: int(v) for k, v in json.loads(
         client().get_model_version("flights_delay", horovod_run.model_version).tags["data_versions"]).items()}
-    report = train(spark, lake, past.use_case, versions=past.versions, tags={"atelier.from_run": past.run_id},
+    report = train(Lake(spark, lake), past.use_case, versions=past.versions, tags={"atelier.from_run": past.run_id},
                    register=False)
     rerun = client().get_run(report.run_id)
     assert rerun.data.tags["atelier.from_run"] == horovod_run.run_id
@@ -179,7 +180,7 @@ def test_from_run_reruns_the_same_data_versions_with_changes(spark, lake, horovo
 
 def test_sweep_runs_trials_as_children_and_names_the_best(spark, lake) -> None:
     base = [*WINDOW, *FAST, "training.backend=local", "training.epochs=1"]
-    parent, results, best = sweep(spark, lake, "flights_delay", base,
+    parent, results, best = sweep(Lake(spark, lake), "flights_delay", base,
                                   {"training.learning_rate": ["0.0003", "0.003"]}, conf_dir=CONF)
     children = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{parent}'")
     assert len(children) == 2 == len(results)
@@ -194,7 +195,8 @@ def test_a_sweep_with_parallel_trials_records_every_trial_in_the_sqlite_store(sp
     """Four trials at once (threads of the job) write their runs to one SQLite store: all of each run is there."""
     rates = ["0.0003", "0.001", "0.003", "0.01"]
     base = [*WINDOW, *FAST, "training.backend=local", "training.epochs=1", "training.parallel_trials=4"]
-    parent, results, best = sweep(spark, lake, "flights_delay", base, {"training.learning_rate": rates}, conf_dir=CONF)
+    parent, results, best = sweep(Lake(spark, lake),
+                                  "flights_delay", base, {"training.learning_rate": rates}, conf_dir=CONF)
     assert lake.mlflow.tracking_uri.startswith("sqlite:")
     runs = [client().get_run(r.run_id) for _, r in results]
     assert {r.data.tags["mlflow.parentRunId"] for r in runs} == {parent}
@@ -220,12 +222,13 @@ def test_a_sweep_with_parallel_trials_records_every_trial_in_the_sqlite_store(sp
 ])
 def test_unusable_training_data_is_refused_with_the_reason(spark, lake, overrides, match) -> None:
     with pytest.raises(TrainingDataError, match=match):
-        build_training_set(spark, lake, use_case(*overrides))
+        build_training_set(Lake(spark, lake), use_case(*overrides))
 
 
 def test_a_nan_loss_fails_the_run_and_marks_it_failed(spark, lake) -> None:
     with pytest.raises(TrainingFailed, match="TrainingDiverged: loss is (nan|inf)"):
-        train(spark, lake, use_case("training.backend=horovod", "training.num_proc=2", "training.learning_rate=1e30"))
+        train(Lake(spark, lake),
+              use_case("training.backend=horovod", "training.num_proc=2", "training.learning_rate=1e30"))
     failed = mlflow.search_runs(filter_string="attributes.status = 'FAILED'", order_by=["attributes.start_time DESC"])
     assert "TrainingDiverged" in failed.iloc[0]["tags.atelier.error"]
 
@@ -252,6 +255,6 @@ def test_a_killed_worker_fails_the_job_with_its_error_not_a_hang(spark, lake) ->
     killer.start()
     started = time.time()
     with pytest.raises(TrainingFailed, match="horovod training with 2 process"):
-        train(spark, lake, uc)
+        train(Lake(spark, lake), uc)
     assert time.time() - started < 240
     killer.join(1)

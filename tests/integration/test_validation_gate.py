@@ -14,7 +14,7 @@ from atelier.collect.ingest import collect
 from atelier.config.loader import load_use_case
 from atelier.config.platform import PlatformConfig
 from atelier.errors import SourceError
-from atelier.spark import tables
+from atelier.spark.tables import Lake
 from atelier.validation.gate import ValidationError
 from atelier.validation.operations import quarantine_summary, release, validate_table
 from tests.conftest import CONF
@@ -32,7 +32,7 @@ def lake(platform: PlatformConfig, tmp_path: Path) -> PlatformConfig:
 
 
 def runs(spark: SparkSession, lake: PlatformConfig, table: str):
-    return tables.read_table(spark, lake, "ops.validation_runs").filter(F.col("table_name") == table)
+    return Lake(spark, lake).read("ops.validation_runs").filter(F.col("table_name") == table)
 
 
 def flights_from(name: str, *overrides: str):
@@ -46,11 +46,11 @@ def flights_from(name: str, *overrides: str):
 
 def test_real_data_quarantines_the_absurd_rows_and_loses_none(spark: SparkSession, lake: PlatformConfig) -> None:
     use_case = load_use_case("flights_delay", CONF)
-    collect(spark, lake, use_case, FEB11, FEB12)
-    weather_q = tables.read_table(spark, lake, "quarantine.bronze_weather").collect()
+    collect(Lake(spark, lake), use_case, FEB11, FEB12)
+    weather_q = Lake(spark, lake).read("quarantine.bronze_weather").collect()
     assert [(r["_date"], r["failed_rules"]) for r in weather_q] == [(FEB12, ["wind_speed_plausible"])]
     assert json.loads(weather_q[0]["row"])["wind_speed"] == pytest.approx(1048.36058)  # the offending value
-    flights_q = tables.read_table(spark, lake, "quarantine.bronze_flights").collect()
+    flights_q = Lake(spark, lake).read("quarantine.bronze_flights").collect()
     assert [(r["_date"], r["failed_rules"], json.loads(r["row"])["tailnum"]) for r in flights_q] == [
         (FEB11, ["tailnum_registered"], "D942DN")]
 
@@ -58,50 +58,51 @@ def test_real_data_quarantines_the_absurd_rows_and_loses_none(spark: SparkSessio
     assert weather_runs[FEB12]["rows_in"] == 72 and weather_runs[FEB12]["rows_quarantined"] == 1
     assert weather_runs[FEB12]["outcome"] == "quarantined" and weather_runs[FEB11]["outcome"] == "passed"
     assert weather_runs[FEB12]["failures_by_rule"] == {"wind_speed_plausible": 1}
-    bronze = tables.read_table(spark, lake, "bronze.weather").filter(F.col("_batch_date") == FEB12)
+    bronze = Lake(spark, lake).read("bronze.weather").filter(F.col("_batch_date") == FEB12)
     assert bronze.count() == 71 and bronze.filter("wind_speed > 150").count() == 0
     page = Path(weather_runs[FEB12]["report"])
     assert page.is_file() and page.suffix == ".html" and "wind_speed" in page.read_text()
     # Outcomes follow the same rules: the quarantined flight of Feb 11 has no outcome row.
-    assert tables.read_table(spark, lake, "ml.outcomes").filter(F.col("flight_date") == FEB11).count() == (
-        tables.read_table(spark, lake, "bronze.flights").filter(F.col("_batch_date") == FEB11).count())
+    assert Lake(spark, lake).read("ml.outcomes").filter(F.col("flight_date") == FEB11).count() == (
+        Lake(spark, lake).read("bronze.flights").filter(F.col("_batch_date") == FEB11).count())
 
     # A rerun of the same dates replaces the quarantine: still one row, not two.
-    collect(spark, lake, use_case, FEB11, FEB12)
-    assert tables.read_table(spark, lake, "quarantine.bronze_weather").count() == 1
-    summary = {(r["quarantine_table"], r["rule"]): r["rows"] for r in quarantine_summary(spark, lake).collect()}
+    collect(Lake(spark, lake), use_case, FEB11, FEB12)
+    assert Lake(spark, lake).read("quarantine.bronze_weather").count() == 1
+    summary = {(r["quarantine_table"], r["rule"]): r["rows"] for r in quarantine_summary(Lake(spark, lake)).collect()}
     assert summary == {("quarantine.bronze_flights", "tailnum_registered"): 1,
                        ("quarantine.bronze_weather", "wind_speed_plausible"): 1}
 
     # After the rule is fixed, release moves the row back exactly once.
     fixed = load_use_case("flights_delay", CONF, overrides=["validation.tables.weather.row_rules.3.max=2000"])
-    assert release(spark, lake, fixed, "weather", FEB12, FEB12) == {"released": 1, "still_quarantined": 0}
-    assert release(spark, lake, fixed, "weather", FEB12, FEB12) == {"released": 0, "still_quarantined": 0}
-    assert tables.read_table(spark, lake, "bronze.weather").filter(F.col("_batch_date") == FEB12).count() == 72
-    assert tables.read_table(spark, lake, "quarantine.bronze_weather").count() == 0
+    assert release(Lake(spark, lake), fixed, "weather", FEB12, FEB12) == {"released": 1, "still_quarantined": 0}
+    assert release(Lake(spark, lake), fixed, "weather", FEB12, FEB12) == {"released": 0, "still_quarantined": 0}
+    assert Lake(spark, lake).read("bronze.weather").filter(F.col("_batch_date") == FEB12).count() == 72
+    assert Lake(spark, lake).read("quarantine.bronze_weather").count() == 0
     # Released with the rule unchanged: the flight stays where it is.
-    assert release(spark, lake, use_case, "flights", FEB11, FEB11) == {"released": 0, "still_quarantined": 1}
+    assert release(Lake(spark, lake), use_case, "flights", FEB11, FEB11) == {"released": 0, "still_quarantined": 1}
 
 
 def test_validate_after_the_fact_moves_rows_without_losing_them(spark: SparkSession, lake: PlatformConfig) -> None:
     use_case = load_use_case("flights_delay", CONF)
-    collect(spark, lake, use_case, FEB12, FEB12)
-    before = tables.read_table(spark, lake, "bronze.flights").filter(F.col("_batch_date") == FEB12).count()
+    collect(Lake(spark, lake), use_case, FEB12, FEB12)
+    before = Lake(spark, lake).read("bronze.flights").filter(F.col("_batch_date") == FEB12).count()
     stricter = load_use_case("flights_delay", CONF, overrides=["validation.tables.flights.row_rules.2.max=2000"])
-    counts = validate_table(spark, lake, stricter, "flights", FEB12, FEB12)
+    counts = validate_table(Lake(spark, lake), stricter, "flights", FEB12, FEB12)
     assert counts["rows_in"] == before and counts["quarantined"] > 0
     assert counts["passed"] + counts["quarantined"] == before
-    quarantined = tables.read_table(spark, lake, "quarantine.bronze_flights").filter("job = 'validate'")
+    quarantined = Lake(spark, lake).read("quarantine.bronze_flights").filter("job = 'validate'")
     assert quarantined.count() == counts["quarantined"]
-    assert validate_table(spark, lake, stricter, "flights", FEB12, FEB12)["quarantined"] == 0  # a rerun moves nothing
+    assert validate_table(Lake(spark, lake),
+                          stricter, "flights", FEB12, FEB12)["quarantined"] == 0  # a rerun moves nothing
     assert quarantined.count() == counts["quarantined"]
 
 
 def test_duplicate_flights_fail_the_job_with_the_rule_and_the_report(spark: SparkSession, lake: PlatformConfig) -> None:
     with pytest.raises(ValidationError, match=r"bronze\.flights 2013-01-01\.\.2013-01-01 failed 1 table rule\(s\): "
                        r"rule 'one_row_per_flight' on 2013-01-01: observed 1 duplicate row\(s\).*Report: .*\.html"):
-        collect(spark, lake, flights_from("flights_duplicates.csv"), JAN1, JAN1)
-    assert not tables.exists(lake, "bronze.flights") and not tables.exists(lake, "ml.outcomes")
+        collect(Lake(spark, lake), flights_from("flights_duplicates.csv"), JAN1, JAN1)
+    assert not Lake(spark, lake).exists("bronze.flights") and not Lake(spark, lake).exists("ml.outcomes")
     failed = runs(spark, lake, "bronze.flights").collect()
     assert [r["outcome"] for r in failed] == ["failed"] and "one_row_per_flight" in failed[0]["breaches"][0]
 
@@ -113,23 +114,23 @@ def test_duplicate_flights_fail_the_job_with_the_rule_and_the_report(spark: Spar
     ("flights_null_keys.csv", [["key_present"], ["key_present"]]),
 ])
 def test_bad_rows_are_quarantined_with_their_reasons(spark: SparkSession, lake: PlatformConfig, case: str, rules) -> None:
-    collect(spark, lake, flights_from(case), JAN1, JAN1)
-    quarantined = tables.read_table(spark, lake, "quarantine.bronze_flights")
+    collect(Lake(spark, lake), flights_from(case), JAN1, JAN1)
+    quarantined = Lake(spark, lake).read("quarantine.bronze_flights")
     assert sorted(r["failed_rules"] for r in quarantined.collect()) == sorted(rules)
-    kept = tables.read_table(spark, lake, "bronze.flights").count()
+    kept = Lake(spark, lake).read("bronze.flights").count()
     assert kept + quarantined.count() == 6  # every row is in exactly one of the two
 
 
 def test_a_line_that_is_not_utf8_is_quarantined_with_its_bytes(spark: SparkSession, lake: PlatformConfig) -> None:
     """Spark would have read it with U+FFFD in place of the bytes; it is quarantined before Spark reads the file."""
-    collect(spark, lake, flights_from("flights_non_utf8.csv", "sources.flights.max_bad_share=0.5"), JAN1, JAN1)
-    [row] = tables.read_table(spark, lake, "quarantine.bronze_flights").collect()
+    collect(Lake(spark, lake), flights_from("flights_non_utf8.csv", "sources.flights.max_bad_share=0.5"), JAN1, JAN1)
+    [row] = Lake(spark, lake).read("quarantine.bronze_flights").collect()
     assert row["_date"] == JAN1 and row["failed_rules"] == [
         "unparsed: line 4: 'utf-8' codec can't decode byte 0xe9 in position 45: invalid continuation byte"]
     line = json.loads(row["row"])
     assert line["line"] == 4 and line["file"].endswith("flights_non_utf8.csv")
     assert bytes.fromhex(line["hex"]) == (BAD / "flights_non_utf8.csv").read_bytes().splitlines()[3]
-    assert tables.read_table(spark, lake, "bronze.flights").count() == 5
+    assert Lake(spark, lake).read("bronze.flights").count() == 5
     [run] = runs(spark, lake, "bronze.flights").collect()
     assert (run["rows_in"], run["rows_passed"], run["rows_quarantined"], run["failures_by_rule"]) == (6, 5, 1, {"unparsed": 1})
 
@@ -144,6 +145,6 @@ def test_truncated_parquet_is_a_clear_error(spark: SparkSession, lake: PlatformC
     use_case = load_use_case("flights_delay", CONF, overrides=[
         "sources.flights.format=parquet", f"sources.flights.path={cut}", "sources.flights.package="])
     with pytest.raises(SourceError, match=r"source 'flights': cannot read .*cut"):
-        collect(spark, lake, use_case, JAN1, JAN1)
-    assert not tables.exists(lake, "bronze.flights")
+        collect(Lake(spark, lake), use_case, JAN1, JAN1)
+    assert not Lake(spark, lake).exists("bronze.flights")
     shutil.rmtree(cut)

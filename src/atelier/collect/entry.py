@@ -15,7 +15,7 @@ def cmd_collect(args: argparse.Namespace) -> None:
     from atelier.collect.ingest import collect
 
     with open_job(args, "collect") as job:
-        report = collect(job.spark, job.platform, job.use_case, job.dates.start, job.dates.end)
+        report = collect(job.lake, job.use_case, job.dates.start, job.dates.end)
         for table, rows in report.rows.items():
             log.info("%-28s %9d rows%s", table, rows, "  (unchanged)" if table in report.unchanged else "")
 
@@ -24,7 +24,7 @@ def cmd_synth(args: argparse.Namespace) -> None:
     from atelier.collect.synth import synthesize
 
     with open_job(args, "synth", dated=False) as job:
-        path = synthesize(job.spark, job.platform, job.use_case, args.rows, args.seed, args.out)
+        path = synthesize(job.lake, job.use_case, args.rows, args.seed, args.out)
     print(path)
 
 

@@ -29,12 +29,11 @@ from atelier.catalog import (BATCH_DATE, INGESTED_AT, OUTCOME_DATE, QUARANTINE_D
                              bronze_table)
 from atelier.collect import sources as src
 from atelier.config.common import DateRange
-from atelier.config.platform import PlatformConfig
 from atelier.config.sources import SourceConfig
 from atelier.config.use_case import UseCaseConfig
 from atelier.errors import SourceError
 from atelier.features.keys import dedupe_latest, with_entity_key
-from atelier.spark import tables
+from atelier.spark.tables import Lake
 from atelier.validation import gate
 from atelier.validation.gate import UNPARSED, GateOutcome, Scope, ValidationError
 from atelier.validation.rules import flag_rows, passed
@@ -84,8 +83,7 @@ class CheckedSource:
 class Batch:
     """One run of the collect job: where it writes, for which use case and dates."""
 
-    spark: SparkSession
-    platform: PlatformConfig
+    lake: Lake
     use_case: UseCaseConfig
     start: dt.date
     end: dt.date
@@ -95,15 +93,13 @@ class Batch:
         return {"job": "collect", "run_id": self.report.run_id, "use_case": self.use_case.name, **extra}
 
 
-def collect(
-    spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date, end: dt.date
-) -> CollectReport:
+def collect(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date) -> CollectReport:
     """Collect every source of `use_case` for [start, end] and the outcomes that have matured by then.
 
     Every source is read, typed and validated (row rules, table rules) before any table is written.
     """
-    batch = Batch(spark, platform, use_case, start, end, CollectReport(run_id=uuid.uuid4().hex))
-    checked = [check_source(spark, platform, use_case, n, s, start, end) for n, s in use_case.sources.items()]
+    batch = Batch(lake, use_case, start, end, CollectReport(run_id=uuid.uuid4().hex))
+    checked = [check_source(lake, use_case, n, s, start, end) for n, s in use_case.sources.items()]
     gates = {s.name: _gate(batch, s) for s in checked if s.config.kind == "events"}
     for source in checked:
         if source.config.kind == "reference":
@@ -124,15 +120,14 @@ def _gate(batch: Batch, source: CheckedSource) -> GateOutcome | None:
     rules = validation.tables.get(source.name)
     if not (validation.on_write and rules):
         return None
-    table = bronze_table(batch.platform, source.name)
+    table = bronze_table(batch.lake.platform, source.name)
     scope = Scope("collect", batch.report.run_id, table, BATCH_DATE, batch.start, batch.end)
     rows = source.rows.filter(F.col(BATCH_DATE).between(batch.start, batch.end))
-    return gate.check(batch.spark, batch.platform, scope, rows, rules, dict(source.config.columns))
+    return gate.check(batch.lake, scope, rows, rules, dict(source.config.columns))
 
 
 def check_source(
-    spark: SparkSession,
-    platform: PlatformConfig,
+    lake: Lake,
     use_case: UseCaseConfig,
     name: str,
     source: SourceConfig,
@@ -145,9 +140,9 @@ def check_source(
     A row that does not parse is dated by its own date, or the first date when that did not parse
     either; a reference source's rows all count for the first date.
     """
-    located = src.resolve_location(name, source, Path(platform.cache_dir))
+    located = src.resolve_location(name, source, Path(lake.platform.cache_dir))
     location = located.location
-    raw = src.read_raw(spark, name, source, located)
+    raw = src.read_raw(lake.spark, name, source, located)
     flagged, bad = src.apply_schema(raw, name, source, location)
     reference = source.kind == "reference"
     delay = dt.timedelta(days=use_case.outcome_delay_days if source.outcome_columns else 0)
@@ -177,7 +172,7 @@ def check_source(
     stamp = {SOURCE: F.lit(f"{name}:{location}"), INGESTED_AT: F.current_timestamp()}
     rows = src.drop_flags(scoped.filter(~unparsed_row)).withColumns(stamp)
     quarantined = _unparsed_rows(scoped.filter(unparsed_row & F.col(BATCH_DATE).between(start, end))).unionByName(
-        _undecodable_rows(spark, located, start))
+        _undecodable_rows(lake.spark, located, start))
     return CheckedSource(name, source, location, rows.drop(BATCH_DATE) if reference else rows, quarantined, tally, scoped)
 
 
@@ -226,16 +221,16 @@ def _write_events(batch: Batch, source: CheckedSource, gated: GateOutcome | None
     did not parse to the quarantine."""
     rows = gated.passed if gated else source.rows.filter(F.col(BATCH_DATE).between(batch.start, batch.end))
     events = rows.drop(*source.config.outcome_columns)
-    table = bronze_table(batch.platform, source.name)
-    commit = tables.replace_dates(
-        batch.spark, batch.platform, events, table, BATCH_DATE, batch.start, batch.end,
+    table = bronze_table(batch.lake.platform, source.name)
+    commit = batch.lake.replace_dates(
+        events, table, BATCH_DATE, batch.start, batch.end,
         batch.metadata(source=source.location),
     )
     batch.report.versions[table], batch.report.rows[table] = commit.version, commit.rows
     if gated:
         counted = gate.count_unparsed(gated, source.tally.unparsed)
-        quarantined = gate.write_quarantine(batch.spark, batch.platform, counted, source.unparsed)
-        gate.confirm(batch.spark, batch.platform, counted, commit.rows, quarantined)
+        quarantined = gate.write_quarantine(batch.lake, counted, source.unparsed)
+        gate.confirm(batch.lake, counted, commit.rows, quarantined)
     else:
         quarantined = _quarantine(batch, source)
     _account(batch, source, commit.rows, quarantined)
@@ -243,9 +238,9 @@ def _write_events(batch: Batch, source: CheckedSource, gated: GateOutcome | None
 
 def _quarantine(batch: Batch, source: CheckedSource) -> int:
     """The source's rows that did not parse to its bronze table's quarantine (no validation rules ran)."""
-    scope = Scope("collect", batch.report.run_id, bronze_table(batch.platform, source.name), BATCH_DATE,
+    scope = Scope("collect", batch.report.run_id, bronze_table(batch.lake.platform, source.name), BATCH_DATE,
                   batch.start, batch.end)
-    return gate.store_quarantine(batch.spark, batch.platform, scope, source.unparsed, any(source.tally.unparsed.values()))
+    return gate.store_quarantine(batch.lake, scope, source.unparsed, any(source.tally.unparsed.values()))
 
 
 def _account(batch: Batch, source: CheckedSource, written: int, quarantined: int) -> None:
@@ -276,8 +271,8 @@ def _write_outcomes(batch: Batch, source: CheckedSource) -> None:
         INGESTED_AT,
     )
     table = use_case.tables.outcomes
-    commit = tables.replace_dates(
-        batch.spark, batch.platform, outcomes, table, OUTCOME_DATE, batch.start, batch.end,
+    commit = batch.lake.replace_dates(
+        outcomes, table, OUTCOME_DATE, batch.start, batch.end,
         batch.metadata(outcome_delay_days=delay.days),
     )
     batch.report.versions[table], batch.report.rows[table] = commit.version, commit.rows
@@ -286,19 +281,19 @@ def _write_outcomes(batch: Batch, source: CheckedSource) -> None:
 def _write_reference(batch: Batch, source: CheckedSource) -> int:
     """A new snapshot version of a reference table, only if its content changed (so reruns add nothing);
     the snapshot's rows."""
-    spark, platform = batch.spark, batch.platform
-    table = bronze_table(platform, source.name)
+    lake = batch.lake
+    table = bronze_table(lake.platform, source.name)
     content = list(source.config.columns)
     fingerprint = _fingerprint(source.rows, content)
     batch.report.rows[table] = fingerprint[0]
-    current = tables.read_table(spark, platform, table) if tables.exists(platform, table) else None
+    current = lake.read(table) if lake.exists(table) else None
     if current is not None and set(content) <= set(current.columns) and _fingerprint(current, content) == fingerprint:
         batch.report.unchanged.append(table)
         log.info("%s unchanged since its last snapshot; no new version", table)
         return fingerprint[0]
     snapshot = source.rows.withColumn(BATCH_DATE, F.lit(batch.end))
-    batch.report.versions[table] = tables.replace_table(
-        spark, platform, snapshot, table, batch.metadata(snapshot_of=str(batch.end), source=source.location)
+    batch.report.versions[table] = lake.replace(
+        snapshot, table, batch.metadata(snapshot_of=str(batch.end), source=source.location)
     ).version
     return fingerprint[0]
 

@@ -14,10 +14,10 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from atelier.collect import sources as src
-from atelier.config.platform import PlatformConfig
 from atelier.config.use_case import UseCaseConfig
 from atelier.errors import ConfigError
 from atelier.safe_paths import Output, check_replaceable, platform_folders
+from atelier.spark.tables import Lake
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +45,13 @@ def sample(real: DataFrame, rows: int, seed: int, unique: str, order: list[str])
     return drawn.withColumn(unique, F.col("__synth_id").cast(real.schema[unique].dataType)).drop("__idx", "__synth_id")
 
 
-def synthesize(
-    spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, rows: int, seed: int, out: Path
-) -> Path:
+def synthesize(lake: Lake, use_case: UseCaseConfig, rows: int, seed: int, out: Path) -> Path:
     """Write `rows` synthetic rows of the primary source to `out` as Parquet, with the source's schema
     (an earlier synth output there is replaced; any other folder is refused, see safe_paths)."""
-    out = check_replaceable(out, WRITES, "--out", platform_folders(platform))
+    out = check_replaceable(out, WRITES, "--out", platform_folders(lake.platform))
     name, source = use_case.clean.primary, use_case.primary
-    located = src.resolve_location(name, source, Path(platform.cache_dir))
-    raw = src.read_raw(spark, name, source, located)
+    located = src.resolve_location(name, source, Path(lake.platform.cache_dir))
+    raw = src.read_raw(lake.spark, name, source, located)
     typed, _ = src.apply_schema(raw, name, source, located.location)
     real = src.drop_flags(typed)
     synthetic = sample(real, rows, seed, unique_column(use_case), use_case.entity.natural_key)

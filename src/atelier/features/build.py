@@ -7,7 +7,7 @@ import math
 import uuid
 from dataclasses import dataclass, field
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from atelier.catalog import BATCH_DATE, BRONZE_METADATA, INGESTED_AT, bronze_table
@@ -20,7 +20,7 @@ from atelier.features.clean import apply_rules, derive
 from atelier.features.joins import asof_join, lookup_join
 from atelier.features.keys import dedupe_latest, with_entity_key
 from atelier.features.transforms import BuildWindow, build_features
-from atelier.spark import tables
+from atelier.spark.tables import Lake
 from atelier.validation import gate
 from atelier.validation.gate import Scope
 from atelier.validation.targets import validated_target
@@ -62,38 +62,35 @@ def build_gold(silver: DataFrame, use_case: UseCaseConfig, window: BuildWindow) 
     return build_features(silver, use_case.features, keep, window)
 
 
-def run_features(
-    spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date, end: dt.date
-) -> FeaturesReport:
+def run_features(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date) -> FeaturesReport:
     """Build silver and gold for [start, end] from bronze; each table replaced per date, atomically."""
     report = FeaturesReport(run_id=uuid.uuid4().hex)
-    primary = _bronze_events(spark, platform, use_case.clean.primary, start, end, report)
-    _require_dates(primary, use_case.clean.primary, platform, start, end)
+    primary = _bronze_events(lake, use_case.clean.primary, start, end, report)
+    _require_dates(primary, use_case.clean.primary, lake.platform, start, end)
     joined: dict[str, DataFrame] = {}
     for join in use_case.clean.joins:
         if use_case.sources[join.source].kind == "reference":
-            joined[join.source] = _bronze(spark, platform, join.source, report)
+            joined[join.source] = _bronze(lake, join.source, report)
         else:
             hours = join.tolerance_hours if join.type == "asof" else 0
             lookback = dt.timedelta(days=math.ceil(hours / 24) + 1)
-            joined[join.source] = _bronze_events(spark, platform, join.source, start - lookback, end, report)
+            joined[join.source] = _bronze_events(lake, join.source, start - lookback, end, report)
 
     meta = {"job": "features", "run_id": report.run_id, "use_case": use_case.name, "inputs": report.inputs}
     silver_name, gold_name = use_case.tables.silver, use_case.tables.features
     silver = build_silver(primary, joined, use_case)
-    report.versions[silver_name] = _write(spark, platform, use_case, "silver", silver, start, end, meta)
-    written = tables.read_table(spark, platform, silver_name, report.versions[silver_name])
+    report.versions[silver_name] = _write(lake, use_case, "silver", silver, start, end, meta)
+    written = lake.read(silver_name, report.versions[silver_name])
     in_range = written.filter(F.col(use_case.date_column).between(start, end))
     gold = build_gold(in_range, use_case, BuildWindow(start, end))
     meta["inputs"] = {**report.inputs, silver_name: report.versions[silver_name]}
-    report.versions[gold_name] = _write(spark, platform, use_case, "features", gold, start, end, meta)
+    report.versions[gold_name] = _write(lake, use_case, "features", gold, start, end, meta)
     log.info("features %s %s..%s done: %s", use_case.name, start, end, report.versions)
     return report
 
 
 def _write(
-    spark: SparkSession,
-    platform: PlatformConfig,
+    lake: Lake,
     use_case: UseCaseConfig,
     role: str,
     frame: DataFrame,
@@ -102,31 +99,29 @@ def _write(
     meta: dict,
 ) -> int:
     """Replace the dates of the silver or features table, through the validation gate when it has rules."""
-    target = validated_target(platform, use_case, role)
+    target = validated_target(lake.platform, use_case, role)
     outcome = None
     if use_case.validation.on_write and target.rules is not None:
         scope = Scope("features", meta["run_id"], target.table, target.date_column, start, end)
-        outcome = gate.check(spark, platform, scope, frame, target.rules, target.expected)
+        outcome = gate.check(lake, scope, frame, target.rules, target.expected)
     rows = outcome.passed if outcome else frame
-    commit = tables.replace_dates(spark, platform, rows, target.table, target.date_column, start, end, meta)
+    commit = lake.replace_dates(rows, target.table, target.date_column, start, end, meta)
     if outcome:
-        gate.confirm(spark, platform, outcome, commit.rows)
+        gate.confirm(lake, outcome, commit.rows)
     return commit.version
 
 
-def _bronze(spark: SparkSession, platform: PlatformConfig, source: str, report: FeaturesReport) -> DataFrame:
-    name = bronze_table(platform, source)
-    version = tables.current_version(spark, platform, name) if tables.exists(platform, name) else None
+def _bronze(lake: Lake, source: str, report: FeaturesReport) -> DataFrame:
+    name = bronze_table(lake.platform, source)
+    version = lake.version(name) if lake.exists(name) else None
     if version is None:
         raise TableError(f"{name} does not exist: run `atelier collect` first")
     report.inputs[name] = version
-    return tables.read_table(spark, platform, name, version)
+    return lake.read(name, version)
 
 
-def _bronze_events(
-    spark: SparkSession, platform: PlatformConfig, source: str, start: dt.date, end: dt.date, report: FeaturesReport
-) -> DataFrame:
-    return _bronze(spark, platform, source, report).filter(F.col(BATCH_DATE).between(start, end))
+def _bronze_events(lake: Lake, source: str, start: dt.date, end: dt.date, report: FeaturesReport) -> DataFrame:
+    return _bronze(lake, source, report).filter(F.col(BATCH_DATE).between(start, end))
 
 
 def _require_dates(primary: DataFrame, source: str, platform: PlatformConfig, start: dt.date, end: dt.date) -> None:

@@ -14,7 +14,7 @@ def cmd_features(args: argparse.Namespace) -> None:
     from atelier.features.build import run_features
 
     with open_job(args, "features") as job:
-        report = run_features(job.spark, job.platform, job.use_case, job.dates.start, job.dates.end)
+        report = run_features(job.lake, job.use_case, job.dates.start, job.dates.end)
         for table, version in report.versions.items():
             log.info("%-28s version %d", table, version)
 

@@ -16,14 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from atelier.config.platform import PlatformConfig
 from atelier.config.use_case import UseCaseConfig
 from atelier.errors import AtelierError
 from atelier.monitoring.reconcile import LABEL, labelled_predictions
 from atelier.model.metrics import LOWER_IS_BETTER, bootstrap_gain, defined_metric, defined_metrics
+from atelier.spark.tables import Lake
 
 
 @dataclass(frozen=True)
@@ -51,11 +50,10 @@ class ABReport:
     contrasts: list[Contrast] = field(default_factory=list)
 
 
-def ab_readout(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date,
-               end: dt.date) -> ABReport:
+def ab_readout(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date) -> ABReport:
     """Per-arm metrics and gains over the champion, with bootstrap intervals, for [start, end]."""
     key = use_case.entity.key
-    joined = labelled_predictions(spark, platform, use_case, start, end)
+    joined = labelled_predictions(lake, use_case, start, end)
     rows = joined.filter(F.col(LABEL).isNotNull()).select(
         key, "score_date", "arm", "role", "model_version", "served", "score", LABEL, "threshold").toPandas()
     if rows.empty:

@@ -18,16 +18,14 @@ import urllib.request
 import uuid
 from dataclasses import asdict, astuple, dataclass, field
 
-from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from atelier.catalog import SCORE_DATE
-from atelier.config.platform import PlatformConfig
 from atelier.config.use_case import UseCaseConfig
 from atelier.monitoring.drift import SCORE
 from atelier.monitoring.reference import load_reference
-from atelier.spark import tables
+from atelier.spark.tables import Lake
 from atelier.tracking import store
 
 log = logging.getLogger(__name__)
@@ -57,25 +55,23 @@ class AlertReport:
         return sorted(self.retrain_reasons)
 
 
-def evaluate(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date,
-             end: dt.date) -> list[Alert]:
+def evaluate(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date) -> list[Alert]:
     """Every enabled check over [start, end], in date order."""
     enabled = set(use_case.monitoring.alerts.enabled)
     found: list[Alert] = []
     if "no_predictions" in enabled:
-        found += _no_predictions(spark, platform, use_case, start, end)
+        found += _no_predictions(lake, use_case, start, end)
     if enabled & {"feature_psi", "score_psi"}:
-        found += _drift(spark, platform, use_case, start, end, enabled)
+        found += _drift(lake, use_case, start, end, enabled)
     if enabled & {"live_metric", "label_completeness"}:
-        found += _live(spark, platform, use_case, start, end, enabled)
+        found += _live(lake, use_case, start, end, enabled)
     return sorted(found, key=lambda a: (a.alert_date, a.kind, a.subject))
 
 
-def raise_alerts(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date,
-                 end: dt.date) -> AlertReport:
+def raise_alerts(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date) -> AlertReport:
     """Evaluate, then replace the range's alerts and retraining requests, log and notify."""
     cfg = use_case.monitoring
-    report = AlertReport(run_id=uuid.uuid4().hex, alerts=evaluate(spark, platform, use_case, start, end))
+    report = AlertReport(run_id=uuid.uuid4().hex, alerts=evaluate(lake, use_case, start, end))
     for alert in report.alerts:
         log.warning("ALERT %s %s %s: %s", alert.alert_date, alert.kind, alert.subject, alert.message)
     if cfg.webhook_uri and report.alerts:
@@ -83,38 +79,36 @@ def raise_alerts(spark: SparkSession, platform: PlatformConfig, use_case: UseCas
     meta = {"job": "monitor", "run_id": report.run_id, "use_case": use_case.name}
     rows = [(*astuple(a), use_case.name, a.kind in cfg.retrain_on, report.notified, report.run_id)
             for a in report.alerts]
-    frame = spark.createDataFrame(rows, _ALERTS).withColumn("raised_at", F.current_timestamp())
-    tables.replace_dates(spark, platform, frame, cfg.alerts_table, ALERT_DATE, start, end, meta)
+    frame = lake.spark.createDataFrame(rows, _ALERTS).withColumn("raised_at", F.current_timestamp())
+    lake.replace_dates(frame, cfg.alerts_table, ALERT_DATE, start, end, meta)
     reasons = report.retrain_reasons
     for alert in report.alerts:
         if alert.kind in cfg.retrain_on:
             reasons.setdefault(alert.alert_date, []).append(f"{alert.kind}:{alert.subject}")
-    requests = spark.createDataFrame(
+    requests = lake.spark.createDataFrame(
         [(d, use_case.name, r, "pending", report.run_id) for d, r in sorted(reasons.items())], _REQUESTS).withColumn("requested_at", F.current_timestamp())
-    tables.replace_dates(spark, platform, requests, cfg.retrain_requests_table, "request_date", start, end, meta)
+    lake.replace_dates(requests, cfg.retrain_requests_table, "request_date", start, end, meta)
     for day in report.retrain_dates:
         log.warning("retraining requested for %s on %s: %s", use_case.name, day, ", ".join(reasons[day]))
     return report
 
 
-def _no_predictions(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date,
-                    end: dt.date) -> list[Alert]:
+def _no_predictions(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date) -> list[Alert]:
     name = use_case.scoring.predictions_table
     scored = set()
-    if tables.exists(platform, name):
-        scored = {r[0] for r in tables.read_table(spark, platform, name).filter(
+    if lake.exists(name):
+        scored = {r[0] for r in lake.read(name).filter(
             F.col(SCORE_DATE).between(F.lit(start), F.lit(end))).select(SCORE_DATE).distinct().collect()}
     days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
     return [Alert(d, "no_predictions", name, 0.0, None, f"no predictions in {name} for {d}")
             for d in days if d not in scored]
 
 
-def _drift(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date, end: dt.date,
-           enabled: set[str]) -> list[Alert]:
+def _drift(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date, enabled: set[str]) -> list[Alert]:
     cfg, name = use_case.monitoring.alerts, use_case.monitoring.drift_table
-    if not tables.exists(platform, name):
+    if not lake.exists(name):
         return []
-    rows = tables.read_table(spark, platform, name).filter(F.col(SCORE_DATE).between(F.lit(start), F.lit(end)))
+    rows = lake.read(name).filter(F.col(SCORE_DATE).between(F.lit(start), F.lit(end)))
     found = []
     if "feature_psi" in enabled:
         for r in rows.filter((F.col("kind") != SCORE) & (F.col("importance_rank") <= cfg.important_features)
@@ -130,14 +124,13 @@ def _drift(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfi
     return found
 
 
-def _live(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date, end: dt.date,
-          enabled: set[str]) -> list[Alert]:
+def _live(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date, enabled: set[str]) -> list[Alert]:
     cfg, name = use_case.monitoring.alerts, use_case.monitoring.live_metrics_table
-    if not tables.exists(platform, name):
+    if not lake.exists(name):
         return []
     binary = use_case.label.task == "binary"
     metric = "auc" if binary else "rmse"
-    champion = (tables.read_table(spark, platform, name)
+    champion = (lake.read(name)
                 .filter((F.col("role") == "champion") & (F.col("population") == "all") & (F.col(SCORE_DATE) <= end))
                 .orderBy(SCORE_DATE).collect())
     found = []
@@ -150,7 +143,7 @@ def _live(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig
                                    f"outcome (minimum {cfg.min_label_completeness:.0%})"))
     if "live_metric" not in enabled:
         return found
-    store.use_platform(platform)
+    store.use_platform(lake.platform)
     judged = [r for r in champion if r[metric] is not None]
     for i, r in enumerate(judged):
         if r[SCORE_DATE] < start or i + 1 < cfg.metric_drop_days:

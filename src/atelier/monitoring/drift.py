@@ -18,16 +18,15 @@ import uuid
 from dataclasses import dataclass
 
 import numpy as np
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from scipy import special
 
 from atelier.catalog import SCORE_DATE
-from atelier.config.platform import PlatformConfig
 from atelier.config.use_case import UseCaseConfig
 from atelier.monitoring.reference import Reference, load_reference
-from atelier.spark import tables
+from atelier.spark.tables import Lake
 from atelier.tracking import store
 from atelier.tracking.profile import NULL, OTHER, Counts, bucket_counts
 
@@ -102,13 +101,12 @@ def rolling(daily: dict[tuple, Counts], days: int) -> dict[tuple, Counts]:
     return out
 
 
-def drift(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date,
-          end: dt.date) -> int:
+def drift(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date) -> int:
     """Compute and replace `ml.feature_drift` for [start, end]; the table's new version."""
-    store.use_platform(platform)
+    store.use_platform(lake.platform)
     window = use_case.monitoring.drift_window_days
     back = dt.timedelta(days=window - 1)
-    champion = tables.read_table(spark, platform, use_case.scoring.predictions_table).filter(
+    champion = lake.read(use_case.scoring.predictions_table).filter(
         F.col(SCORE_DATE).between(F.lit(start - back), F.lit(end)) & (F.col("role") == "champion"))
     versions = champion.filter(F.col(SCORE_DATE) >= F.lit(start)).groupBy("model_version").agg(
         F.collect_set(SCORE_DATE).alias("dates"), F.max("features_version").alias("features_version")).collect()
@@ -120,7 +118,7 @@ def drift(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig
         features = [f for f in use_case.model_columns() if f in reference.features]
         dates = set(group.dates)
         days = F.col(use_case.date_column).cast("date")
-        frame = (tables.read_table(spark, platform, use_case.tables.features, group.features_version)
+        frame = (lake.read(use_case.tables.features, group.features_version)
                  .filter(days.between(F.lit(min(dates) - back), F.lit(max(dates)))).withColumn(SCORE_DATE, days))
         found = feature_drift(frame, SCORE_DATE, reference.features, features, window)
         if reference.score is not None:
@@ -129,8 +127,8 @@ def drift(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig
                 found.setdefault(day, []).extend(drifts)
         rows += _rows(use_case, reference, {d: v for d, v in found.items() if d in dates}, group.features_version,
                       run_id)
-    frame = spark.createDataFrame(rows, _SCHEMA).withColumn("computed_at", F.current_timestamp())
-    return tables.replace_dates(spark, platform, frame, use_case.monitoring.drift_table, SCORE_DATE, start, end, {
+    frame = lake.spark.createDataFrame(rows, _SCHEMA).withColumn("computed_at", F.current_timestamp())
+    return lake.replace_dates(frame, use_case.monitoring.drift_table, SCORE_DATE, start, end, {
         "job": "drift", "run_id": run_id, "use_case": use_case.name}).version
 
 

@@ -17,7 +17,7 @@ def cmd_reconcile(args: argparse.Namespace) -> None:
     from atelier.monitoring.reconcile import reconcile
 
     with open_job(args, "reconcile") as job:
-        report = reconcile(job.spark, job.platform, job.use_case, job.dates.start, job.dates.end)
+        report = reconcile(job.lake, job.use_case, job.dates.start, job.dates.end)
     metric = "auc" if job.use_case.label.task == "binary" else "rmse"
     rows = [(str(r["score_date"]), r["arm"], r["model_version"], str(r["rows_scored"]),
              f"{r['label_completeness']:.1%}", "-" if r[metric] is None else f"{r[metric]:.4f}") for r in report.rows]
@@ -32,8 +32,8 @@ def cmd_monitor(args: argparse.Namespace) -> None:
 
     with open_job(args, "monitor") as job:
         uc, start, end = job.use_case, job.dates.start, job.dates.end
-        drift(job.spark, job.platform, uc, start, end)
-        report = raise_alerts(job.spark, job.platform, uc, start, end)
+        drift(job.lake, uc, start, end)
+        report = raise_alerts(job.lake, uc, start, end)
     kinds = Counter(a.kind for a in report.alerts)
     print(f"{len(report.alerts)} alert(s) for {start}..{end}: "
           + (", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) or "none")
@@ -57,7 +57,7 @@ def cmd_report(args: argparse.Namespace) -> None:
     from atelier.monitoring.report import write_report
 
     with open_job(args, "report") as job:
-        path = write_report(job.spark, job.platform, job.use_case, job.dates.start, job.dates.end)
+        path = write_report(job.lake, job.use_case, job.dates.start, job.dates.end)
     print(f"monitoring report: {path.resolve()}")
 
 
@@ -67,7 +67,7 @@ def cmd_ab_report(args: argparse.Namespace) -> None:
 
     with open_job(args, "ab-report") as job:
         store.use_platform(job.platform)
-        report = ab_readout(job.spark, job.platform, job.use_case, job.dates.start, job.dates.end)
+        report = ab_readout(job.lake, job.use_case, job.dates.start, job.dates.end)
     print(format_report(report))
     print(f"HTML: {write_html(report, Path(job.platform.reports_dir) / job.use_case.name).resolve()}")
 

@@ -17,15 +17,14 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from atelier.catalog import INGESTED_AT, OUTCOME_DATE, SCORE_DATE
-from atelier.config.platform import PlatformConfig
 from atelier.config.use_case import UseCaseConfig
 from atelier.errors import AtelierError
 from atelier.monitoring.grouped_metrics import LABEL, METRICS, grouped_metrics
-from atelier.spark import tables
+from atelier.spark.tables import Lake
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +44,8 @@ class ReconcileReport:
     rows: list[dict] = field(default_factory=list)  # the `all`-population rows written, per date and arm
 
 
-def labelled_predictions(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date,
-                         end: dt.date, versions: dict[str, int] | None = None) -> DataFrame:
+def labelled_predictions(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date,
+                         versions: dict[str, int] | None = None) -> DataFrame:
     """The predictions of [start, end] with the label of their matured outcome (null while unknown) and
     their date's outcome counts (`COUNTS`: late, duplicate, unscored). Each table is read at its version
     in `versions` when given, else its latest.
@@ -59,19 +58,19 @@ def labelled_predictions(spark: SparkSession, platform: PlatformConfig, use_case
     key, cfg = use_case.entity.key, use_case.monitoring
     pinned = versions or {}
     predictions_table, outcomes_table = use_case.scoring.predictions_table, use_case.tables.outcomes
-    predictions = tables.read_table(spark, platform, predictions_table, pinned.get(predictions_table)).filter(
+    predictions = lake.read(predictions_table, pinned.get(predictions_table)).filter(
         F.col(SCORE_DATE).between(F.lit(start), F.lit(end)))
     fields = [c for c in predictions.columns if c not in (key, SCORE_DATE)]
     outcomes = (
         # partitioned by arrival: none before `start`
-        tables.read_table(spark, platform, outcomes_table, pinned.get(outcomes_table))
+        lake.read(outcomes_table, pinned.get(outcomes_table))
         .filter((F.col(OUTCOME_DATE) >= F.lit(start)) & F.col(use_case.date_column).between(F.lit(start), F.lit(end)))
         .select(key, F.col(use_case.date_column).cast("date").alias(SCORE_DATE), OUTCOME_DATE,
                 F.expr(use_case.label.expr).cast("double").alias(LABEL), INGESTED_AT)
     )
     both = (predictions.select(key, SCORE_DATE, F.struct(*fields).alias(_PREDICTION))
             .unionByName(outcomes, allowMissingColumns=True)
-            .repartition(tables.date_tasks(spark, start, end), SCORE_DATE))
+            .repartition(lake.date_tasks(start, end), SCORE_DATE))
     matured = F.col(OUTCOME_DATE) <= F.date_add(F.col(SCORE_DATE), cfg.maturity_days)  # null on prediction rows
     # one row per entity and date: its predictions, the latest matured outcome's label, how many matured, how many late
     per_entity = both.groupBy(key, SCORE_DATE).agg(
@@ -90,14 +89,13 @@ def labelled_predictions(spark: SparkSession, platform: PlatformConfig, use_case
         key, SCORE_DATE, f"{_PREDICTION}.*", LABEL, *COUNTS)
 
 
-def reconcile(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date,
-              end: dt.date) -> ReconcileReport:
+def reconcile(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date) -> ReconcileReport:
     """Compute and replace the live metrics of every date in [start, end] that has predictions.
 
     Both inputs are read at the versions recorded with the metrics, even while another job commits."""
-    versions = {name: tables.current_version(spark, platform, name)
+    versions = {name: lake.version(name)
                 for name in (use_case.scoring.predictions_table, use_case.tables.outcomes)}
-    joined = labelled_predictions(spark, platform, use_case, start, end, versions)
+    joined = labelled_predictions(lake, use_case, start, end, versions)
     run_id = uuid.uuid4().hex
     populations = F.when(F.col("served"), F.array(F.lit("all"), F.lit("served"))).otherwise(F.array(F.lit("all")))
     rows = joined.withColumn("population", F.explode(populations)).select(*GROUP, *COUNTS, "score", LABEL, "threshold")
@@ -112,7 +110,7 @@ def reconcile(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseCo
         raise ReconcileError(f"{use_case.scoring.predictions_table} has no predictions for {start}..{end}: "
                              "run the score job first; nothing was written")
     name = use_case.monitoring.live_metrics_table
-    version = tables.replace_dates(spark, platform, spark.createDataFrame(computed, live.schema), name, SCORE_DATE,
+    version = lake.replace_dates(lake.spark.createDataFrame(computed, live.schema), name, SCORE_DATE,
                                    start, end, {"job": "reconcile", "run_id": run_id, "use_case": use_case.name,
                                                 "inputs": versions}).version
     reported = sorted((r.asDict() for r in computed if r["population"] == "all"), key=lambda r: (r[SCORE_DATE], r["arm"]))

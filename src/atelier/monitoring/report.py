@@ -15,14 +15,13 @@ import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
 import pandas as pd
-from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from atelier.catalog import SCORE_DATE
 from atelier.config.platform import PlatformConfig
 from atelier.config.use_case import UseCaseConfig
 from atelier.monitoring.alerts import ALERT_DATE
-from atelier.spark import tables
+from atelier.spark.tables import Lake
 from atelier.tracking import registry, store
 from atelier.tracking.charts import save_figure
 
@@ -30,15 +29,14 @@ log = logging.getLogger(__name__)
 QUANTILES = [0.1, 0.25, 0.5, 0.75, 0.9]
 
 
-def write_report(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date,
-                 end: dt.date) -> Path:
+def write_report(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date) -> Path:
     """Write the report for [start, end]; the HTML file. Logged to the champion's run when there is one."""
     cfg = use_case.monitoring
-    folder = Path(platform.reports_dir) / use_case.name / "monitoring"
-    live = _read(spark, platform, cfg.live_metrics_table, SCORE_DATE, start, end)
-    drift = _read(spark, platform, cfg.drift_table, SCORE_DATE, start, end)
-    alerts = _read(spark, platform, cfg.alerts_table, ALERT_DATE, start, end)
-    scores = _score_quantiles(spark, platform, use_case, start, end)
+    folder = Path(lake.platform.reports_dir) / use_case.name / "monitoring"
+    live = _read(lake, cfg.live_metrics_table, SCORE_DATE, start, end)
+    drift = _read(lake, cfg.drift_table, SCORE_DATE, start, end)
+    alerts = _read(lake, cfg.alerts_table, ALERT_DATE, start, end)
+    scores = _score_quantiles(lake, use_case, start, end)
     metric = "auc" if use_case.label.task == "binary" else "rmse"
     charts = [c for c in (_live_chart(live, metric, folder / "live_metrics.png"),
                           _completeness_chart(live, folder / "label_completeness.png"),
@@ -55,24 +53,22 @@ def write_report(spark: SparkSession, platform: PlatformConfig, use_case: UseCas
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "index.html"
     path.write_text(page)
-    _log_to_champion(platform, use_case, folder)
+    _log_to_champion(lake.platform, use_case, folder)
     return path
 
 
-def _read(spark: SparkSession, platform: PlatformConfig, name: str, column: str, start: dt.date,
-          end: dt.date) -> pd.DataFrame:
-    if not tables.exists(platform, name):
+def _read(lake: Lake, name: str, column: str, start: dt.date, end: dt.date) -> pd.DataFrame:
+    if not lake.exists(name):
         return pd.DataFrame()
-    return tables.read_table(spark, platform, name).filter(
+    return lake.read(name).filter(
         F.col(column).between(F.lit(start), F.lit(end))).toPandas()
 
 
-def _score_quantiles(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date,
-                     end: dt.date) -> pd.DataFrame:
+def _score_quantiles(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date) -> pd.DataFrame:
     name = use_case.scoring.predictions_table
-    if not tables.exists(platform, name):
+    if not lake.exists(name):
         return pd.DataFrame()
-    return (tables.read_table(spark, platform, name)
+    return (lake.read(name)
             .filter(F.col(SCORE_DATE).between(F.lit(start), F.lit(end)) & (F.col("role") == "champion"))
             .groupBy(SCORE_DATE).agg(F.percentile_approx("score", QUANTILES, 1000).alias("q"))
             .orderBy(SCORE_DATE).toPandas())

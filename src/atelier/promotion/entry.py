@@ -16,11 +16,11 @@ def cmd_promote(args: argparse.Namespace) -> None:
         store.use_platform(job.platform)
         model, comparison = job.use_case.model_name, None
         if args.alias != "champion":
-            event = registry.move_alias(job.spark, job.platform, model, args.alias,
+            event = registry.move_alias(job.lake, model, args.alias,
                                         args.version, "assign", args.reason or f"assigned as {args.alias}")
         else:
             try:
-                event, comparison = promote(job.spark, job.platform, job.use_case, args.version, args.force,
+                event, comparison = promote(job.lake, job.use_case, args.version, args.force,
                                             args.reason)
             except PromotionRefused as refused:
                 if not args.allow_refusal:
@@ -66,7 +66,7 @@ def cmd_rollback(args: argparse.Namespace) -> None:
 
     with open_job(args, "rollback", dated=False) as job:
         store.use_platform(job.platform)
-        event = rollback(job.spark, job.platform, job.use_case, args.reason or "")
+        event = rollback(job.lake, job.use_case, args.reason or "")
     print(f"{event.model}: champion {event.from_version} -> {event.to_version} (rollback: {event.reason})")
 
 

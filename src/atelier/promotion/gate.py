@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import mlflow
 import numpy as np
 import pandas as pd
-from pyspark.sql import SparkSession
 
 from atelier.config.common import DateRange
 from atelier.config.platform import PlatformConfig
@@ -25,6 +24,7 @@ from atelier.tracking.record import input_versions
 from atelier.tracking.registry import RegistryError, RegistryEvent
 from atelier.training.dataset import LABEL, labeled_frame
 from atelier.model.metrics import LOWER_IS_BETTER, bootstrap_gain, metric_value
+from atelier.spark.tables import Lake
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +69,11 @@ class Comparison:
                 for m, g in self.gains.items() if not g.passed]
 
 
-def held_out(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, version: str) -> tuple[
-        DateRange, dict[str, int]]:
+def held_out(lake: Lake, use_case: UseCaseConfig, version: str) -> tuple[DateRange, dict[str, int]]:
     """The evaluation window and table versions: `promotion.window` on current data, else the version's test days."""
-    from atelier.spark import tables
-
     if use_case.promotion.window:
         names = [use_case.tables.features, use_case.tables.outcomes]
-        return use_case.promotion.window, {n: tables.current_version(spark, platform, n) for n in names}
+        return use_case.promotion.window, {n: lake.version(n) for n in names}
     client = mlflow.MlflowClient()
     run = client.get_run(client.get_model_version(use_case.model_name, version).run_id)
     start, end = run.data.params["data.test_dates"].split("..")
@@ -94,13 +91,13 @@ def score(model: str, version: str, rows: pd.DataFrame) -> np.ndarray:
     return loaded.predict(rows[columns])["score"].to_numpy(dtype=np.float64)
 
 
-def compare(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, candidate: str) -> Comparison:
+def compare(lake: Lake, use_case: UseCaseConfig, candidate: str) -> Comparison:
     """Candidate vs the current champion on the held-out rows, with paired bootstrap intervals."""
     model, cfg = use_case.model_name, use_case.promotion
     registry.check_version(model, candidate)
     champion = registry.alias_version(model, "champion")
-    window, versions = held_out(spark, platform, use_case, candidate)
-    rows = labeled_frame(spark, platform, use_case, versions, window).toPandas()
+    window, versions = held_out(lake, use_case, candidate)
+    rows = labeled_frame(lake, use_case, versions, window).toPandas()
     if rows.empty:
         raise RegistryError(f"no labeled rows to compare on in {window.start}..{window.end} (versions {versions})")
     label = rows[LABEL].to_numpy(dtype=np.float64)
@@ -117,7 +114,7 @@ def compare(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConf
         gain, low, high = bootstrap_gain(lambda y, s, m=metric: _metric(use_case, y, s, threshold, m), (label, new),
                                          (label, old), True, cfg.bootstrap_samples, cfg.confidence, cfg.seed, sign)
         result.gains[metric] = Gain(value, value - sign * gain, gain, low, high, margin)
-    result.evidence_run_id = _log_evidence(platform, use_case, result)
+    result.evidence_run_id = _log_evidence(lake.platform, use_case, result)
     return result
 
 
@@ -149,12 +146,12 @@ def _log_evidence(platform: PlatformConfig, use_case: UseCaseConfig, c: Comparis
         return run.info.run_id
 
 
-def promote(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, version: str,
-            force: bool = False, reason: str = "") -> tuple[RegistryEvent, Comparison]:
+def promote(lake: Lake, use_case: UseCaseConfig, version: str, force: bool = False,
+            reason: str = "") -> tuple[RegistryEvent, Comparison]:
     """Move `champion` to `version` if it wins the gate (or `force` with a reason); else PromotionRefused."""
     if force and not reason.strip():
         raise RegistryError("--force needs --reason \"...\": a forced promotion must say why")
-    comparison = compare(spark, platform, use_case, version)
+    comparison = compare(lake, use_case, version)
     if comparison.champion == str(version):
         raise RegistryError(f"{use_case.model_name} version {version} is already the champion")
     if not comparison.wins and not force:
@@ -165,16 +162,16 @@ def promote(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConf
             comparison)
     action = "force" if force and not comparison.wins else "promote"
     why = reason or ("first champion" if comparison.champion is None else "won the promotion gate")
-    event = registry.move_alias(spark, platform, use_case.model_name, "champion", str(version), action, why,
+    event = registry.move_alias(lake, use_case.model_name, "champion", str(version), action, why,
                                 comparison.evidence_run_id)
     return event, comparison
 
 
-def rollback(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, reason: str = "") -> RegistryEvent:
+def rollback(lake: Lake, use_case: UseCaseConfig, reason: str = "") -> RegistryEvent:
     """Move `champion` back to the version it pointed at before its latest move."""
     model = use_case.model_name
-    moves = registry.history(spark, platform, model, "champion")
+    moves = registry.history(lake, model, "champion")
     if not moves or not moves[0]["from_version"]:
         raise RegistryError(f"{model}: no earlier champion to roll back to (moves recorded: {len(moves)})")
-    return registry.move_alias(spark, platform, model, "champion", moves[0]["from_version"], "rollback",
+    return registry.move_alias(lake, model, "champion", moves[0]["from_version"], "rollback",
                                reason or f"rollback from version {moves[0]['to_version']}")

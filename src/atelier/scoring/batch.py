@@ -23,7 +23,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pyarrow as pa
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -33,9 +33,9 @@ from atelier.config.scoring import ArmConfig
 from atelier.config.use_case import UseCaseConfig
 from atelier.errors import AtelierError
 from atelier.scoring import jvm_engine
-from atelier.spark import tables
 from atelier.tracking import registry, store
 from atelier.model.pyfunc import TabularModel
+from atelier.spark.tables import Lake
 
 log = logging.getLogger(__name__)
 
@@ -143,15 +143,14 @@ def _model(folder: str) -> TabularModel:
     return model
 
 
-def score_dates(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, start: dt.date,
-                end: dt.date) -> ScoreReport:
+def score_dates(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date) -> ScoreReport:
     """Score every date of [start, end] with every arm and replace those dates in the predictions table."""
     key, date = use_case.entity.key, use_case.date_column
     features_table = use_case.tables.features
-    version = tables.current_version(spark, platform, features_table)
-    features = tables.read_table(spark, platform, features_table, version).filter(
+    version = lake.version(features_table)
+    features = lake.read(features_table, version).filter(
         F.col(date).between(F.lit(start), F.lit(end)))
-    arms = resolve_arms(platform, use_case)
+    arms = resolve_arms(lake.platform, use_case)
     for arm in arms:
         missing = sorted(set(arm.columns) - set(features.columns))
         if missing:
@@ -190,21 +189,21 @@ def score_dates(spark: SparkSession, platform: PlatformConfig, use_case: UseCase
         F.lit(version).alias("features_version"), F.current_timestamp().alias("scored_at"),
     )
     name = use_case.scoring.predictions_table
-    written = tables.replace_dates(spark, platform, predictions, name, SCORE_DATE, start, end, {
+    written = lake.replace_dates(predictions, name, SCORE_DATE, start, end, {
         "job": "score", "run_id": run_id, "use_case": use_case.name,
         "inputs": {features_table: version}, "arms": {a.config.name: a.version for a in arms}}).version
     if use_case.scoring.prediction_log_percent > 0:
-        _write_prediction_log(spark, platform, use_case, features, run_id, start, end)
-    rows = dict(tables.read_table(spark, platform, name, written).filter(
+        _write_prediction_log(lake, use_case, features, run_id, start, end)
+    rows = dict(lake.read(name, written).filter(
         F.col(SCORE_DATE).between(F.lit(start), F.lit(end))).groupBy("arm").count().collect())
     return ScoreReport(run_id=run_id, rows=rows, version=written)
 
 
-def _write_prediction_log(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, features: DataFrame,
-                          run_id: str, start: dt.date, end: dt.date) -> None:
+def _write_prediction_log(lake: Lake, use_case: UseCaseConfig, features: DataFrame, run_id: str, start: dt.date,
+                          end: dt.date) -> None:
     """A hash-sampled `prediction_log_percent` of the served predictions with their full feature vectors."""
     key, cfg = use_case.entity.key, use_case.scoring
-    served = (tables.read_table(spark, platform, cfg.predictions_table)
+    served = (lake.read(cfg.predictions_table)
               .filter(F.col(SCORE_DATE).between(F.lit(start), F.lit(end)) & F.col("served")
                       & (F.col("scoring_run_id") == run_id)))
     sampled = served.filter(assignment(key, cfg.salt + "/log") < F.lit(cfg.prediction_log_percent / 100.0))
@@ -212,5 +211,5 @@ def _write_prediction_log(spark: SparkSession, platform: PlatformConfig, use_cas
         "features", F.to_json(F.struct(*use_case.feature_columns())))
     columns = [key, SCORE_DATE, "model_name", "model_version", "arm", "score", "predicted_label", "scoring_run_id",
                "features"]
-    tables.replace_dates(spark, platform, logged.select(*columns), cfg.prediction_log_table, SCORE_DATE, start, end,
+    lake.replace_dates(logged.select(*columns), cfg.prediction_log_table, SCORE_DATE, start, end,
                          {"job": "score", "run_id": run_id, "use_case": use_case.name})

@@ -14,7 +14,7 @@ def cmd_score(args: argparse.Namespace) -> None:
     from atelier.scoring.batch import score_dates
 
     with open_job(args, "score") as job:
-        report = score_dates(job.spark, job.platform, job.use_case, job.dates.start, job.dates.end)
+        report = score_dates(job.lake, job.use_case, job.dates.start, job.dates.end)
     log.info("scored %s..%s (run %s): %s", job.dates.start, job.dates.end, report.run_id,
              ", ".join(f"{arm} {n} rows" for arm, n in sorted(report.rows.items())))
 

@@ -12,13 +12,12 @@ from dataclasses import asdict, dataclass
 
 import mlflow
 from mlflow.exceptions import MlflowException
-from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from atelier.config.platform import PlatformConfig
 from atelier.errors import AtelierError
-from atelier.spark import tables
+from atelier.spark.tables import Lake
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +77,8 @@ def alias_version(model: str, alias: str) -> str | None:
         return None
 
 
-def move_alias(spark: SparkSession, platform: PlatformConfig, model: str, alias: str, version: str, action: str,
-               reason: str, evidence_run_id: str | None = None) -> RegistryEvent:
+def move_alias(lake: Lake, model: str, alias: str, version: str, action: str, reason: str,
+               evidence_run_id: str | None = None) -> RegistryEvent:
     """Point `alias` at `version` and append the move to ml.registry_events."""
     if alias not in ALIASES:
         raise RegistryError(f"alias '{alias}' is not one of {ALIASES}")
@@ -88,16 +87,16 @@ def move_alias(spark: SparkSession, platform: PlatformConfig, model: str, alias:
                           to_version=str(version), at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
                           user=getpass.getuser(), evidence_run_id=evidence_run_id, reason=reason)
     mlflow.MlflowClient().set_registered_model_alias(model, alias, str(version))
-    frame = spark.createDataFrame([tuple(asdict(event).values())], EVENT_SCHEMA)
-    tables.append(spark, platform, frame, events_table(platform), {"job": "promote", "model": model})
+    frame = lake.spark.createDataFrame([tuple(asdict(event).values())], EVENT_SCHEMA)
+    lake.append(frame, events_table(lake.platform), {"job": "promote", "model": model})
     log.info("%s: %s %s -> %s (%s)", model, alias, event.from_version, version, action)
     return event
 
 
-def history(spark: SparkSession, platform: PlatformConfig, model: str, alias: str) -> list[dict]:
+def history(lake: Lake, model: str, alias: str) -> list[dict]:
     """The alias's moves, newest first."""
-    if not tables.exists(platform, events_table(platform)):
+    if not lake.exists(events_table(lake.platform)):
         return []
-    rows = (tables.read_table(spark, platform, events_table(platform))
+    rows = (lake.read(events_table(lake.platform))
             .filter((F.col("model") == model) & (F.col("alias") == alias)).orderBy("at", ascending=False).collect())
     return [r.asDict() for r in rows]

@@ -19,17 +19,16 @@ from pathlib import Path
 
 import pandas as pd
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from atelier.config.common import DateRange
-from atelier.config.platform import PlatformConfig
 from atelier.config.use_case import UseCaseConfig
 from atelier.errors import AtelierError
 from atelier.features.normalize import fit_preprocessor
 from atelier.model.preprocessor import Preprocessor
-from atelier.spark import tables
+from atelier.spark.tables import Lake
 from atelier.training.loaders import LABEL, ROW_ID
 
 log = logging.getLogger(__name__)
@@ -94,13 +93,11 @@ def split_window(window: DateRange, validation_days: int, test_days: int) -> Spl
     )
 
 
-def labeled_frame(
-    spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, versions: dict[str, int], window: DateRange
-) -> DataFrame:
+def labeled_frame(lake: Lake, use_case: UseCaseConfig, versions: dict[str, int], window: DateRange) -> DataFrame:
     """Feature rows of the window joined with their outcomes at the pinned versions; label known only."""
     features_name, outcomes_name = use_case.tables.features, use_case.tables.outcomes
-    features = tables.read_table(spark, platform, features_name, versions[features_name])
-    outcomes = tables.read_table(spark, platform, outcomes_name, versions[outcomes_name])
+    features = lake.read(features_name, versions[features_name])
+    outcomes = lake.read(outcomes_name, versions[outcomes_name])
     missing = [c for c in use_case.model_columns() if c not in features.columns]
     if missing:
         raise TrainingDataError(
@@ -119,8 +116,7 @@ def labeled_frame(
 
 
 def build_training_set(
-    spark: SparkSession,
-    platform: PlatformConfig,
+    lake: Lake,
     use_case: UseCaseConfig,
     versions: dict[str, int] | None = None,
 ) -> TrainingSet:
@@ -129,10 +125,10 @@ def build_training_set(
     if cfg.window is None:
         raise TrainingDataError(f"use case {use_case.name}: training.window (start, end) is not set")
     names = [use_case.tables.features, use_case.tables.outcomes]
-    versions = dict(versions) if versions else {n: tables.current_version(spark, platform, n) for n in names}
+    versions = dict(versions) if versions else {n: lake.version(n) for n in names}
     splits = split_window(cfg.window, cfg.split.validation_days, cfg.split.test_days)
     # Counted, fit on, encoded, profiled and sampled: joined once, kept until `TrainingSet.release`.
-    frame = labeled_frame(spark, platform, use_case, versions, cfg.window).persist(StorageLevel.MEMORY_AND_DISK)
+    frame = labeled_frame(lake, use_case, versions, cfg.window).persist(StorageLevel.MEMORY_AND_DISK)
     raw = {s: frame.filter(F.col(DATE).between(F.lit(splits.of(s).start), F.lit(splits.of(s).end))) for s in SPLITS}
     rows, positives = _count(frame, splits, use_case.label.task == "binary")
     try:
@@ -143,7 +139,7 @@ def build_training_set(
 
     numeric, categorical = use_case.model_columns("numeric"), use_case.model_columns("categorical")
     fingerprint = _fingerprint(use_case, versions, splits)
-    root = Path(platform.cache_dir).resolve() / "training" / use_case.name / fingerprint
+    root = Path(lake.platform.cache_dir).resolve() / "training" / use_case.name / fingerprint
     preprocessor_file = root / "preprocessor.json"
     if preprocessor_file.is_file():
         saved = json.loads(preprocessor_file.read_text())

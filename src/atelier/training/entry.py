@@ -15,6 +15,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     """Train a use case (or rerun a past run with --from-run), log it to MLflow, register the model."""
     from atelier.config.loader import load_platform, load_use_case
     from atelier.spark.session import build_session
+    from atelier.spark.tables import Lake
     from atelier.training.experiments import past_run
     from atelier.training.job import train
 
@@ -32,7 +33,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     else:
         raise ConfigError("give --use-case NAME, or --from-run RUN_ID to rerun a past run")
     spark = build_session(platform, app_name=f"atelier-train-{use_case.name}")
-    report = train(spark, platform, use_case, versions=versions, run_name=args.run_name, tags=tags)
+    report = train(Lake(spark, platform), use_case, versions=versions, run_name=args.run_name, tags=tags)
     print(f"run {report.run_id}: model {report.model_name} version {report.model_version}")
     tested = {k: v for k, v in sorted(report.metrics.items()) if k.startswith("test_")}
     print("  " + "  ".join(f"{k}={v:.4f}" for k, v in tested.items()))
@@ -54,7 +55,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 
     grid = parse_grid(args.grid)
     with open_job(args, "sweep", dated=False) as job:
-        parent, results, best = sweep(job.spark, job.platform, job.use_case.name, args.overrides, grid,
+        parent, results, best = sweep(job.lake, job.use_case.name, args.overrides, grid,
                                       args.random, args.seed, args.conf_dir, args.env)
     key = f"validation_{headline(job.use_case.label.task)[0]}"
     print(describe(results, key))

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import mlflow
 import yaml
-from pyspark.sql import SparkSession
 
 from atelier.config.loader import load_use_case, use_case_from_mapping
 from atelier.config.platform import PlatformConfig
@@ -19,6 +18,7 @@ from atelier.errors import ConfigError
 from atelier.tracking import record, store
 from atelier.training.job import TrainReport, train
 from atelier.model.metrics import headline
+from atelier.spark.tables import Lake
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def trials(grid: dict[str, list[str]], random_trials: int | None, seed: int) -> 
     return combos
 
 
-def sweep(spark: SparkSession, platform: PlatformConfig, name: str, base_overrides: list[str],
+def sweep(lake: Lake, name: str, base_overrides: list[str],
           grid: dict[str, list[str]], random_trials: int | None = None, seed: int = 13,
           conf_dir=None, env: str | None = None) -> tuple[str, list[tuple[list[str], TrainReport]], TrainReport]:
     """Trials as child runs of one parent run; the best by validation headline metric is named and registered.
@@ -76,7 +76,7 @@ def sweep(spark: SparkSession, platform: PlatformConfig, name: str, base_overrid
     combos = trials(grid, random_trials, seed)
     # Validate every trial's configuration before anything trains.
     configs = [load_use_case(name, conf_dir, env, base_overrides + combo) for combo in combos]
-    store.experiment(platform, name)
+    store.experiment(lake.platform, name)
     parallel = configs[0].training.parallel_trials
     with mlflow.start_run(run_name=f"sweep-{name}", tags={"atelier.use_case": name, "atelier.kind": "sweep"}) as parent:
         mlflow.log_dict({"grid": grid, "random_trials": random_trials, "seed": seed, "trials": combos,
@@ -84,7 +84,7 @@ def sweep(spark: SparkSession, platform: PlatformConfig, name: str, base_overrid
 
         def run_trial(i: int) -> tuple[list[str], TrainReport]:
             log.info("trial %d/%d: %s", i + 1, len(combos), " ".join(combos[i]))
-            return combos[i], train(spark, platform, configs[i], run_name=f"trial-{i}", register=False,
+            return combos[i], train(lake, configs[i], run_name=f"trial-{i}", register=False,
                                     tags={"atelier.kind": "trial", "atelier.trial": " ".join(combos[i])},
                                     parent_run_id=parent.info.run_id)
 

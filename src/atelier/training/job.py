@@ -21,13 +21,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 from mlflow.models import infer_signature
-from pyspark.sql import SparkSession
 
 import atelier
-from atelier.config.platform import PlatformConfig
 from atelier.config.use_case import UseCaseConfig
 from atelier.errors import AtelierError
-from atelier.spark import tables
 from atelier.tracking import charts, record, store
 from atelier.tracking.profile import reference_profile, score_profile
 from atelier.model.pyfunc import TabularModel, write_model_files
@@ -37,6 +34,7 @@ from atelier.training.loaders import Batch, Columns, read_all
 from atelier.training.loop import WorkerSpec, load_state
 from atelier.model.metrics import daily_headline, headline, permutation_importance, task_metrics
 from atelier.model.networks import ModelSpec, build_model, output_to_score
+from atelier.spark.tables import Lake
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +55,7 @@ class TrainReport:
 
 
 def train(
-    spark: SparkSession,
-    platform: PlatformConfig,
+    lake: Lake,
     use_case: UseCaseConfig,
     versions: dict[str, int] | None = None,
     run_name: str | None = None,
@@ -72,30 +69,29 @@ def train(
     The run is a child of the active run, or of `parent_run_id` (from another thread).
     """
     with _BUILDING:
-        training_set = build_training_set(spark, platform, use_case, versions)
+        training_set = build_training_set(lake, use_case, versions)
     try:
-        return _train_and_record(spark, platform, use_case, training_set, run_name, tags, register, parent_run_id)
+        return _train_and_record(lake, use_case, training_set, run_name, tags, register, parent_run_id)
     finally:
         training_set.release()
 
 
-def _train_and_record(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig,
-                      training_set: TrainingSet, run_name: str | None, tags: dict[str, str] | None,
-                      register: bool, parent_run_id: str | None) -> TrainReport:
+def _train_and_record(lake: Lake, use_case: UseCaseConfig, training_set: TrainingSet, run_name: str | None,
+                      tags: dict[str, str] | None, register: bool, parent_run_id: str | None) -> TrainReport:
     cfg = use_case.training
-    store.experiment(platform, use_case.name)
+    store.experiment(lake.platform, use_case.name)
     nested = mlflow.active_run() is not None
     with mlflow.start_run(run_name=run_name, nested=nested, parent_run_id=parent_run_id,
                           tags={"atelier.use_case": use_case.name, **(tags or {})}) as run:
         run_id = run.info.run_id
         log.info("MLflow run %s (%s backend, %d process(es), %s loader)", run_id, cfg.backend,
                  1 if cfg.backend == "local" else cfg.num_proc, cfg.loader)
-        record.log_config(use_case, platform)
-        _log_data(spark, platform, training_set)
+        record.log_config(use_case, lake.platform)
+        _log_data(lake, training_set)
         record.log_environment()
-        spec = worker_spec(use_case, training_set, Path(platform.cache_dir).resolve() / "runs" / run_id)
+        spec = worker_spec(use_case, training_set, Path(lake.platform.cache_dir).resolve() / "runs" / run_id)
         try:
-            launch = train_with(spark, spec, cfg.backend, cfg.num_proc, cfg.start_timeout_s)
+            launch = train_with(lake.spark, spec, cfg.backend, cfg.num_proc, cfg.start_timeout_s)
         except AtelierError as exc:
             mlflow.set_tag("atelier.error", str(exc)[:5000])
             raise
@@ -129,11 +125,10 @@ def worker_spec(use_case: UseCaseConfig, ts: TrainingSet, work_dir: Path | None)
     )
 
 
-def _log_data(spark: SparkSession, platform: PlatformConfig, ts: TrainingSet) -> None:
+def _log_data(lake: Lake, ts: TrainingSet) -> None:
     """Inputs at their versions, split sizes and dates, and the training features' reference profile."""
     record.log_inputs({
-        name: (str(tables.table_path(platform, name)), version,
-               tables.read_table(spark, platform, name, version).count())
+        name: (str(lake.path(name)), version, lake.read(name, version).count())
         for name, version in ts.versions.items()
     })
     mlflow.log_params({

@@ -15,7 +15,7 @@ def cmd_validate(args: argparse.Namespace) -> None:
     from atelier.validation.operations import validate_table
 
     with open_job(args, "validate") as job:
-        counts = validate_table(job.spark, job.platform, job.use_case, args.table, job.dates.start, job.dates.end)
+        counts = validate_table(job.lake, job.use_case, args.table, job.dates.start, job.dates.end)
     log.info("validated %s: %s", args.table, counts)
 
 
@@ -29,14 +29,14 @@ def cmd_quarantine(args: argparse.Namespace) -> None:
 
     if args.action == "list":
         with open_job(args, "quarantine", use_case=False) as job:
-            result = quarantine_summary(job.spark, job.platform)
+            result = quarantine_summary(job.lake)
             rows = [tuple(str(v) for v in r) for r in result.collect()]
         print(format_table(result.columns, rows))
         return
     if not args.use_case or not args.table:
         raise ConfigError("quarantine release needs --use-case and --table (and --date or --start/--end)")
     with open_job(args, "quarantine") as job:
-        counts = release(job.spark, job.platform, job.use_case, args.table, job.dates.start, job.dates.end)
+        counts = release(job.lake, job.use_case, args.table, job.dates.start, job.dates.end)
     log.info("release %s: %s", args.table, counts)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from delta.tables import DeltaTable
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from atelier.catalog import QUARANTINE_DATE, quarantine_table, validation_runs_table
@@ -29,7 +29,7 @@ from atelier.config.common import DateRange
 from atelier.config.platform import PlatformConfig
 from atelier.config.validation import TableValidation
 from atelier.errors import AtelierError
-from atelier.spark import tables
+from atelier.spark.tables import Lake
 from atelier.validation.judge import Breach, date_breaches, schema_breaches
 from atelier.validation.report import DataDocs
 from atelier.validation.rules import FAILED, Measures, flag_rows, measure, passed, rejected
@@ -78,8 +78,7 @@ def reports_dir(platform: PlatformConfig) -> Path:
 
 
 def check(
-    spark: SparkSession,
-    platform: PlatformConfig,
+    lake: Lake,
     scope: Scope,
     frame: DataFrame,
     rules: TableValidation,
@@ -93,16 +92,16 @@ def check(
     measures = measure(flagged, scope.date_column, rules.row_rules, rules.table_rules)
     actual = {f.name: f.dataType.simpleString() for f in frame.schema.fields}
     breaches = schema_breaches(rules.table_rules, actual, expected_schema) + date_breaches(
-        rules.table_rules, scope.dates(), measures, _trailing_averages(spark, platform, scope, rules, measures)
+        rules.table_rules, scope.dates(), measures, _trailing_averages(lake, scope, rules, measures)
     )
-    folder = reports_dir(platform)
+    folder = reports_dir(lake.platform)
     if folder not in _docs:
         _docs[folder] = DataDocs(folder)  # one GX context per process and reports folder
     docs = _docs[folder]
     # GX reads the persisted rows: its one-job-per-expectation never recomputes the frame's lineage.
     report = docs.validate(flagged.drop(FAILED), scope.table, f"{scope.job}-{scope.run_id}", rules, list(expected_schema), len(scope.dates()))
     if breaches:
-        _record(spark, platform, scope, measures, {}, breaches, report.page)
+        _record(lake, scope, measures, {}, breaches, report.page)
         flagged.unpersist()
         raise ValidationError(
             f"{scope.table} {scope.start}..{scope.end} failed {len(breaches)} table rule(s): "
@@ -111,9 +110,7 @@ def check(
     return GateOutcome(scope, flagged, measures, report.page)
 
 
-def confirm(
-    spark: SparkSession, platform: PlatformConfig, outcome: GateOutcome, written: int, quarantined: int | None = None
-) -> None:
+def confirm(lake: Lake, outcome: GateOutcome, written: int, quarantined: int | None = None) -> None:
     """Check rows in = rows written + rows quarantined and record the run per date.
 
     Writes the quarantine first unless the caller already did (`quarantined` given): a job that
@@ -121,7 +118,7 @@ def confirm(
     """
     scope = outcome.scope
     if quarantined is None:
-        quarantined = write_quarantine(spark, platform, outcome)
+        quarantined = write_quarantine(lake, outcome)
     outcome.flagged.unpersist()
     rows_in = sum(m.rows_in for m in outcome.measures.values())
     log.info("%s %s..%s: %d rows in, %d written, %d quarantined; report %s",
@@ -130,14 +127,12 @@ def confirm(
     if rows_in != written + quarantined:
         lost = Breach("rows_in_equals_written_plus_quarantined", None, f"{written} written + {quarantined} quarantined",
                       f"{rows_in} (rows in)")
-        _record(spark, platform, scope, outcome.measures, counts, [lost], outcome.report)
+        _record(lake, scope, outcome.measures, counts, [lost], outcome.report)
         raise ValidationError(f"{scope.table} {scope.start}..{scope.end}: {lost}")
-    _record(spark, platform, scope, outcome.measures, counts, [], outcome.report)
+    _record(lake, scope, outcome.measures, counts, [], outcome.report)
 
 
-def write_quarantine(
-    spark: SparkSession, platform: PlatformConfig, outcome: GateOutcome, unparsed: DataFrame | None = None
-) -> int:
+def write_quarantine(lake: Lake, outcome: GateOutcome, unparsed: DataFrame | None = None) -> int:
     """Replace the dates' quarantine with this run's rejected rows, and the `unparsed` ones given
     (rows of the input that did not parse, already as `_date`, `failed_rules`, `row`)."""
     scope, flagged = outcome.scope, outcome.flagged
@@ -149,10 +144,10 @@ def write_quarantine(
     )
     if unparsed is not None:
         rows = rows.unionByName(unparsed)
-    return store_quarantine(spark, platform, scope, rows, any(m.rows_failed for m in outcome.measures.values()))
+    return store_quarantine(lake, scope, rows, any(m.rows_failed for m in outcome.measures.values()))
 
 
-def store_quarantine(spark: SparkSession, platform: PlatformConfig, scope: Scope, rows: DataFrame, rejected_any: bool) -> int:
+def store_quarantine(lake: Lake, scope: Scope, rows: DataFrame, rejected_any: bool) -> int:
     """Put `rows` (`_date`, `failed_rules`, `row`) in the scope's quarantine; the rows it holds now for them.
 
     `validate` adds to it; other jobs replace the dates' quarantine (none is a valid, empty
@@ -160,22 +155,22 @@ def store_quarantine(spark: SparkSession, platform: PlatformConfig, scope: Scope
     """
     rows = rows.withColumns({"job": F.lit(scope.job), "run_id": F.lit(scope.run_id),
                              "quarantined_at": F.current_timestamp()})
-    name = quarantine_table(platform, scope.table)
+    name = quarantine_table(lake.platform, scope.table)
     meta = {"job": scope.job, "run_id": scope.run_id, "table": scope.table}
-    if scope.job == "validate" and tables.exists(platform, name):
+    if scope.job == "validate" and lake.exists(name):
         # The table no longer holds rows quarantined earlier: add, never replace; a rerun adds nothing twice.
-        tables.retry_conflicts(platform, f"{name} dates {scope.start}..{scope.end}", lambda: (
-            DeltaTable.forPath(spark, str(tables.table_path(platform, name))).alias("q")
+        lake.retry_conflicts(f"{name} dates {scope.start}..{scope.end}", lambda: (
+            DeltaTable.forPath(lake.spark, str(lake.path(name))).alias("q")
             .merge(rows.alias("r"), f"q.{QUARANTINE_DATE} = r.{QUARANTINE_DATE} AND q.row = r.row")
             .whenNotMatchedInsertAll().execute()))
         # What counts is that every rejected row is now in the quarantine, inserted now or before.
-        held = tables.read_table(spark, platform, name).select(QUARANTINE_DATE, "row")
+        held = lake.read(name).select(QUARANTINE_DATE, "row")
         return rows.join(held, [QUARANTINE_DATE, "row"], "left_semi").count()
-    if not rejected_any and not _holds(spark, platform, name, scope):
+    if not rejected_any and not _holds(lake, name, scope):
         return 0  # nothing rejected now, nothing to clear: no empty commit
     # A job that derives the table's dates from its inputs replaces their whole quarantine: rows an
     # earlier `validate` moved there come from those inputs again, and are judged again.
-    return tables.replace_dates(spark, platform, rows, name, QUARANTINE_DATE, scope.start, scope.end, meta).rows
+    return lake.replace_dates(rows, name, QUARANTINE_DATE, scope.start, scope.end, meta).rows
 
 
 def count_unparsed(outcome: GateOutcome, unparsed: dict[object, int]) -> GateOutcome:
@@ -190,16 +185,16 @@ def count_unparsed(outcome: GateOutcome, unparsed: dict[object, int]) -> GateOut
     return replace(outcome, measures=measures)
 
 
-def _holds(spark: SparkSession, platform: PlatformConfig, name: str, scope: Scope) -> bool:
+def _holds(lake: Lake, name: str, scope: Scope) -> bool:
     """Whether the quarantine holds rows for the scope's dates."""
-    if not tables.exists(platform, name):
+    if not lake.exists(name):
         return False
-    held = tables.read_table(spark, platform, name).filter(F.col(QUARANTINE_DATE).between(scope.start, scope.end))
+    held = lake.read(name).filter(F.col(QUARANTINE_DATE).between(scope.start, scope.end))
     return bool(held.limit(1).count())
 
 
 def _trailing_averages(
-    spark: SparkSession, platform: PlatformConfig, scope: Scope, rules: TableValidation, measures: dict[object, Measures]
+    lake: Lake, scope: Scope, rules: TableValidation, measures: dict[object, Measures]
 ) -> dict[dt.date, float | None]:
     """Average rows per day over the trailing days: recorded runs (latest per date) and earlier dates of this run."""
     trailing = max((r.trailing_days for r in rules.table_rules if r.type == "row_count"), default=0)
@@ -207,9 +202,9 @@ def _trailing_averages(
         return {}
     first = scope.start - dt.timedelta(days=trailing)
     history: dict[dt.date, int] = {}
-    if tables.exists(platform, validation_runs_table(platform)):
+    if lake.exists(validation_runs_table(lake.platform)):
         recorded = (
-            tables.read_table(spark, platform, validation_runs_table(platform))
+            lake.read(validation_runs_table(lake.platform))
             .filter((F.col("table_name") == scope.table) & F.col("date").between(first, scope.end)
                     & (F.col("outcome") != "failed"))
             .groupBy("date").agg(F.max_by("rows_in", "validated_at").alias("rows_in")).collect()
@@ -225,8 +220,7 @@ def _trailing_averages(
 
 
 def _record(
-    spark: SparkSession,
-    platform: PlatformConfig,
+    lake: Lake,
     scope: Scope,
     measures: dict[object, Measures],
     counts: dict[str, int],
@@ -246,5 +240,5 @@ def _record(
     schema = ("run_id string, job string, table_name string, date date, rows_in long, rows_passed long, "
               "rows_quarantined long, failures_by_rule map<string,long>, outcome string, breaches array<string>, "
               "report string, validated_at timestamp")
-    tables.append(spark, platform, spark.createDataFrame(rows, schema), validation_runs_table(platform),
+    lake.append(lake.spark.createDataFrame(rows, schema), validation_runs_table(lake.platform),
                   {"job": scope.job, "run_id": scope.run_id, **counts})

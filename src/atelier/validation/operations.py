@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import uuid
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
@@ -14,9 +14,9 @@ from atelier.config.platform import PlatformConfig
 from atelier.config.use_case import UseCaseConfig
 from atelier.errors import ConfigError
 from atelier.identifiers import quoted
-from atelier.spark import tables
 from atelier.validation import gate
 from atelier.catalog import QUARANTINE_DATE, quarantine_table
+from atelier.spark.tables import Lake
 from atelier.validation.gate import JSON_OPTIONS, UNPARSED, Scope
 from atelier.validation.rules import FAILED, applicable, flag_rows
 from atelier.validation.targets import Target, validated_target
@@ -33,35 +33,34 @@ def target(platform: PlatformConfig, use_case: UseCaseConfig, role: str) -> Targ
     return found
 
 
-def validate_table(
-    spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, role: str, start: dt.date, end: dt.date
-) -> dict[str, int]:
+def validate_table(lake: Lake, use_case: UseCaseConfig, role: str, start: dt.date, end: dt.date) -> dict[str, int]:
     """Validate the dates of an existing table; rows that now break a row rule move to the quarantine."""
-    t = target(platform, use_case, role)
+    t = target(lake.platform, use_case, role)
     scope = Scope("validate", uuid.uuid4().hex, t.table, t.date_column, start, end)
-    rows = tables.read_table(spark, platform, t.table).filter(F.col(t.date_column).between(start, end))
+    rows = lake.read(t.table).filter(F.col(t.date_column).between(start, end))
     rules = t.rules.model_copy(update={"row_rules": applicable(rows, t.rules.row_rules)})
-    outcome = gate.check(spark, platform, scope, rows, rules, t.expected)
+    outcome = gate.check(lake, scope, rows, rules, t.expected)
     failed = sum(m.rows_failed for m in outcome.measures.values())
     rows_in = sum(m.rows_in for m in outcome.measures.values())
-    quarantined = gate.write_quarantine(spark, platform, outcome)  # before the table loses those rows
+    quarantined = gate.write_quarantine(lake, outcome)  # before the table loses those rows
     if failed:
-        written = tables.replace_dates(spark, platform, outcome.passed, t.table, t.date_column, start, end,
+        written = lake.replace_dates(outcome.passed, t.table, t.date_column, start, end,
                                        {"job": "validate", "run_id": scope.run_id}).rows
     else:
         written = rows_in
-    gate.confirm(spark, platform, outcome, written, quarantined)
+    gate.confirm(lake, outcome, written, quarantined)
     return {"rows_in": rows_in, "passed": written, "quarantined": failed}
 
 
-def quarantine_summary(spark: SparkSession, platform: PlatformConfig) -> DataFrame:
+def quarantine_summary(lake: Lake) -> DataFrame:
     """Per quarantine table, date and rule: how many rows wait, and from which run."""
     frames = []
-    for name in tables.table_names(platform, platform.databases.quarantine):
-        frames.append(tables.read_table(spark, platform, name).select(
+    for name in lake.names(lake.platform.databases.quarantine):
+        frames.append(lake.read(name).select(
             F.lit(name).alias("quarantine_table"), QUARANTINE_DATE, F.explode("failed_rules").alias("rule"), "run_id"))
     if not frames:
-        return spark.createDataFrame([], "quarantine_table string, date date, rule string, rows long, run_id string")
+        return lake.spark.createDataFrame([],
+                                          "quarantine_table string, date date, rule string, rows long, run_id string")
     union = frames[0]
     for frame in frames[1:]:
         union = union.unionByName(frame)
@@ -70,20 +69,18 @@ def quarantine_summary(spark: SparkSession, platform: PlatformConfig) -> DataFra
             .orderBy("quarantine_table", "date", "rule"))
 
 
-def release(
-    spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, role: str, start: dt.date, end: dt.date
-) -> dict[str, int]:
+def release(lake: Lake, use_case: UseCaseConfig, role: str, start: dt.date, end: dt.date) -> dict[str, int]:
     """Re-validate quarantined rows with the current rules; move those that pass back, exactly once.
 
     The move is a MERGE that inserts only rows the table does not already hold (so a rerun after a
     crash inserts nothing twice), then a delete of the released rows from the quarantine.
     """
-    t = target(platform, use_case, role)
-    qname = quarantine_table(platform, t.table)
-    if not tables.exists(platform, qname):
+    t = target(lake.platform, use_case, role)
+    qname = quarantine_table(lake.platform, t.table)
+    if not lake.exists(qname):
         return {"released": 0, "still_quarantined": 0}
-    table_schema = tables.read_table(spark, platform, t.table).schema
-    waiting = tables.read_table(spark, platform, qname).filter(F.col(QUARANTINE_DATE).between(start, end))
+    table_schema = lake.read(t.table).schema
+    waiting = lake.read(qname).filter(F.col(QUARANTINE_DATE).between(start, end))
     columns = _row_columns(table_schema, t.expected)
     ddl = ", ".join(f"{quoted(name)} {kind}" for name, kind in columns.items())
     parsed = waiting.withColumn("__r", F.from_json("row", ddl, JSON_OPTIONS))
@@ -97,12 +94,12 @@ def release(
     still = rechecked.count() - released
     if released:
         condition = " AND ".join(f"{quoted('t', c)} <=> {quoted('s', c)}" for c in table_schema.names)
-        tables.retry_conflicts(platform, f"{t.table} release of dates {start}..{end}", lambda: (
-            DeltaTable.forPath(spark, str(tables.table_path(platform, t.table))).alias("t")
+        lake.retry_conflicts(f"{t.table} release of dates {start}..{end}", lambda: (
+            DeltaTable.forPath(lake.spark, str(lake.path(t.table))).alias("t")
             .merge(passing.select(*table_schema.names).alias("s"), condition).whenNotMatchedInsertAll().execute()))
         rows = [r["row"] for r in passing.select("row").collect()]
-        tables.retry_conflicts(platform, f"{qname} dates {start}..{end}", lambda: (
-            DeltaTable.forPath(spark, str(tables.table_path(platform, qname)))
+        lake.retry_conflicts(f"{qname} dates {start}..{end}", lambda: (
+            DeltaTable.forPath(lake.spark, str(lake.path(qname)))
             .delete(F.col(QUARANTINE_DATE).between(start, end) & F.col("row").isin(rows))))
     log.info("released %d row(s) of %s %s..%s; %d still quarantined", released, t.table, start, end, still)
     return {"released": released, "still_quarantined": still}

@@ -1,11 +1,15 @@
-"""The packages of src/atelier import one another without a cycle (docs/architecture.md says what each may import)."""
+"""The packages of src/atelier import one another without a cycle, and only as docs/architecture.md allows."""
 from __future__ import annotations
 
 import ast
+import re
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[2] / "src" / "atelier"
+REPO = Path(__file__).resolve().parents[2]
+SRC = REPO / "src" / "atelier"
+ARCHITECTURE = REPO / "docs" / "architecture.md"
+EVERY = "every package"
 
 
 def imported(node: ast.AST) -> list[str]:
@@ -42,3 +46,29 @@ def test_no_cycle_between_packages() -> None:
         TopologicalSorter(package_imports()).prepare()
     except CycleError as error:
         raise AssertionError(f"packages import one another in a cycle: {' -> '.join(error.args[1])}") from None
+
+
+def allowed_imports() -> dict[str, set[str] | None]:
+    """The table of docs/architecture.md: each package (or module) and what it may import; None for any."""
+    rows = [line.split("|")[1:-1] for line in ARCHITECTURE.read_text().splitlines()
+            if line.startswith("| `") and line.count("|") == 4]
+    allowed: dict[str, set[str] | None] = {}
+    for names, _, may in rows:
+        for name in re.findall(r"`(\w+)`", names):
+            allowed[name] = None if may.strip() == EVERY else set(re.findall(r"`(\w+)`", may))
+    return allowed
+
+
+def test_every_package_imports_only_what_the_architecture_allows() -> None:
+    allowed, graph = allowed_imports(), package_imports()
+    graph.pop("__init__")
+    undocumented = sorted(set(graph) - set(allowed))
+    assert not undocumented, f"packages missing from the table in {ARCHITECTURE.name}: {undocumented}"
+    extra = {own: sorted(found - (allowed[own] or found) - {own}) for own, found in graph.items()}
+    assert not {k: v for k, v in extra.items() if v}, f"imports that {ARCHITECTURE.name} does not allow: {extra}"
+
+
+def test_the_table_is_read_from_the_architecture_page() -> None:
+    allowed = allowed_imports()
+    assert allowed["cli"] is None and allowed["model"] == {"errors"}
+    assert allowed["runtime"] == allowed["command"] and "spark" in allowed["runtime"]

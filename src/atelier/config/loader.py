@@ -189,7 +189,7 @@ def _apply_override(merged: dict, item: str, origin: dict[KeyPath, str]) -> None
         i = parts.index(FREE_FORM) + 1
         parts = [*parts[:i], ".".join(parts[i:])]
     node: Any = merged
-    for i, part in enumerate(parts[:-1]):
+    for part in parts[:-1]:
         node = _child(node, part, item, create=True)
     last = parts[-1]
     try:

@@ -52,7 +52,7 @@ def applicable(df: DataFrame, rules: list[RowRule]) -> list[RowRule]:
             df.select(row_valid(rule)).schema
             kept.append(rule)
         except AnalysisException:
-            log.info("rule '%s' skipped: %s lacks its columns", rule.name, rule.checked_columns() or rule.condition)
+            log.info("rule '%s' skipped: %s lacks its columns", rule.name, rule.condition if rule.type == "sql" else rule.checked_columns())
     return kept
 
 

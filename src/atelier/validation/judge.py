@@ -36,7 +36,7 @@ def schema_breaches(rules: list[TableRule], actual: dict[str, str], expected: di
 def date_breaches(
     rules: list[TableRule],
     dates: list[dt.date],
-    measures: dict[object, Measures],
+    measures: dict[dt.date, Measures],
     trailing_average: dict[dt.date, float | None],
 ) -> list[Breach]:
     """Volume, uniqueness and freshness, per date (a date with no rows has rows_in = 0)."""

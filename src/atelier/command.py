@@ -6,7 +6,7 @@ The same description makes the sub-command of `atelier` (atelier.cli) and the jo
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +55,7 @@ def run_parsed(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     return runtime.run_main(run, argv)
 
 
-def format_table(header: list[str], rows: list[tuple[str, ...]]) -> str:
+def format_table(header: list[str], rows: Sequence[tuple[str, ...]]) -> str:
     """Rows as aligned text columns under a header, with the row count."""
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731

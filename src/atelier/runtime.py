@@ -28,12 +28,26 @@ log = logging.getLogger("atelier")
 class Job:
     platform: PlatformConfig
     spark: SparkSession
-    use_case: UseCaseConfig | None = None
-    dates: DateRange | None = None
+    use_case_or_none: UseCaseConfig | None = None  # None: opened with use_case=False
+    dates_or_none: DateRange | None = None  # None: opened with use_case=False or dated=False
     lake: Lake = field(init=False)  # built once from spark and platform: what the stages take
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lake", Lake(self.spark, self.platform))
+
+    @property
+    def use_case(self) -> UseCaseConfig:
+        """The job's use case; an error if the job was opened without one (open_job(use_case=False))."""
+        if self.use_case_or_none is None:
+            raise RuntimeError("this job was opened without a use case (open_job(..., use_case=False))")
+        return self.use_case_or_none
+
+    @property
+    def dates(self) -> DateRange:
+        """The job's dates; an error if the job was opened undated (open_job(dated=False or use_case=False))."""
+        if self.dates_or_none is None:
+            raise RuntimeError("this job was opened without dates (open_job(..., dated=False or use_case=False))")
+        return self.dates_or_none
 
 
 def setup_logging(level: str = "INFO") -> None:
@@ -81,7 +95,7 @@ def open_job(args: argparse.Namespace, name: str, use_case: bool = True, dated: 
     uc = load_use_case(args.use_case, args.conf_dir, args.env, args.overrides) if use_case else None
     dates = date_range(args) if use_case and dated else None
     spark = build_session(platform, app_name=f"atelier-{name}" + (f"-{uc.name}" if uc else ""))
-    yield Job(platform=platform, spark=spark, use_case=uc, dates=dates)
+    yield Job(platform=platform, spark=spark, use_case_or_none=uc, dates_or_none=dates)
 
 
 def run_main(fn, argv: list[str] | None) -> int:

@@ -147,14 +147,18 @@ def check_source(
     reference = source.kind == "reference"
     delay = dt.timedelta(days=use_case.outcome_delay_days if source.outcome_columns else 0)
     unparsed_row = F.col(src.REASONS).isNotNull()
-    date = F.lit(start) if reference else F.expr(source.date_expr).cast("date")
+    if reference:
+        date = F.lit(start)
+    else:
+        assert source.date_expr is not None  # SourceConfig requires it of an 'events' source
+        date = F.expr(source.date_expr).cast("date")
     read = Observation()
     dated = flagged.observe(read, F.count(F.lit(1)).alias("rows")).withColumn(
         BATCH_DATE, F.coalesce(date, F.when(unparsed_row, F.lit(start))))
     # Kept after the check, so that the writes do not parse the source again.
     scoped = dated.filter(F.col(BATCH_DATE).between(start - delay, end)).persist(StorageLevel.MEMORY_AND_DISK)
     counts = src.check_types(scoped, raw, bad, name, source, location, group_by=BATCH_DATE)
-    in_dates = {d: c for d, c in counts.items() if start <= d <= end}
+    in_dates = {d: c for d, c in counts.items() if isinstance(d, dt.date) and start <= d <= end}  # grouped by a date
     lines = sum(len(found) for found in located.undecodable.values())
     # Spark reports no observed metrics for a persisted plan that came out empty: then count again.
     rows_read = read.get.get("rows")

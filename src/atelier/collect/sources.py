@@ -16,6 +16,7 @@ import functools
 import gzip
 import hashlib
 import importlib.util
+import io
 import logging
 import operator
 import shutil
@@ -24,7 +25,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import NamedTuple
 
 from py4j.protocol import Py4JJavaError
 from pyspark.errors import PySparkException
@@ -40,7 +41,7 @@ CSV_DEFAULTS = {"header": "true", "mode": "PERMISSIVE"}
 TEXT_FORMATS = ("csv", "package")
 MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"PK\x03\x04": "zip"}
 SUFFIXES = {"gzip": ".gz", "bzip2": ".bz2"}  # Spark picks a codec by the file name's suffix
-OPENERS: dict[str | None, Callable[[Path], BinaryIO]] = {
+OPENERS: dict[str | None, Callable[[Path], io.BufferedIOBase]] = {
     None: lambda path: path.open("rb"), "gzip": gzip.open, "bzip2": bz2.open}
 CORRUPT = (OSError, EOFError, zlib.error, zipfile.BadZipFile)  # what a damaged archive or stream raises
 CHUNK = 1 << 22  # bytes decoded at a time
@@ -94,7 +95,11 @@ def resolve_location(name: str, source: SourceConfig, cache_dir: Path) -> Locate
     """What Spark reads: package files located, zip archives extracted once into the cache, text files checked."""
     if source.format == "delta" and "/" not in source.path:
         return Located(source.path, (source.path,))  # a catalog table name
-    path = package_file(source.package, source.path) if source.format == "package" else Path(source.path)
+    if source.format == "package":
+        assert source.package is not None  # SourceConfig requires it with format 'package'
+        path = package_file(source.package, source.path)
+    else:
+        path = Path(source.path)
     if not path.exists():
         raise SourceError(f"source '{name}': file {path} does not exist")
     if path.is_file() and (path.suffix == ".zip" or compression_of(_head(name, path)) == "zip"):
@@ -114,7 +119,7 @@ def compression_of(head: bytes) -> str | None:
     return next((kind for magic, kind in MAGIC.items() if head.startswith(magic)), None)
 
 
-def undecodable_lines(stream: BinaryIO, encoding: str, chunk_size: int = CHUNK) -> list[BadLine]:
+def undecodable_lines(stream: io.BufferedIOBase, encoding: str, chunk_size: int = CHUNK) -> list[BadLine]:
     """The lines of `stream` that do not decode in `encoding` (lines end with b"\\n").
 
     Whole lines are decoded a chunk at a time, which is fast when all is well; only a chunk that

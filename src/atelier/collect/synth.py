@@ -10,7 +10,7 @@ import logging
 import re
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from atelier.collect import sources as src
@@ -38,7 +38,7 @@ def sample(real: DataFrame, rows: int, seed: int, unique: str, order: list[str])
     """`rows` rows drawn uniformly with replacement from `real`; `unique` numbered 0..rows-1."""
     indexed = real.withColumn("__idx", F.row_number().over(Window.orderBy(*order)) - 1)
     n = indexed.count()
-    picks = SparkSession.getActiveSession().range(rows).select(
+    picks = real.sparkSession.range(rows).select(
         F.col("id").alias("__synth_id"), F.floor(F.rand(seed) * n).cast("long").alias("__idx")
     )
     drawn = picks.join(indexed, "__idx")

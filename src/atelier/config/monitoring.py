@@ -11,11 +11,16 @@ from atelier.config.common import StrictModel, TableName
 AlertKind = Literal["feature_psi", "score_psi", "live_metric", "label_completeness", "no_predictions"]
 
 
+def _kinds(*kinds: AlertKind) -> list[AlertKind]:
+    """A default list of alert kinds (a bare list literal in a lambda is typed list[str])."""
+    return list(kinds)
+
+
 class AlertConfig(StrictModel):
     """When monitoring raises an alert (each check can be switched off with `enabled`)."""
 
-    enabled: list[AlertKind] = Field(default_factory=lambda: ["feature_psi", "score_psi", "live_metric",
-                                                              "label_completeness", "no_predictions"])
+    enabled: list[AlertKind] = Field(default_factory=lambda: _kinds("feature_psi", "score_psi", "live_metric",
+                                                                     "label_completeness", "no_predictions"))
     feature_psi: float = Field(0.2, gt=0)  # PSI above this on one of the most important features
     important_features: int = Field(10, ge=1)  # how many of the champion's most important features count
     score_psi: float = Field(0.2, gt=0)  # PSI of the served score distribution against the test window's
@@ -44,7 +49,7 @@ class MonitoringConfig(StrictModel):
     alerts_table: TableName = "ml.alerts"
     retrain_requests_table: TableName = "ml.retrain_requests"
     alerts: AlertConfig = Field(default_factory=AlertConfig)
-    retrain_on: list[AlertKind] = Field(default_factory=lambda: ["feature_psi", "live_metric"])
+    retrain_on: list[AlertKind] = Field(default_factory=lambda: _kinds("feature_psi", "live_metric"))
     webhook_uri: str | None = None
     webhook_timeout_s: float = Field(5.0, gt=0)
 

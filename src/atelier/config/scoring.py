@@ -46,12 +46,17 @@ class ShadowArm(_Arm):
 ArmConfig = Annotated[ChampionArm | ChallengerArm | ShadowArm, Field(discriminator="role")]
 
 
+def _arms(*arms: ArmConfig) -> list[ArmConfig]:
+    """A default list of arms (a bare list literal in a lambda is typed by its items' class)."""
+    return list(arms)
+
+
 class ScoringConfig(StrictModel):
     """Scheduled batch scoring: the arms, the assignment salt, the engine (`jvm`: ONNX Runtime in the
     executor JVMs, or `python`: the pyfunc in Python workers; docs/scoring.md) and the sampled prediction log."""
 
-    arms: list[ArmConfig] = Field(default_factory=lambda: [ChampionArm(name="champion", role="champion",
-                                                                       alias="champion")])
+    arms: list[ArmConfig] = Field(default_factory=lambda: _arms(ChampionArm(name="champion", role="champion",
+                                                                            alias="champion")))
     salt: str = "ab-1"
     # jvm: each arm's model as an ONNX graph run by ONNX Runtime in the executor JVMs (no Python hop);
     # python: each arm's pyfunc in the executors' Python workers (mapInArrow over Arrow batches).

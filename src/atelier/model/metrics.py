@@ -91,8 +91,8 @@ def daily_headline(task: str, label: np.ndarray, score: np.ndarray, days: np.nda
     data is comparable with. Pooled over several days, AUC also counts the gaps between days."""
     metric, _ = headline(task)
     found = [defined_metric(task, metric, label[days == d], score[days == d], threshold) for d in np.unique(days)]
-    found = [v for v in found if v is not None]
-    return float(np.mean(found)) if found else None
+    defined = [v for v in found if v is not None]
+    return float(np.mean(defined)) if defined else None
 
 
 def bootstrap_gain(

@@ -112,6 +112,7 @@ def _traced(module: nn.Module, example: tuple[torch.Tensor, ...], names: list[st
         program = torch.onnx.export(
             module.eval(), example, input_names=names, output_names=[OUTPUT],
             dynamic_shapes=(tuple({0: batch} for _ in example),), opset_version=OPSET, dynamo=True, verbose=False)
+    assert program is not None  # export returns the program when dynamo=True and no file is given
     return program.model_proto
 
 

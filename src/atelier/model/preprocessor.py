@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 OOV = "<OOV>"
-Batch = pa.RecordBatch | pa.Table | pd.DataFrame
+Batch: TypeAlias = pa.RecordBatch | pa.Table | pd.DataFrame
 
 
 class PreprocessingError(ValueError):

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import mlflow.pyfunc
+from mlflow.pyfunc import PythonModel
 import numpy as np
 import pandas as pd
 import torch
@@ -23,7 +23,7 @@ from atelier.model.networks import ModelSpec, build_model, output_to_score
 SPEC_FILE, WEIGHTS_FILE = "model_spec.json", "weights.pt"
 
 
-class TabularModel(mlflow.pyfunc.PythonModel):
+class TabularModel(PythonModel):
     def load_context(self, context: Any) -> None:
         self.load(Path(context.artifacts["spec"]), Path(context.artifacts["weights"]))
 

@@ -54,7 +54,7 @@ def ab_readout(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date
     """Per-arm metrics and gains over the champion, with bootstrap intervals, for [start, end]."""
     key = use_case.entity.key
     joined = labelled_predictions(lake, use_case, start, end)
-    rows = joined.filter(F.col(LABEL).isNotNull()).select(
+    rows: pd.DataFrame = joined.filter(F.col(LABEL).isNotNull()).select(
         key, "score_date", "arm", "role", "model_version", "served", "score", LABEL, "threshold").toPandas()
     if rows.empty:
         raise AtelierError(f"no labelled predictions in {start}..{end}: score, let outcomes arrive, then reconcile")

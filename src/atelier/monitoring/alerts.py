@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from atelier.catalog import SCORE_DATE
+from atelier.config.monitoring import AlertKind
 from atelier.config.use_case import UseCaseConfig
 from atelier.monitoring.drift import SCORE
 from atelier.monitoring.reference import load_reference
@@ -104,7 +105,7 @@ def _no_predictions(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt
             for d in days if d not in scored]
 
 
-def _drift(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date, enabled: set[str]) -> list[Alert]:
+def _drift(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date, enabled: set[AlertKind]) -> list[Alert]:
     cfg, name = use_case.monitoring.alerts, use_case.monitoring.drift_table
     if not lake.exists(name):
         return []
@@ -124,7 +125,7 @@ def _drift(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date, en
     return found
 
 
-def _live(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date, enabled: set[str]) -> list[Alert]:
+def _live(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date, enabled: set[AlertKind]) -> list[Alert]:
     cfg, name = use_case.monitoring.alerts, use_case.monitoring.live_metrics_table
     if not lake.exists(name):
         return []

@@ -57,10 +57,10 @@ def compare(feature: str, reference: dict, found: dict[str, int], kind: str) -> 
     if reference["type"] == "categorical":
         bins = reference["bins"]
         other = sum(v for k, v in found.items() if k not in bins and k != NULL)
-        observed = [found.get(b, 0) for b in bins[:-1]] + [found.get(OTHER, 0) + other]
+        counted = [found.get(b, 0) for b in bins[:-1]] + [found.get(OTHER, 0) + other]
     else:
-        observed = [found.get(str(i), 0) for i in range(len(reference["shares"]))]
-    observed = np.append(np.asarray(observed, dtype=np.float64), found.get(NULL, 0))
+        counted = [found.get(str(i), 0) for i in range(len(reference["shares"]))]
+    observed = np.append(np.asarray(counted, dtype=np.float64), found.get(NULL, 0))
     current, expected = _smooth(observed / rows), _smooth(ref)
     psi = float(np.sum((current - expected) * np.log(current / expected)))
     ks = chi2 = chi2_p = None
@@ -167,6 +167,7 @@ def _rows(use_case: UseCaseConfig, reference: Reference, found: dict[dt.date, li
     for day, drifts in found.items():
         for d in drifts:
             ref = reference.score if d.feature == SCORE else reference.features[d.feature]
+            assert ref is not None  # score drift is computed only where the reference has a score profile
             out.append((day, use_case.model_name, reference.version, d.feature, d.kind, rank.get(d.feature),
                         reference.importance.get(d.feature), d.rows, d.psi, d.ks, d.chi2, d.chi2_p, d.null_share,
                         float(ref.get("null_share", 0.0)), int(features_version), run_id))

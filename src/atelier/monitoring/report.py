@@ -148,5 +148,8 @@ def _log_to_champion(platform: PlatformConfig, use_case: UseCaseConfig, folder: 
     if version is None:
         return
     run_id = mlflow.MlflowClient().get_model_version(use_case.model_name, version).run_id
+    if run_id is None:
+        log.warning("monitoring report not logged: champion version %s has no run", version)
+        return
     mlflow.MlflowClient().log_artifacts(run_id, str(folder), "monitoring")
     log.info("monitoring report logged to run %s (champion version %s)", run_id, version)

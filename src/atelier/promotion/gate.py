@@ -9,6 +9,7 @@ an MLflow run (`atelier.kind=promotion`), the evidence every alias move in ml.re
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from dataclasses import dataclass, field
 
@@ -75,7 +76,11 @@ def held_out(lake: Lake, use_case: UseCaseConfig, version: str) -> tuple[DateRan
         names = [use_case.tables.features, use_case.tables.outcomes]
         return use_case.promotion.window, {n: lake.version(n) for n in names}
     client = mlflow.MlflowClient()
-    run = client.get_run(client.get_model_version(use_case.model_name, version).run_id)
+    run_id = client.get_model_version(use_case.model_name, version).run_id
+    if run_id is None:
+        raise RegistryError(f"{use_case.model_name} version {version} has no training run to read its test days from "
+                            "(set promotion.window)")
+    run = client.get_run(run_id)
     start, end = run.data.params["data.test_dates"].split("..")
     window = DateRange(start=dt.date.fromisoformat(start), end=dt.date.fromisoformat(end))
     return window, input_versions(run.data.tags)
@@ -97,7 +102,7 @@ def compare(lake: Lake, use_case: UseCaseConfig, candidate: str) -> Comparison:
     registry.check_version(model, candidate)
     champion = registry.alias_version(model, "champion")
     window, versions = held_out(lake, use_case, candidate)
-    rows = labeled_frame(lake, use_case, versions, window).toPandas()
+    rows: pd.DataFrame = labeled_frame(lake, use_case, versions, window).toPandas()
     if rows.empty:
         raise RegistryError(f"no labeled rows to compare on in {window.start}..{window.end} (versions {versions})")
     label = rows[LABEL].to_numpy(dtype=np.float64)
@@ -111,8 +116,9 @@ def compare(lake: Lake, use_case: UseCaseConfig, candidate: str) -> Comparison:
         if old is None:
             result.gains[metric] = Gain(value, None, None, None, None, margin)
             continue
-        gain, low, high = bootstrap_gain(lambda y, s, m=metric: _metric(use_case, y, s, threshold, m), (label, new),
-                                         (label, old), True, cfg.bootstrap_samples, cfg.confidence, cfg.seed, sign)
+        on_metric = functools.partial(_metric, use_case, threshold=threshold, name=metric)
+        gain, low, high = bootstrap_gain(on_metric, (label, new), (label, old), True, cfg.bootstrap_samples,
+                                         cfg.confidence, cfg.seed, sign)
         result.gains[metric] = Gain(value, value - sign * gain, gain, low, high, margin)
     result.evidence_run_id = _log_evidence(lake.platform, use_case, result)
     return result
@@ -137,8 +143,9 @@ def _log_evidence(platform: PlatformConfig, use_case: UseCaseConfig, c: Comparis
         for metric, g in c.gains.items():
             mlflow.log_metric(f"candidate_{metric}", g.candidate)
             if g.gain is not None:
-                mlflow.log_metrics({f"champion_{metric}": g.champion, f"gain_{metric}": g.gain,
-                                    f"gain_{metric}_ci_low": g.ci_low, f"gain_{metric}_ci_high": g.ci_high})
+                compared = {f"champion_{metric}": g.champion, f"gain_{metric}": g.gain,
+                            f"gain_{metric}_ci_low": g.ci_low, f"gain_{metric}_ci_high": g.ci_high}
+                mlflow.log_metrics({k: v for k, v in compared.items() if v is not None})  # all set with a gain
         mlflow.log_dict({"candidate": c.candidate, "champion": c.champion, "rows": c.rows,
                          "window": [str(c.window.start), str(c.window.end)],
                          "gains": {m: vars(g) | {"passed": g.passed} for m, g in c.gains.items()}},

@@ -29,7 +29,7 @@ from pyspark.sql import types as T
 
 from atelier.catalog import SCORE_DATE
 from atelier.config.platform import PlatformConfig
-from atelier.config.scoring import ArmConfig
+from atelier.config.scoring import ArmConfig, ChallengerArm
 from atelier.config.use_case import UseCaseConfig
 from atelier.errors import AtelierError
 from atelier.scoring import jvm_engine
@@ -73,7 +73,10 @@ def resolve_arms(platform: PlatformConfig, use_case: UseCaseConfig) -> list[Arm]
     store.use_platform(platform)
     model, arms = use_case.model_name, []
     for arm in use_case.scoring.arms:
-        version = arm.version or registry.alias_version(model, arm.alias)
+        version = arm.version
+        if not version:
+            assert arm.alias is not None  # an arm names an alias or a version (_Arm._one_source)
+            version = registry.alias_version(model, arm.alias)
         if version is None and arm.role != "champion":
             log.warning("arm '%s' sits out: model %s has no alias '%s' yet", arm.name, model, arm.alias)
             continue
@@ -163,9 +166,9 @@ def score_dates(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.dat
                            f"{', '.join(str(d) for d in sorted(wanted - present))}: run the features job first; "
                            "nothing was written")
     run_id = uuid.uuid4().hex
-    challenger = next((a for a in arms if a.config.role == "challenger"), None)
+    challenger = next((a.config for a in arms if isinstance(a.config, ChallengerArm)), None)
     bucket = assignment(key, use_case.scoring.salt)
-    to_challenger = bucket < F.lit(challenger.config.share if challenger else 0.0)
+    to_challenger = bucket < F.lit(challenger.share if challenger else 0.0)
     base = features.select(key, F.col(date).cast("date").alias(SCORE_DATE), *sorted(
         {c for a in arms for c in a.columns}))
     carry, folders = [key, SCORE_DATE], [a.folder for a in arms]
@@ -194,7 +197,7 @@ def score_dates(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.dat
         "inputs": {features_table: version}, "arms": {a.config.name: a.version for a in arms}}).version
     if use_case.scoring.prediction_log_percent > 0:
         _write_prediction_log(lake, use_case, features, run_id, start, end)
-    rows = dict(lake.read(name, written).filter(
+    rows: dict[str, int] = dict(lake.read(name, written).filter(
         F.col(SCORE_DATE).between(F.lit(start), F.lit(end))).groupBy("arm").count().collect())
     return ScoreReport(run_id=run_id, rows=rows, version=written)
 

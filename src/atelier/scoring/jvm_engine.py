@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 from mlflow.models import Model
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from py4j.java_gateway import JavaPackage
 
@@ -82,7 +82,9 @@ def _check(model: TabularModel, model_folder: Path, graph: Path) -> None:
 
 def score(frame: DataFrame, model_folders: list[str], carry: list[str]) -> DataFrame:
     """`frame` scored by each model, as `batch.scorer` yields it: carry, arm_index, score, predicted_label."""
-    scorer = functools.reduce(getattr, onnx_scorer.CLASS.split("."), frame.sparkSession._jvm)
+    jvm = frame.sparkSession._jvm
+    assert jvm is not None  # a running session's JVM view (None only before it starts)
+    scorer = functools.reduce(getattr, onnx_scorer.CLASS.split("."), jvm)
     if isinstance(scorer, JavaPackage):
         raise JvmEngineMissing(f"the session has no {onnx_scorer.CLASS}: the jvm scoring engine needs the jobs' jars "
                                "in the Ivy cache (.venv/bin/python scripts/fetch_jars.py) and javac to compile it (the "
@@ -91,7 +93,7 @@ def score(frame: DataFrame, model_folders: list[str], carry: list[str]) -> DataF
     specs = [json.loads((g / SPEC_FILE).read_text()) for g in graphs]
     numeric = list(dict.fromkeys(c for s in specs for c in s["numeric"]))
     categorical = list(dict.fromkeys(c for s in specs for c in s["categorical"]))
-    columns = [*carry, *[F.col(c).cast("double").alias(f"n{i}") for i, c in enumerate(numeric)],
+    columns: list[Column | str] = [*carry, *[F.col(c).cast("double").alias(f"n{i}") for i, c in enumerate(numeric)],
                *[F.col(c).cast("string").alias(f"s{i}") for i, c in enumerate(categorical)]]
     first_string = len(carry) + len(numeric)
     plan = {"carry": len(carry), "batch_rows": BATCH_ROWS, "arms": [

@@ -69,5 +69,6 @@ def _hadoop(location: str):  # noqa: ANN202 - py4j objects
     spark = SparkSession.getActiveSession()
     if spark is None:
         raise TableError(f"reading {location} needs a SparkSession (the lake is on {location.split('://')[0]})")
+    assert spark._jvm is not None  # a running session's JVM view (None only before it starts)
     path = spark._jvm.org.apache.hadoop.fs.Path(location)
     return path.getFileSystem(spark._jsc.hadoopConfiguration()), path

@@ -27,9 +27,9 @@ def invalidate_caches(self: zipimport.zipimporter) -> None:
         _ORIGINAL(self)
         return
     signature = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-    directory = zipimport._zip_directory_cache.get(self.archive)
+    directory = zipimport._zip_directory_cache.get(self.archive)  # type: ignore[attr-defined]  # CPython private
     if directory is not None and _READ.get(self.archive) == signature:
-        self._files = directory
+        self._files = directory  # type: ignore[attr-defined]  # CPython private (3.11)
         return
     _ORIGINAL(self)
     _READ[self.archive] = signature
@@ -38,7 +38,7 @@ def invalidate_caches(self: zipimport.zipimporter) -> None:
 def install() -> None:
     """Keep unchanged archives' directories across `importlib.invalidate_caches()` (Python < 3.12 only)."""
     if sys.version_info < (3, 12):
-        zipimport.zipimporter.invalidate_caches = invalidate_caches
+        zipimport.zipimporter.invalidate_caches = invalidate_caches  # type: ignore[method-assign]  # the patch
 
 
 if __name__ == "__main__":

@@ -95,6 +95,7 @@ def _check_expression(spark: SparkSession, expression) -> None:
 
 
 def _is_instance(spark: SparkSession, obj, class_name: str) -> bool:
+    assert spark._jvm is not None  # noqa: SLF001 - a running session's JVM view (None only before it starts)
     return spark._jvm.java.lang.Class.forName(class_name).isInstance(obj)  # noqa: SLF001
 
 

@@ -21,7 +21,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from delta import exceptions as delta_errors
 from delta.tables import DeltaTable
@@ -156,7 +156,7 @@ class Lake:
         date_column: str,
         start: dt.date,
         end: dt.date,
-        metadata: dict[str, object] | None = None,
+        metadata: Mapping[str, object] | None = None,
     ) -> Commit:
         """Atomically replace the rows of `name` whose `date_column` is in [start, end] with `df`.
 
@@ -180,16 +180,16 @@ class Lake:
             log.info("wrote %s dates %s..%s as version %d (%d rows)", name, start, end, commit.version, commit.rows)
         return commit
 
-    def replace(self, df: DataFrame, name: str, metadata: dict[str, object] | None = None) -> Commit:
+    def replace(self, df: DataFrame, name: str, metadata: Mapping[str, object] | None = None) -> Commit:
         """Atomically replace the whole table (one commit, so the previous version stays readable)."""
         writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
         return self._commit(name, "whole table", writer, metadata)
 
-    def append(self, df: DataFrame, name: str, metadata: dict[str, object] | None = None) -> Commit:
+    def append(self, df: DataFrame, name: str, metadata: Mapping[str, object] | None = None) -> Commit:
         """Append `df` in one commit (for logs such as ops tables)."""
         return self._commit(name, "append", df.write.format("delta").mode("append"), metadata)
 
-    def _commit(self, name: str, what: str, writer: DataFrameWriter, metadata: dict[str, object] | None) -> Commit:
+    def _commit(self, name: str, what: str, writer: DataFrameWriter, metadata: Mapping[str, object] | None) -> Commit:
         """Save `writer` to the table as one commit (retried on conflicts), register it; what it committed."""
         path = self.path(name)
         write_id = uuid.uuid4().hex

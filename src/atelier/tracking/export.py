@@ -63,7 +63,10 @@ def source(use_case: UseCaseConfig, alias: str) -> Source:
     if version is None:
         raise registry.RegistryError(f"model {model} has no alias '{alias}' to export")
     client = mlflow.MlflowClient()
-    return Source(model, version, alias, client.get_run(client.get_model_version(model, version).run_id))
+    run_id = client.get_model_version(model, version).run_id
+    if run_id is None:
+        raise registry.RegistryError(f"model {model} version {version} ('{alias}') has no training run to export from")
+    return Source(model, version, alias, client.get_run(run_id))
 
 
 def input_columns(pyfunc_folder: Path) -> list[str]:

@@ -116,7 +116,9 @@ def log_series(series: dict[str, list[tuple[int, float]]]) -> None:
     """Metric histories (train loss per N steps, validation per epoch, layer dynamics) in batches."""
     from mlflow.entities import Metric
 
-    client, run_id = mlflow.MlflowClient(), mlflow.active_run().info.run_id
+    run = mlflow.active_run()
+    assert run is not None  # called inside the training run
+    client, run_id = mlflow.MlflowClient(), run.info.run_id
     now = int(time.time() * 1000)
     metrics = [Metric(key, float(v), now, int(step)) for key, points in series.items() for step, v in points]
     for i in range(0, len(metrics), 1000):
@@ -148,7 +150,7 @@ def log_graph(model: torch.nn.Module, folder: Path) -> None:
     mlflow.log_artifacts(str(folder / "graph"), "graph")
 
 
-def log_parameters(model: torch.nn.Module, spec_names: dict[str, list[str]], folder: Path) -> None:
+def log_parameters(model: torch.nn.Module, numeric: list[str], vocab: dict[str, list[str]], folder: Path) -> None:
     """Every learned tensor (state dict), a per-tensor summary, and for linear models the coefficients."""
     out = folder / "parameters"
     out.mkdir(parents=True, exist_ok=True)
@@ -160,9 +162,9 @@ def log_parameters(model: torch.nn.Module, spec_names: dict[str, list[str]], fol
         rows.append(f"{name}\t{list(t.shape)}\t{t.mean():.6g}\t{t.std(unbiased=False):.6g}\t{t.norm():.6g}")
     (out / "summary.tsv").write_text("\n".join(rows) + "\n")
     if "numeric.weight" in state:
-        coef = ["term\tweight"] + [f"{n}\t{w:.6g}" for n, w in zip(spec_names["numeric"], state["numeric.weight"][0].tolist())]
-        for i, (column, vocab) in enumerate(spec_names["vocab"].items()):
-            coef += [f"{column}={v}\t{w:.6g}" for v, w in zip(vocab, state[f"categories.{i}.weight"][:, 0].tolist())]
+        coef = ["term\tweight"] + [f"{n}\t{w:.6g}" for n, w in zip(numeric, state["numeric.weight"][0].tolist())]
+        for i, (column, values) in enumerate(vocab.items()):
+            coef += [f"{column}={v}\t{w:.6g}" for v, w in zip(values, state[f"categories.{i}.weight"][:, 0].tolist())]
         coef.append(f"(intercept)\t{float(state['numeric.bias'][0]):.6g}")
         (out / "coefficients.tsv").write_text("\n".join(coef) + "\n")
     mlflow.log_artifacts(str(out), "parameters")

@@ -73,6 +73,9 @@ def experiment(platform: PlatformConfig, use_case: str) -> str:
         except MlflowException as exc:  # another process created it since the lookup
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
-            experiment_id = mlflow.get_experiment_by_name(name).experiment_id
+            existing = mlflow.get_experiment_by_name(name)
+            if existing is None:  # created and deleted since: not the race this handles
+                raise
+            experiment_id = existing.experiment_id
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id

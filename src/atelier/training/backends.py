@@ -75,7 +75,10 @@ def _torch_distributor(spark: SparkSession | None, spec: WorkerSpec, num_proc: i
     if spark is None:
         raise TrainingFailed("backend torch_distributor needs a SparkSession")
     distributor = TorchDistributor(num_processes=num_proc, local_mode=False, use_gpu=spec.use_gpu)
-    return distributor.run(run_worker, spec, "torch")
+    result = distributor.run(run_worker, spec, "torch")
+    if result is None:  # run() returns what rank 0's run_worker returned
+        raise TrainingFailed("torch_distributor: the rank 0 worker returned no result")
+    return result
 
 
 _WORKER_ERROR = re.compile(r"^(?:\w+\.)*(\w+(?:Error|Exception|Diverged|Failed)): (.+)$", re.MULTILINE)

@@ -132,7 +132,7 @@ def build_training_set(
     raw = {s: frame.filter(F.col(DATE).between(F.lit(splits.of(s).start), F.lit(splits.of(s).end))) for s in SPLITS}
     rows, positives = _count(frame, splits, use_case.label.task == "binary")
     try:
-        _check_usable(use_case, versions, rows, positives)
+        _check_usable(use_case, cfg.window, versions, rows, positives)
     except TrainingDataError:
         frame.unpersist()
         raise
@@ -165,8 +165,9 @@ def _count(frame: DataFrame, splits: Splits, binary: bool) -> tuple[dict[str, in
     return {s: found.get(s, (0, 0))[0] for s in SPLITS}, {s: found.get(s, (0, 0))[1] for s in SPLITS}
 
 
-def _check_usable(use_case: UseCaseConfig, versions: dict[str, int], rows: dict[str, int], pos: dict[str, int]) -> None:
-    window = use_case.training.window
+def _check_usable(
+    use_case: UseCaseConfig, window: DateRange, versions: dict[str, int], rows: dict[str, int], pos: dict[str, int]
+) -> None:
     where = f"use case {use_case.name}, window {window.start}..{window.end}, {use_case.tables.outcomes} " \
             f"version {versions[use_case.tables.outcomes]}"
     empty = [s for s in SPLITS if rows[s] == 0]

@@ -98,8 +98,8 @@ def sweep(lake: Lake, name: str, base_overrides: list[str],
         mlflow.set_tags({"best_run_id": best.run_id, "best_trial": " ".join(best_combo),
                          "best_model_version": str(version)})
         mlflow.log_metric(f"best_{key}", best.metrics[key])
-        mlflow.log_dict([{"trial": " ".join(c), "run_id": r.run_id, key: r.metrics[key]} for c, r in results],
-                        "sweep/results.json")
+        summary = [{"trial": " ".join(c), "run_id": r.run_id, key: r.metrics[key]} for c, r in results]
+        mlflow.log_dict(summary, "sweep/results.json")  # type: ignore[arg-type]  # typed dict, logs any JSON value
     return parent.info.run_id, results, best
 
 

@@ -102,8 +102,7 @@ def _train_and_record(lake: Lake, use_case: UseCaseConfig, training_set: Trainin
             folder = Path(tmp)
             report.metrics = _evaluate(model, spec, use_case, training_set, folder)
             record.log_graph(model, folder)
-            record.log_parameters(model, {"numeric": spec.model.numeric, "vocab": training_set.preprocessor.vocab},
-                                  folder)
+            record.log_parameters(model, spec.model.numeric, training_set.preprocessor.vocab, folder)
             report.model_version = _log_model(launch, spec, use_case, training_set, folder, register)
         log.info("run %s: %s", run_id, ", ".join(f"{k}={v:.4f}" for k, v in sorted(report.metrics.items())
                                                   if k.startswith("test_")))
@@ -219,8 +218,9 @@ def _log_model(launch: Launch, spec: WorkerSpec, use_case: UseCaseConfig, ts: Tr
     if not register:
         return None
     version = str(info.registered_model_version)
-    client = mlflow.MlflowClient()
-    for key, value in {"use_case": use_case.name, "run_id": mlflow.active_run().info.run_id,
+    client, run = mlflow.MlflowClient(), mlflow.active_run()
+    assert run is not None  # the model is logged in train's run
+    for key, value in {"use_case": use_case.name, "run_id": run.info.run_id,
                        "data_versions": json.dumps(ts.versions), "task": use_case.label.task}.items():
         client.set_model_version_tag(use_case.model_name, version, key, value)
     mlflow.set_tag("atelier.model_version", version)

@@ -93,7 +93,8 @@ def train(spec: WorkerSpec, coll: LocalCollective) -> WorkerResult:
     model = build_model(spec.model)
     initial_bias(model, spec.model.task, spec.positive_rate)
     model.to(coll.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=spec.learning_rate, weight_decay=spec.weight_decay)
+    optimizer: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), lr=spec.learning_rate,
+                                                         weight_decay=spec.weight_decay)
     dynamics = DynamicsRecorder(model) if coll.rank == 0 else None
     model, optimizer = coll.wrap(model, optimizer)
     per_rank = max(1, -(-spec.batch_size // coll.size))

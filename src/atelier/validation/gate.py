@@ -65,7 +65,7 @@ class Scope:
 class GateOutcome:
     scope: Scope
     flagged: DataFrame  # the input rows with their failed rules, persisted until `confirm`
-    measures: dict[object, Measures]
+    measures: dict[dt.date, Measures]
     report: Path | None
 
     @property
@@ -173,7 +173,7 @@ def store_quarantine(lake: Lake, scope: Scope, rows: DataFrame, rejected_any: bo
     return lake.replace_dates(rows, name, QUARANTINE_DATE, scope.start, scope.end, meta).rows
 
 
-def count_unparsed(outcome: GateOutcome, unparsed: dict[object, int]) -> GateOutcome:
+def count_unparsed(outcome: GateOutcome, unparsed: dict[dt.date, int]) -> GateOutcome:
     """The outcome with the rows of its input that did not parse (per date) counted in, as rule `UNPARSED`:
     rows in = rows written + rows quarantined holds for all the input, and the runs' record shows them."""
     measures = dict(outcome.measures)
@@ -194,7 +194,7 @@ def _holds(lake: Lake, name: str, scope: Scope) -> bool:
 
 
 def _trailing_averages(
-    lake: Lake, scope: Scope, rules: TableValidation, measures: dict[object, Measures]
+    lake: Lake, scope: Scope, rules: TableValidation, measures: dict[dt.date, Measures]
 ) -> dict[dt.date, float | None]:
     """Average rows per day over the trailing days: recorded runs (latest per date) and earlier dates of this run."""
     trailing = max((r.trailing_days for r in rules.table_rules if r.type == "row_count"), default=0)
@@ -222,7 +222,7 @@ def _trailing_averages(
 def _record(
     lake: Lake,
     scope: Scope,
-    measures: dict[object, Measures],
+    measures: dict[dt.date, Measures],
     counts: dict[str, int],
     breaches: list[Breach],
     report: Path | None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from atelier.config.validation import TableRule
+from atelier.config.validation import FreshnessRule, RowCountRule, TableRule
 from atelier.validation.rules import Measures
 
 
@@ -36,7 +36,7 @@ def schema_breaches(rules: list[TableRule], actual: dict[str, str], expected: di
 def date_breaches(
     rules: list[TableRule],
     dates: list[dt.date],
-    measures: dict[object, Measures],
+    measures: dict[dt.date, Measures],
     trailing_average: dict[dt.date, float | None],
 ) -> list[Breach]:
     """Volume, uniqueness and freshness, per date (a date with no rows has rows_in = 0)."""
@@ -54,7 +54,7 @@ def date_breaches(
     return breaches
 
 
-def _volume(rule: TableRule, day: dt.date, rows: int, average: float | None) -> list[Breach]:
+def _volume(rule: RowCountRule, day: dt.date, rows: int, average: float | None) -> list[Breach]:
     low, high = float(rule.min_rows), float("inf")
     if average:
         if rule.min_ratio is not None:
@@ -67,7 +67,7 @@ def _volume(rule: TableRule, day: dt.date, rows: int, average: float | None) -> 
     return [Breach(rule.name, day, f"{rows} rows", f"{low:.0f}..{high:.0f}{basis}")]
 
 
-def _freshness(rule: TableRule, day: dt.date, latest: object) -> list[Breach]:
+def _freshness(rule: FreshnessRule, day: dt.date, latest: object) -> list[Breach]:
     end_of_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
     oldest_ok = end_of_day - dt.timedelta(hours=rule.max_age_hours)
     if isinstance(latest, dt.datetime) and latest >= oldest_ok:

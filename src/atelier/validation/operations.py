@@ -12,6 +12,7 @@ from pyspark.sql.types import StructType
 
 from atelier.config.platform import PlatformConfig
 from atelier.config.use_case import UseCaseConfig
+from atelier.config.validation import TableValidation
 from atelier.errors import ConfigError
 from atelier.identifiers import quoted
 from atelier.validation import gate
@@ -24,21 +25,21 @@ from atelier.validation.targets import Target, validated_target
 log = logging.getLogger(__name__)
 
 
-def target(platform: PlatformConfig, use_case: UseCaseConfig, role: str) -> Target:
-    """The validated table `role`; an error if the use case has no rules for it."""
+def target(platform: PlatformConfig, use_case: UseCaseConfig, role: str) -> tuple[Target, TableValidation]:
+    """The validated table `role` and its rules; an error if the use case has no rules for it."""
     found = validated_target(platform, use_case, role)
     if found.rules is None:
         known = sorted(use_case.validation.tables)
         raise ConfigError(f"use case '{use_case.name}' has no validation rules for table '{role}'; it has {known}")
-    return found
+    return found, found.rules
 
 
 def validate_table(lake: Lake, use_case: UseCaseConfig, role: str, start: dt.date, end: dt.date) -> dict[str, int]:
     """Validate the dates of an existing table; rows that now break a row rule move to the quarantine."""
-    t = target(lake.platform, use_case, role)
+    t, table_rules = target(lake.platform, use_case, role)
     scope = Scope("validate", uuid.uuid4().hex, t.table, t.date_column, start, end)
     rows = lake.read(t.table).filter(F.col(t.date_column).between(start, end))
-    rules = t.rules.model_copy(update={"row_rules": applicable(rows, t.rules.row_rules)})
+    rules = table_rules.model_copy(update={"row_rules": applicable(rows, table_rules.row_rules)})
     outcome = gate.check(lake, scope, rows, rules, t.expected)
     failed = sum(m.rows_failed for m in outcome.measures.values())
     rows_in = sum(m.rows_in for m in outcome.measures.values())
@@ -75,7 +76,7 @@ def release(lake: Lake, use_case: UseCaseConfig, role: str, start: dt.date, end:
     The move is a MERGE that inserts only rows the table does not already hold (so a rerun after a
     crash inserts nothing twice), then a delete of the released rows from the quarantine.
     """
-    t = target(lake.platform, use_case, role)
+    t, rules = target(lake.platform, use_case, role)
     qname = quarantine_table(lake.platform, t.table)
     if not lake.exists(qname):
         return {"released": 0, "still_quarantined": 0}
@@ -88,7 +89,7 @@ def release(lake: Lake, use_case: UseCaseConfig, role: str, start: dt.date, end:
     unparsed = F.exists("failed_rules", lambda rule: rule.startswith(f"{UNPARSED}:")).alias("__unparsed")
     values = parsed.select("row", unparsed, *[F.col(f"__r.`{c}`").alias(c) for c in columns])
     # Materialized, lineage cut, before the tables change: the commits below must not alter what is released.
-    rechecked = flag_rows(values, applicable(values, t.rules.row_rules)).localCheckpoint(eager=True)
+    rechecked = flag_rows(values, applicable(values, rules.row_rules)).localCheckpoint(eager=True)
     passing = rechecked.filter((F.size(FAILED) == 0) & ~F.col("__unparsed"))
     released = passing.count()
     still = rechecked.count() - released

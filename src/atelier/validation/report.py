@@ -33,33 +33,33 @@ class GxReport:
 def row_expectations(rule: RowRule) -> list[Any]:
     import great_expectations.expectations as gxe
 
-    meta = {"description": rule.name}
     if rule.type == "not_null":
-        return [gxe.ExpectColumnValuesToNotBeNull(column=c, **meta) for c in rule.checked_columns()]
+        return [gxe.ExpectColumnValuesToNotBeNull(column=c, description=rule.name) for c in rule.checked_columns()]
     if rule.type == "between":
-        return [gxe.ExpectColumnValuesToBeBetween(column=rule.column, min_value=rule.min, max_value=rule.max, **meta)]
+        return [gxe.ExpectColumnValuesToBeBetween(column=rule.column, min_value=rule.min, max_value=rule.max,
+                                                  description=rule.name)]
     if rule.type == "in_set":
-        return [gxe.ExpectColumnValuesToBeInSet(column=rule.column, value_set=list(rule.values), **meta)]
+        return [gxe.ExpectColumnValuesToBeInSet(column=rule.column, value_set=list(rule.values), description=rule.name)]
     if rule.type == "regex":
-        return [gxe.ExpectColumnValuesToMatchRegex(column=rule.column, regex=rule.pattern, **meta)]
+        return [gxe.ExpectColumnValuesToMatchRegex(column=rule.column, regex=rule.pattern, description=rule.name)]
     condition = rule.condition.replace("{", "{{").replace("}", "}}")  # GX formats the query: braces are its own
     query = f"SELECT * FROM {{batch}} WHERE NOT coalesce(({condition}), false)"
-    return [gxe.UnexpectedRowsExpectation(unexpected_rows_query=query, **meta)]
+    return [gxe.UnexpectedRowsExpectation(unexpected_rows_query=query, description=rule.name)]
 
 
 def table_expectations(rule: TableRule, expected_columns: list[str], dates: int) -> list[Any]:
     """Table rules GX can express on one batch; volume against history and freshness are atelier's."""
     import great_expectations.expectations as gxe
 
-    meta = {"description": rule.name}
     if rule.type == "schema":
-        return [gxe.ExpectTableColumnsToMatchSet(column_set=rule.columns or expected_columns, exact_match=False, **meta)]
+        return [gxe.ExpectTableColumnsToMatchSet(column_set=rule.columns or expected_columns, exact_match=False,
+                                                 description=rule.name)]
     if rule.type == "unique":
         if len(rule.columns) == 1:
-            return [gxe.ExpectColumnValuesToBeUnique(column=rule.columns[0], **meta)]
-        return [gxe.ExpectCompoundColumnsToBeUnique(column_list=rule.columns, **meta)]
+            return [gxe.ExpectColumnValuesToBeUnique(column=rule.columns[0], description=rule.name)]
+        return [gxe.ExpectCompoundColumnsToBeUnique(column_list=rule.columns, description=rule.name)]
     if rule.type == "row_count":
-        return [gxe.ExpectTableRowCountToBeBetween(min_value=rule.min_rows * dates, **meta)]
+        return [gxe.ExpectTableRowCountToBeBetween(min_value=rule.min_rows * dates, description=rule.name)]
     return []
 
 

@@ -6,6 +6,7 @@ measuring the table is a single Spark job.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import logging
@@ -52,7 +53,7 @@ def applicable(df: DataFrame, rules: list[RowRule]) -> list[RowRule]:
             df.select(row_valid(rule)).schema  # noqa: B018 - analysing the select raises for a missing column
             kept.append(rule)
         except AnalysisException:
-            log.info("rule '%s' skipped: %s lacks its columns", rule.name, rule.checked_columns() or rule.condition)
+            log.info("rule '%s' skipped: %s lacks its columns", rule.name, rule.condition if rule.type == "sql" else rule.checked_columns())
     return kept
 
 
@@ -84,7 +85,7 @@ class Measures:
 
 def measure(
     flagged: DataFrame, date_column: str, row_rules: list[RowRule], table_rules: list[TableRule]
-) -> dict[object, Measures]:
+) -> dict[dt.date, Measures]:
     """Per date: rows in, rows failing (per rule and in all), duplicate keys, latest event times.
 
     One Spark job, whatever the number of rules.

@@ -9,12 +9,13 @@ START ?= 2013-01-01
 END ?= 2013-12-31
 PYTEST_ARGS ?=
 
-.PHONY: venv setup demo test test-fast coverage bench clean help cluster-up cluster-down objectstore-up objectstore-down airflow-venv airflow browser postgres
+.PHONY: venv setup demo test check test-fast coverage bench clean help cluster-up cluster-down objectstore-up objectstore-down airflow-venv airflow browser postgres
 
 help:
 	@echo "make demo   - set up, then build the example use case's Delta tables ($(START)..$(END))"
 	@echo "make test   - set up, then run the test suite: the fast tier, then the end-to-end tier (docs/testing.md)"
 	@echo "make test-fast - the unit tests only (no Spark); make coverage - make test with line coverage of src/atelier"
+	@echo "make check - ruff (lint, format check) and mypy, what make test runs first"
 	@echo "make bench  - benchmarks (prints ratios)"
 	@echo "make clean  - remove var/ (tables, catalog, caches); keeps .venv"
 	@echo "make cluster-up / cluster-down - a Spark standalone master and 2 workers on 127.0.0.1 (jobs: --env standalone)"
@@ -29,7 +30,14 @@ demo: venv
 	@scripts/demo.sh $(USE_CASE) $(START) $(END)
 
 test: setup
+	@$(MAKE) --no-print-directory check
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Static checks (pyproject.toml): lint and format of every Python file, types of src/atelier. Seconds.
+check: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # What the tests need, side by side (downloads overlap the Horovod build; the Debian packages take
 # turns on apt's lock: scripts/lib/apt.sh).

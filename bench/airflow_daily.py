@@ -10,6 +10,7 @@ jobs are idempotent, so it rewrites that date's partitions with the same rows.
 
     .venv/bin/python bench/airflow_daily.py [DATE]      # default 2013-10-05
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
 from atelier.spark.tables import Lake
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,8 +52,11 @@ def split_log(lines: list[str]) -> dict[str, dict[str, float]]:
         elif current and "[DAG TEST] end task" in line:
             marks["end"] = at
             if "session" in marks:
-                tasks[current] = {"airflow": marks["submit"] - marks["start"], "jvm": marks["session"] - marks["submit"],
-                                  "work": marks["end"] - marks["session"]}
+                tasks[current] = {
+                    "airflow": marks["submit"] - marks["start"],
+                    "jvm": marks["session"] - marks["submit"],
+                    "work": marks["end"] - marks["session"],
+                }
             else:
                 tasks[current] = {"airflow": marks["end"] - marks["start"], "jvm": 0.0, "work": 0.0}
             current = None
@@ -65,8 +70,9 @@ def airflow_run(day: str) -> tuple[float, str, dict[str, dict[str, float]]]:
         script = str(REPO / "scripts" / "airflow.sh")
         subprocess.run([script, "init"], env=env, check=True, capture_output=True)
         started = time.perf_counter()
-        done = subprocess.run([script, "cli", "dags", "test", "flights_delay_daily", day], env=env,
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [script, "cli", "dags", "test", "flights_delay_daily", day], env=env, capture_output=True, text=True
+        )
         wall = time.perf_counter() - started
     output = (done.stdout + done.stderr).splitlines()
     finished = [line for line in output if "DagRun Finished:" in line]
@@ -96,13 +102,20 @@ def one_session(day: dt.date) -> dict[str, float]:
     started = time.perf_counter()
     spark = build_session(platform, app_name="atelier-bench-one-session")
     times["session start"] = time.perf_counter() - started
-    for name, job in (("collect", lambda: collect(Lake(spark, platform), uc, day, day)),
-                      ("features", lambda: run_features(Lake(spark, platform), uc, day, day)),
-                      ("validate", lambda: validate_table(Lake(spark, platform), uc, "features", day, day)),
-                      ("score", lambda: score_dates(Lake(spark, platform), uc, day, day)),
-                      ("reconcile", lambda: reconcile(Lake(spark, platform), uc, matured, matured)),
-                      ("monitor", lambda: (drift(Lake(spark, platform), uc, matured, matured),
-                                           raise_alerts(Lake(spark, platform), uc, matured, matured)))):
+    for name, job in (
+        ("collect", lambda: collect(Lake(spark, platform), uc, day, day)),
+        ("features", lambda: run_features(Lake(spark, platform), uc, day, day)),
+        ("validate", lambda: validate_table(Lake(spark, platform), uc, "features", day, day)),
+        ("score", lambda: score_dates(Lake(spark, platform), uc, day, day)),
+        ("reconcile", lambda: reconcile(Lake(spark, platform), uc, matured, matured)),
+        (
+            "monitor",
+            lambda: (
+                drift(Lake(spark, platform), uc, matured, matured),
+                raise_alerts(Lake(spark, platform), uc, matured, matured),
+            ),
+        ),
+    ):
         started = time.perf_counter()
         job()
         times[name] = time.perf_counter() - started
@@ -111,20 +124,26 @@ def one_session(day: dt.date) -> dict[str, float]:
 
 def main(day: str = "2013-10-05") -> None:
     wall, state, tasks = airflow_run(day)
-    print(f"\n`airflow dags test flights_delay_daily {day}`: {state}, {wall:.1f} s wall (goal < {GOAL_S:.0f} s: "
-          f"{'met' if wall < GOAL_S else 'NOT met'})")
+    print(
+        f"\n`airflow dags test flights_delay_daily {day}`: {state}, {wall:.1f} s wall (goal < {GOAL_S:.0f} s: "
+        f"{'met' if wall < GOAL_S else 'NOT met'})"
+    )
     print(f"{'task':<16}{'airflow s':>10}{'jvm+session s':>15}{'work s':>9}")
     for task, parts in tasks.items():
         print(f"{task:<16}{parts['airflow']:>10.1f}{parts['jvm']:>15.1f}{parts['work']:>9.1f}")
     totals = {k: sum(p[k] for p in tasks.values()) for k in ("airflow", "jvm", "work")}
     print(f"{'total':<16}{totals['airflow']:>10.1f}{totals['jvm']:>15.1f}{totals['work']:>9.1f}")
-    print(f"JVM and session start-up: {totals['jvm'] / wall:.0%} of the wall time; Airflow: "
-          f"{totals['airflow'] / wall:.0%}; the jobs' work: {totals['work'] / wall:.0%}")
+    print(
+        f"JVM and session start-up: {totals['jvm'] / wall:.0%} of the wall time; Airflow: "
+        f"{totals['airflow'] / wall:.0%}; the jobs' work: {totals['work'] / wall:.0%}"
+    )
 
     times = one_session(dt.date.fromisoformat(day))
     in_process = sum(times.values())
-    print(f"\nthe same jobs on one SparkSession in one process: {in_process:.1f} s "
-          f"(session start {times['session start']:.1f} s)")
+    print(
+        f"\nthe same jobs on one SparkSession in one process: {in_process:.1f} s "
+        f"(session start {times['session start']:.1f} s)"
+    )
     print("  " + "  ".join(f"{k} {v:.1f}" for k, v in times.items()))
     print(f"ratio daily DAG / one session: {wall / in_process:.2f}x")
 

@@ -5,6 +5,7 @@
 Both competitors draw the same resamples (same seed) of synthetic scored rows; the intervals must be
 equal. Prints each one's time and the ratio.
 """
+
 from __future__ import annotations
 
 import sys
@@ -28,11 +29,24 @@ def rows(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def main(n: int) -> None:
     label, new, old = rows(n, SEED)
     results = {}
-    for name, value in (("whole set, then pick", lambda y, s, m: task_metrics("binary", y, s, 0.5)[m]),
-                        ("one metric", lambda y, s, m: metric_value("binary", m, y, s, 0.5))):
+    for name, value in (
+        ("whole set, then pick", lambda y, s, m: task_metrics("binary", y, s, 0.5)[m]),
+        ("one metric", lambda y, s, m: metric_value("binary", m, y, s, 0.5)),
+    ):
         start = time.perf_counter()
-        intervals = [bootstrap_gain(lambda y, s, m=m: value(y, s, m), (label, new), (label, old), True, SAMPLES,
-                                    CONFIDENCE, SEED, -1.0 if m == "log_loss" else 1.0) for m in ("auc", "log_loss")]
+        intervals = [
+            bootstrap_gain(
+                lambda y, s, m=m: value(y, s, m),
+                (label, new),
+                (label, old),
+                True,
+                SAMPLES,
+                CONFIDENCE,
+                SEED,
+                -1.0 if m == "log_loss" else 1.0,
+            )
+            for m in ("auc", "log_loss")
+        ]
         results[name] = (time.perf_counter() - start, intervals)
         print(f"{name:<22} {results[name][0]:7.2f} s  auc {intervals[0]}", flush=True)
     (slow, a), (fast, b) = results.values()

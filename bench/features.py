@@ -8,6 +8,7 @@
 
     .venv/bin/python bench/features.py [--sizes 1000000,4000000,16000000] [--work var/bench]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,9 +69,14 @@ def synthetic(spark: SparkSession, platform: PlatformConfig, sizes: list[int], w
         out = work / f"synth_{n}"
         if not out.exists():
             synthesize(Lake(spark, platform), base, n, 13, out)
-        use_case = load_use_case("flights_delay", overrides=[
-            "sources.flights.format=parquet", f"sources.flights.path={out}", "sources.flights.package=",
-        ])
+        use_case = load_use_case(
+            "flights_delay",
+            overrides=[
+                "sources.flights.format=parquet",
+                f"sources.flights.path={out}",
+                "sources.flights.package=",
+            ],
+        )
         seconds = pipeline(spark, platform, use_case)
         results.append((n, seconds))
         print(f"synthetic {n:>11,} flights, collect + features:  {seconds:7.1f} s  {n / seconds:9,.0f} rows/s")
@@ -79,13 +85,17 @@ def synthetic(spark: SparkSession, platform: PlatformConfig, sizes: list[int], w
         print(f"growth exponent of time vs rows: {slope:.2f} (1.00 = linear)")
 
 
-def export_inputs(spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, work: Path) -> dict[str, Path]:
+def export_inputs(
+    spark: SparkSession, platform: PlatformConfig, use_case: UseCaseConfig, work: Path
+) -> dict[str, Path]:
     """The typed sources as Parquet, the flights without their outcome columns (what bronze holds)."""
     paths = {}
     for name, source in use_case.sources.items():
         checked = check_source(Lake(spark, platform), use_case, name, source, *YEAR)
         path = work / "inputs" / name
-        checked.rows.drop(*source.outcome_columns, SOURCE, INGESTED_AT, BATCH_DATE).write.mode("overwrite").parquet(str(path))
+        checked.rows.drop(*source.outcome_columns, SOURCE, INGESTED_AT, BATCH_DATE).write.mode("overwrite").parquet(
+            str(path)
+        )
         paths[name] = path
     return paths
 
@@ -108,7 +118,7 @@ def duckdb_sql(inputs: dict[str, Path], out: Path) -> str:
     WITH f0 AS (
       SELECT *, make_date(year, month, day) AS flight_date,
              make_timestamp(year, month, day, sched_dep_time // 100, sched_dep_time % 100, 0) AS sched_dep_local
-      FROM {p['flights']}
+      FROM {p["flights"]}
       WHERE sched_dep_time BETWEEN 0 AND 2359 AND sched_dep_time % 100 < 60
         AND origin IS NOT NULL AND dest IS NOT NULL AND carrier IS NOT NULL
     ), f1 AS (
@@ -122,7 +132,7 @@ def duckdb_sql(inputs: dict[str, Path], out: Path) -> str:
     ), wx AS (
       SELECT f1.flight_id, w.time_hour AS wx_observed_at, w.temp, w.dewp, w.humid, w.wind_speed, w.wind_gust,
              w.precip, w.pressure, w.visib
-      FROM f1 ASOF JOIN {p['weather']} w ON f1.origin = w.origin AND f1.sched_dep_ts >= w.time_hour
+      FROM f1 ASOF JOIN {p["weather"]} w ON f1.origin = w.origin AND f1.sched_dep_ts >= w.time_hour
       WHERE w.time_hour >= f1.sched_dep_ts - INTERVAL 3 HOUR
     ), silver AS (
       SELECT f1.*, wx.* EXCLUDE (flight_id), pl.year AS plane_year0, pl.manufacturer AS plane_manufacturer,
@@ -130,9 +140,9 @@ def duckdb_sql(inputs: dict[str, Path], out: Path) -> str:
              make_timestamp(f1.year, f1.month, f1.day, (sched_arr_time // 100) % 24, sched_arr_time % 100, 0) AS sched_arr_local
       FROM f1
       LEFT JOIN wx USING (flight_id)
-      LEFT JOIN (SELECT DISTINCT ON (tailnum) * FROM {p['planes']}) pl ON f1.tailnum = pl.tailnum
-      LEFT JOIN (SELECT DISTINCT ON (carrier) * FROM {p['airlines']}) al ON f1.carrier = al.carrier
-      LEFT JOIN (SELECT DISTINCT ON (faa) * FROM {p['airports']}) ap ON f1.dest = ap.faa
+      LEFT JOIN (SELECT DISTINCT ON (tailnum) * FROM {p["planes"]}) pl ON f1.tailnum = pl.tailnum
+      LEFT JOIN (SELECT DISTINCT ON (carrier) * FROM {p["airlines"]}) al ON f1.carrier = al.carrier
+      LEFT JOIN (SELECT DISTINCT ON (faa) * FROM {p["airports"]}) ap ON f1.dest = ap.faa
     ), enriched AS (
       SELECT *, CASE WHEN arr_raw < sched_dep_ts THEN arr_raw + INTERVAL 1 DAY ELSE arr_raw END AS sched_arr_ts,
              CASE WHEN plane_year0 BETWEEN 1900 AND year THEN plane_year0 END AS plane_year
@@ -167,11 +177,15 @@ def spark_vs_duckdb(spark: SparkSession, platform: PlatformConfig, use_case: Use
     duck_s = best_of(3, lambda: connection.execute(duckdb_sql(inputs, duck_out)))
     spark_rows = spark.read.parquet(str(spark_out)).count()
     duck_rows = connection.execute(f"SELECT count(*) FROM '{duck_out}'").fetchone()[0]
-    print(f"same joins + transforms over Parquet, full year: Spark local {spark_s:.2f} s ({spark_rows:,} rows), "
-          f"DuckDB {duck_s:.2f} s ({duck_rows:,} rows)")
+    print(
+        f"same joins + transforms over Parquet, full year: Spark local {spark_s:.2f} s ({spark_rows:,} rows), "
+        f"DuckDB {duck_s:.2f} s ({duck_rows:,} rows)"
+    )
     print(f"Spark time / DuckDB time: {spark_s / duck_s:.1f}x")
-    checks = "count(*), count(wx_temp), round(sum(sched_block_minutes)), round(sum(days_to_holiday)), " \
-             "round(sum(dep_hour_sin), 3), round(sum(aircraft_age)), count(DISTINCT flight_id)"
+    checks = (
+        "count(*), count(wx_temp), round(sum(sched_block_minutes)), round(sum(days_to_holiday)), "
+        "round(sum(dep_hour_sin), 3), round(sum(aircraft_age)), count(DISTINCT flight_id)"
+    )
     spark_sums = connection.execute(f"SELECT {checks} FROM '{spark_out}/*.parquet'").fetchone()
     duck_sums = connection.execute(f"SELECT {checks} FROM '{duck_out}'").fetchone()
     same = all(math.isclose(a, b, rel_tol=1e-5) for a, b in zip(spark_sums, duck_sums))
@@ -181,7 +195,9 @@ def spark_vs_duckdb(spark: SparkSession, platform: PlatformConfig, use_case: Use
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="1000000,4000000,16000000", help="synthetic sizes, comma-separated ('' to skip)")
+    parser.add_argument(
+        "--sizes", default="1000000,4000000,16000000", help="synthetic sizes, comma-separated ('' to skip)"
+    )
     parser.add_argument("--work", type=Path, default=Path("var/bench"))
     parser.add_argument("--skip-full-year", action="store_true")
     args = parser.parse_args()
@@ -189,9 +205,13 @@ def main() -> None:
     work = args.work.resolve()
     shutil.rmtree(work / "lake", ignore_errors=True)
     shutil.rmtree(work / "metastore", ignore_errors=True)
-    platform = load_platform(overrides=[
-        f"lake_root={work / 'lake'}", f"metastore_dir={work / 'metastore'}", f"cache_dir={work / 'cache'}",
-    ])
+    platform = load_platform(
+        overrides=[
+            f"lake_root={work / 'lake'}",
+            f"metastore_dir={work / 'metastore'}",
+            f"cache_dir={work / 'cache'}",
+        ]
+    )
     spark = build_session(platform, app_name="atelier-bench")
     use_case = load_use_case("flights_delay")
     print(f"Spark {spark.version} {platform.spark.master}, {spark.sparkContext.defaultParallelism} cores")

@@ -13,6 +13,7 @@ pyfunc's scores. Needs the example's feature table and a champion (`make demo`),
 
     .venv/bin/python bench/java_scoring.py [--repeats 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,16 +24,16 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import torch
+from scoring import best_rate  # bench/scoring.py, beside this file
 
 from atelier.config.loader import load_platform, load_use_case
+from atelier.model.onnx_graph import ort_scores, session
+from atelier.model.pyfunc import TabularModel
 from atelier.runtime import setup_logging
 from atelier.spark.session import build_session
-from atelier.model.onnx_graph import ort_scores, session
-from atelier.tracking.onnx_export import MODEL_FILE, export_onnx, write_rows
-from atelier.model.pyfunc import TabularModel
 from atelier.spark.tables import Lake
+from atelier.tracking.onnx_export import MODEL_FILE, export_onnx, write_rows
 from atelier.tracking.store import use_platform
-from scoring import best_rate  # bench/scoring.py, beside this file
 
 REPO = Path(__file__).resolve().parents[1]
 JAVA = REPO / "java"
@@ -41,11 +42,35 @@ JAVA = REPO / "java"
 def java_benchmark(export: Path, rows_file: Path, repeats: int) -> dict:
     """Build the library's test classes and run ScoringBenchmark in its own JVM; its JSON line."""
     classpath = JAVA / "target" / "classpath.txt"
-    subprocess.run(["mvn", "-q", "-B", "-Dstyle.color=never", "test-compile", "dependency:build-classpath",
-                    f"-Dmdep.outputFile={classpath}"], cwd=JAVA, check=True)
+    subprocess.run(
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-Dstyle.color=never",
+            "test-compile",
+            "dependency:build-classpath",
+            f"-Dmdep.outputFile={classpath}",
+        ],
+        cwd=JAVA,
+        check=True,
+    )
     path = ":".join([str(JAVA / "target" / "classes"), str(JAVA / "target" / "test-classes"), classpath.read_text()])
-    out = subprocess.run(["java", "-Xmx4g", "-cp", path, "dev.atelier.scoring.ScoringBenchmark", str(export),
-                          str(rows_file), str(repeats)], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            "java",
+            "-Xmx4g",
+            "-cp",
+            path,
+            "dev.atelier.scoring.ScoringBenchmark",
+            str(export),
+            str(rows_file),
+            str(repeats),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -63,8 +88,13 @@ def main() -> None:
     frame = Lake(spark, platform).read(use_case.tables.features).select(*use_case.model_columns()).toPandas()
     spark.stop()
     manifest = json.loads((export / "manifest.json").read_text())
-    model = TabularModel.from_folder(Path(mlflow.artifacts.download_artifacts(
-        f"models:/{manifest['model']}/{manifest['version']}", dst_path=str(work / "pyfunc"))))
+    model = TabularModel.from_folder(
+        Path(
+            mlflow.artifacts.download_artifacts(
+                f"models:/{manifest['model']}/{manifest['version']}", dst_path=str(work / "pyfunc")
+            )
+        )
+    )
     rows = len(frame)
     print(f"scoring {rows:,} feature rows with {manifest['model']} version {manifest['version']}, one thread each")
 
@@ -77,10 +107,14 @@ def main() -> None:
     java = java_benchmark(export, write_rows(work / "rows.json", frame, expected), args.repeats)
 
     print(f"  pyfunc bare predict (torch, 1 thread)                 {python:>12,.0f} rows/s")
-    print(f"  onnxruntime in Python (1 thread)                      {onnx_python:>12,.0f} rows/s   "
-          f"max |diff| vs pyfunc {onnx_diff:.3g}")
-    print(f"  Java AtelierModel.predictBatch (1 thread, one call)   {java['batch_rows_per_s']:>12,.0f} rows/s   "
-          f"max |diff| vs pyfunc {java['max_abs_diff']:.3g}")
+    print(
+        f"  onnxruntime in Python (1 thread)                      {onnx_python:>12,.0f} rows/s   "
+        f"max |diff| vs pyfunc {onnx_diff:.3g}"
+    )
+    print(
+        f"  Java AtelierModel.predictBatch (1 thread, one call)   {java['batch_rows_per_s']:>12,.0f} rows/s   "
+        f"max |diff| vs pyfunc {java['max_abs_diff']:.3g}"
+    )
     print(f"  Java AtelierModel.predict, row by row (1 thread)      {java['row_rows_per_s']:>12,.0f} rows/s")
     print(f"  Java batch / pyfunc = {java['batch_rows_per_s'] / python:.2f}x")
 

@@ -10,6 +10,7 @@ monitoring issue: reconcile + drift cost less than scoring. Needs the example's 
 
     .venv/bin/python bench/monitoring.py [--repeats 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,10 @@ from atelier.scoring.batch import score_dates
 from atelier.spark.session import build_session
 from atelier.spark.tables import Lake
 
-WINDOWS = {"one day": (dt.date(2013, 10, 15), dt.date(2013, 10, 15)),
-           "Oct-Dec": (dt.date(2013, 10, 1), dt.date(2013, 12, 31))}
+WINDOWS = {
+    "one day": (dt.date(2013, 10, 15), dt.date(2013, 10, 15)),
+    "Oct-Dec": (dt.date(2013, 10, 1), dt.date(2013, 12, 31)),
+}
 
 
 def timed(fn) -> float:
@@ -41,15 +44,22 @@ def main() -> None:
     args = parser.parse_args()
     setup_logging("WARNING")
     platform = load_platform(overrides=["spark.master=local[2]"])
-    use_case = load_use_case("flights_delay", overrides=[
-        "scoring.arms=[{name: champion, role: champion, alias: champion}]", "scoring.prediction_log_percent=0"])
+    use_case = load_use_case(
+        "flights_delay",
+        overrides=[
+            "scoring.arms=[{name: champion, role: champion, alias: champion}]",
+            "scoring.prediction_log_percent=0",
+        ],
+    )
     lake = Lake(build_session(platform, app_name="atelier-bench-monitoring"), platform)
     for job in (score_dates, reconcile, drift):  # warm-up of each: Python workers, model load, JIT
         job(lake, use_case, *WINDOWS["one day"])
     print(f"{'window':<9} {'score s':>8} {'reconcile s':>12} {'drift s':>8} {'monitoring/scoring':>19}")
     for name, (start, end) in WINDOWS.items():
-        runs = [[timed(lambda: job(lake, use_case, start, end)) for job in (score_dates, reconcile, drift)]
-                for _ in range(args.repeats)]
+        runs = [
+            [timed(lambda: job(lake, use_case, start, end)) for job in (score_dates, reconcile, drift)]
+            for _ in range(args.repeats)
+        ]
         score, rec, dri = (statistics.median(times) for times in zip(*runs))
         print(f"{name:<9} {score:>8.1f} {rec:>12.1f} {dri:>8.1f} {(rec + dri) / score:>18.2f}x  (goal < 1)")
 

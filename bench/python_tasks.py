@@ -9,16 +9,18 @@ sink), best of `--repeats` after a warm-up. Needs the example's feature table an
 
     .venv/bin/python bench/python_tasks.py [--repeats 3]
 """
+
 from __future__ import annotations
 
 import argparse
+
+from scoring import best_rate  # bench/scoring.py: best rate of `repeats` runs after a warm-up
 
 from atelier.config.loader import load_platform, load_use_case
 from atelier.runtime import setup_logging
 from atelier.scoring.batch import resolve_arms, scored_schema, scorer
 from atelier.spark.session import build_session
 from atelier.spark.tables import Lake
-from scoring import best_rate  # bench/scoring.py: best rate of `repeats` runs after a warm-up
 
 DAEMONS = {"pyspark.daemon (stock)": "pyspark.daemon", "atelier.spark.pyworker": "atelier.spark.pyworker"}
 TASKS = 48
@@ -32,17 +34,30 @@ def measure(daemon: str, repeats: int) -> tuple[float, float]:
     """(ms per task, scoring rows/s) on a session whose Python workers run `daemon`."""
     platform = load_platform(overrides=["spark.master=local[2]"])
     platform.spark.extra_conf["spark.python.daemon.module"] = daemon
-    use_case = load_use_case("flights_delay", overrides=["scoring.arms=[{name: champion, role: champion, alias: champion}]"])
+    use_case = load_use_case(
+        "flights_delay", overrides=["scoring.arms=[{name: champion, role: champion, alias: champion}]"]
+    )
     spark = build_session(platform, app_name="atelier-bench-python-tasks")
     try:
         tiny = spark.range(0, TASKS * 10, numPartitions=TASKS)
-        tasks_per_s = best_rate(TASKS, lambda: tiny.mapInArrow(passthrough, tiny.schema).write.format("noop")
-                                .mode("overwrite").save(), repeats)
+        tasks_per_s = best_rate(
+            TASKS,
+            lambda: tiny.mapInArrow(passthrough, tiny.schema).write.format("noop").mode("overwrite").save(),
+            repeats,
+        )
         arm, key = resolve_arms(platform, use_case)[0], use_case.entity.key
         features = Lake(spark, platform).read(use_case.tables.features).select(key, *arm.columns).cache()
         rows = features.count()
-        scoring = best_rate(rows, lambda: features.mapInArrow(scorer([arm.folder], [key]), scored_schema(features, [key]))
-                            .write.format("noop").mode("overwrite").save(), repeats)
+        scoring = best_rate(
+            rows,
+            lambda: (
+                features.mapInArrow(scorer([arm.folder], [key]), scored_schema(features, [key]))
+                .write.format("noop")
+                .mode("overwrite")
+                .save()
+            ),
+            repeats,
+        )
         return spark.sparkContext.defaultParallelism / tasks_per_s * 1000, scoring
     finally:
         spark.stop()
@@ -58,7 +73,9 @@ def main() -> None:
     for name, (ms, rate) in results.items():
         print(f"{name:<26} {ms:>19.1f} {rate:>27,.0f}")
     (stock_ms, stock_rate), (ours_ms, ours_rate) = results.values()
-    print(f"atelier's daemon: {stock_ms / ours_ms:.2f}x less time per task, {ours_rate / stock_rate:.2f}x the scoring rate")
+    print(
+        f"atelier's daemon: {stock_ms / ours_ms:.2f}x less time per task, {ours_rate / stock_rate:.2f}x the scoring rate"
+    )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ Needs the example's feature table and a champion (`make demo`). Prints rows/s an
 
     .venv/bin/python bench/scoring.py [--repeats 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,11 +27,11 @@ import pyarrow as pa
 from pyspark.sql import functions as F
 
 from atelier.config.loader import load_platform, load_use_case
+from atelier.model.pyfunc import TabularModel
 from atelier.runtime import setup_logging
 from atelier.scoring import jvm_engine
 from atelier.scoring.batch import resolve_arms, scored_schema, scorer
 from atelier.spark.session import build_session
-from atelier.model.pyfunc import TabularModel
 from atelier.spark.tables import Lake
 
 
@@ -50,8 +51,9 @@ def main() -> None:
     args = parser.parse_args()
     setup_logging("WARNING")
     platform = load_platform(overrides=["spark.master=local[2]"])
-    use_case = load_use_case("flights_delay", overrides=[
-        "scoring.arms=[{name: champion, role: champion, alias: champion}]"])
+    use_case = load_use_case(
+        "flights_delay", overrides=["scoring.arms=[{name: champion, role: champion, alias: champion}]"]
+    )
     spark = build_session(platform, app_name="atelier-bench-scoring")
     arm = resolve_arms(platform, use_case)[0]
     key = use_case.entity.key
@@ -59,19 +61,48 @@ def main() -> None:
     rows = features.count()
     print(f"scoring {rows:,} feature rows with {arm.model} version {arm.version} (local[2])")
 
-    jvm = best_rate(rows, lambda: jvm_engine.score(features, [arm.folder], [key]).write.format("noop")
-                    .mode("overwrite").save(), args.repeats)
-    ours = best_rate(rows, lambda: features.mapInArrow(scorer([arm.folder], [key]), scored_schema(features, [key]))
-                     .write.format("noop").mode("overwrite").save(), args.repeats)
-    engines = jvm_engine.score(features, [arm.folder], [key]).select(key, F.col("score").alias("jvm")).join(
-        features.mapInArrow(scorer([arm.folder], [key]), scored_schema(features, [key])), key)
+    jvm = best_rate(
+        rows,
+        lambda: jvm_engine.score(features, [arm.folder], [key]).write.format("noop").mode("overwrite").save(),
+        args.repeats,
+    )
+    ours = best_rate(
+        rows,
+        lambda: (
+            features.mapInArrow(scorer([arm.folder], [key]), scored_schema(features, [key]))
+            .write.format("noop")
+            .mode("overwrite")
+            .save()
+        ),
+        args.repeats,
+    )
+    engines = (
+        jvm_engine.score(features, [arm.folder], [key])
+        .select(key, F.col("score").alias("jvm"))
+        .join(features.mapInArrow(scorer([arm.folder], [key]), scored_schema(features, [key])), key)
+    )
     gap = engines.select(F.max(F.abs(F.col("jvm") - F.col("score"))), F.count("*")).first()
-    floor = best_rate(rows, lambda: features.mapInArrow(lambda batches: (b.select([key]) for b in batches),
-                                                        f"{key} string").write.format("noop").mode("overwrite").save(),
-                      args.repeats)
+    floor = best_rate(
+        rows,
+        lambda: (
+            features.mapInArrow(lambda batches: (b.select([key]) for b in batches), f"{key} string")
+            .write.format("noop")
+            .mode("overwrite")
+            .save()
+        ),
+        args.repeats,
+    )
     udf = mlflow.pyfunc.spark_udf(spark, arm.folder)
-    theirs = best_rate(rows, lambda: features.select(key, udf(F.struct(*arm.columns)).alias("score"))
-                       .write.format("noop").mode("overwrite").save(), args.repeats)
+    theirs = best_rate(
+        rows,
+        lambda: (
+            features.select(key, udf(F.struct(*arm.columns)).alias("score"))
+            .write.format("noop")
+            .mode("overwrite")
+            .save()
+        ),
+        args.repeats,
+    )
     table = pa.Table.from_pandas(features.toPandas(), preserve_index=False)
     model = TabularModel.from_folder(Path(arm.folder))
     bare = best_rate(rows, lambda: model.score(table), args.repeats)
@@ -82,8 +113,10 @@ def main() -> None:
     print(f"  bare in-process preprocessing + forward (the limit)      {bare:>12,.0f} rows/s")
     print(f"  mapInArrow with no model (the floor of a Python scorer)  {floor:>12,.0f} rows/s")
     for name, rate in (("jvm", jvm), ("python", ours)):
-        print(f"  atelier {name} / spark_udf = {rate / theirs:.2f}x (goal >= 2); atelier {name} / bare = "
-              f"{rate / bare:.2f} (goal >= 0.5)")
+        print(
+            f"  atelier {name} / spark_udf = {rate / theirs:.2f}x (goal >= 2); atelier {name} / bare = "
+            f"{rate / bare:.2f} (goal >= 0.5)"
+        )
     print(f"  jvm vs python engine: max abs score difference {gap[0]:.2g} over {gap[1]:,} rows")
     print(f"  python floor / bare = {floor / bare:.2f}; atelier python / floor = {ours / floor:.2f}")
 

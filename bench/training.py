@@ -11,6 +11,7 @@ Needs the example's tables (`make demo`, or collect + features for 2013). Prints
 
     .venv/bin/python bench/training.py [--skip-backends] [--epochs 4]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,16 +23,16 @@ import pyarrow.parquet as pq
 import torch
 
 from atelier.config.loader import load_platform, load_use_case
+from atelier.model.metrics import binary_metrics
+from atelier.model.networks import build_model
 from atelier.runtime import setup_logging
 from atelier.spark.session import build_session
+from atelier.spark.tables import Lake
 from atelier.training.backends import train_with
 from atelier.training.dataset import build_training_set
 from atelier.training.job import predict_batch, worker_spec
 from atelier.training.loaders import ArrowLoader, Columns, PetastormLoader, read_all
 from atelier.training.loop import load_state
-from atelier.model.metrics import binary_metrics
-from atelier.model.networks import build_model
-from atelier.spark.tables import Lake
 
 BATCH = 1024
 
@@ -48,7 +49,7 @@ def bare(files: list[str], columns: Columns):
     table = pq.ParquetDataset(files).read(columns=columns.all)
     tensors = [torch.from_numpy(np.ascontiguousarray(table.column(c).to_numpy())) for c in columns.all]
     for start in range(0, table.num_rows, BATCH):
-        yield tensors[0][start:start + BATCH]
+        yield tensors[0][start : start + BATCH]
 
 
 def converter(spark, files: list[str], columns: Columns, cache: str):
@@ -67,20 +68,29 @@ def bench_loaders(spark, ts, columns: Columns, cache: str) -> None:
     results = {
         "bare pyarrow read -> torch (limit)": rows_per_s(bare(files, columns)),
         "arrow loader (shuffled)": rows_per_s(ArrowLoader(files, columns, 0, 1, BATCH, 13).one_pass()),
-        "petastorm batch reader + BatchedDataLoader": rows_per_s(PetastormLoader(files, columns, 0, 1, BATCH, 13)
-                                                                 .one_pass()),
+        "petastorm batch reader + BatchedDataLoader": rows_per_s(
+            PetastormLoader(files, columns, 0, 1, BATCH, 13).one_pass()
+        ),
         "petastorm make_spark_converter loader": rows_per_s(converter(spark, files, columns, cache)),
     }
-    print(f"\n1. loaders over the train split ({results['arrow loader (shuffled)'][1]:,} rows, "
-          f"{len(columns.all)} columns, batch {BATCH})")
+    print(
+        f"\n1. loaders over the train split ({results['arrow loader (shuffled)'][1]:,} rows, "
+        f"{len(columns.all)} columns, batch {BATCH})"
+    )
     for name, (rate, rows) in results.items():
         print(f"  {name:<46} {rate:>12,.0f} rows/s  ({rows:,} rows)")
     arrow = results["arrow loader (shuffled)"][0]
-    print(f"  arrow / petastorm converter = {arrow / results['petastorm make_spark_converter loader'][0]:.1f}x "
-          f"(goal >= 20x)")
-    print(f"  arrow / bare read           = {arrow / results['bare pyarrow read -> torch (limit)'][0]:.2f} (goal >= 0.5)")
-    print(f"  petastorm batched / converter = "
-          f"{results['petastorm batch reader + BatchedDataLoader'][0] / results['petastorm make_spark_converter loader'][0]:.1f}x")
+    print(
+        f"  arrow / petastorm converter = {arrow / results['petastorm make_spark_converter loader'][0]:.1f}x "
+        f"(goal >= 20x)"
+    )
+    print(
+        f"  arrow / bare read           = {arrow / results['bare pyarrow read -> torch (limit)'][0]:.2f} (goal >= 0.5)"
+    )
+    print(
+        f"  petastorm batched / converter = "
+        f"{results['petastorm batch reader + BatchedDataLoader'][0] / results['petastorm make_spark_converter loader'][0]:.1f}x"
+    )
 
 
 def bench_backends(spark, spec, epochs: int) -> None:
@@ -91,12 +101,16 @@ def bench_backends(spark, spec, epochs: int) -> None:
         t = launch.result.timings
         epoch = np.mean([v for k, v in t.items() if k.startswith("epoch_")])
         rows.append((backend, procs, launch.launch_seconds, epoch, launch.wall_seconds))
-        print(f"  {backend:<18} x{procs}: first step after {launch.launch_seconds:6.1f} s, epoch {epoch:6.2f} s, "
-              f"wall {launch.wall_seconds:6.1f} s")
+        print(
+            f"  {backend:<18} x{procs}: first step after {launch.launch_seconds:6.1f} s, epoch {epoch:6.2f} s, "
+            f"wall {launch.wall_seconds:6.1f} s"
+        )
     local = rows[0]
     for backend, _, first, epoch, wall in rows[1:]:
-        print(f"  {backend} / local: launch {first / local[2]:.1f}x, epoch {epoch / local[3]:.2f}x, "
-              f"wall {wall / local[4]:.2f}x")
+        print(
+            f"  {backend} / local: launch {first / local[2]:.1f}x, epoch {epoch / local[3]:.2f}x, "
+            f"wall {wall / local[4]:.2f}x"
+        )
 
 
 def bench_quality(spark, ts, spec, columns: Columns) -> None:
@@ -115,8 +129,9 @@ def bench_quality(spark, ts, spec, columns: Columns) -> None:
     k = len(columns.numeric)
     mask = [False] * k + [True] * len(columns.categorical)
     start = time.perf_counter()
-    hgb = HistGradientBoostingClassifier(categorical_features=mask, max_iter=300, early_stopping=True,
-                                         validation_fraction=None, random_state=13)
+    hgb = HistGradientBoostingClassifier(
+        categorical_features=mask, max_iter=300, early_stopping=True, validation_fraction=None, random_state=13
+    )
     hgb.fit(np.vstack([features(train), features(val)]), np.concatenate([train.label.numpy(), val.label.numpy()]))
     hgb_s = time.perf_counter() - start
     hgb_auc = binary_metrics(label, hgb.predict_proba(features(test))[:, 1], 0.5)["auc"]

@@ -6,6 +6,7 @@ the row rules counted one Spark job per rule (the way GX computes them) vs in on
 
     .venv/bin/python bench/validation.py [--work var/bench_validation]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,7 +14,6 @@ import datetime as dt
 import shutil
 import time
 from pathlib import Path
-
 
 from atelier.collect.ingest import collect
 from atelier.config.loader import load_platform, load_use_case
@@ -41,8 +41,14 @@ def main() -> None:
     setup_logging("WARNING")
     work = args.work.resolve()
     shutil.rmtree(work, ignore_errors=True)
-    platform = load_platform(overrides=[f"lake_root={work / 'lake'}", f"metastore_dir={work / 'metastore'}",
-                                        f"cache_dir={work / 'cache'}", f"reports_dir={work / 'reports'}"])
+    platform = load_platform(
+        overrides=[
+            f"lake_root={work / 'lake'}",
+            f"metastore_dir={work / 'metastore'}",
+            f"cache_dir={work / 'cache'}",
+            f"reports_dir={work / 'reports'}",
+        ]
+    )
     spark = build_session(platform, app_name="atelier-bench-validation")
     unvalidated = load_use_case("flights_delay", overrides=["validation.on_write=false"])
     validated = load_use_case("flights_delay")
@@ -74,16 +80,22 @@ def main() -> None:
     bronze = Lake(spark, platform).read("bronze.flights")
     flight_rules = applicable(bronze, validated.validation.tables["flights"].row_rules)
     per_rule_s = min(timed(lambda: [bronze.filter(~row_valid(r)).count() for r in flight_rules]) for _ in range(2))
-    one_pass_s = min(timed(lambda: measure(flag_rows(bronze, flight_rules), "_batch_date", flight_rules, []))
-                     for _ in range(2))
+    one_pass_s = min(
+        timed(lambda: measure(flag_rows(bronze, flight_rules), "_batch_date", flight_rules, [])) for _ in range(2)
+    )
 
-    print(f"feature table, full year: {rows:,} rows, {len(rules.row_rules)} row rules, {len(rules.table_rules)} table rules")
+    print(
+        f"feature table, full year: {rows:,} rows, {len(rules.row_rules)} row rules, {len(rules.table_rules)} table rules"
+    )
     print(f"features job without validation: {build_s:6.1f} s")
     print(f"features job with validation:    {gated_s:6.1f} s  -> validation adds {100 * (gated_s / build_s - 1):.0f}%")
     print(f"gate alone on the cached table:  {gate_s:6.1f} s  ({gate_s / build_s:.2f} of the job)")
     print(f"  of which Great Expectations:   {gx_s:6.1f} s  (its suite + Data Docs page)")
-    print(f"bronze.flights, {len(flight_rules)} row rules: one Spark job per rule {per_rule_s:.2f} s, "
-          f"one pass for all (counts per date and rule) {one_pass_s:.2f} s -> {per_rule_s / one_pass_s:.1f}x")
+    print(
+        f"bronze.flights, {len(flight_rules)} row rules: one Spark job per rule {per_rule_s:.2f} s, "
+        f"one pass for all (counts per date and rule) {one_pass_s:.2f} s -> {per_rule_s / one_pass_s:.1f}x"
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -21,6 +21,7 @@ Reconcile and monitor run for the logical date minus `maturity_days`, whose outc
 `request_retrain` emits the use case's retraining asset when monitoring asked for retraining;
 the retraining DAG runs on that asset or on its weekly schedule, whichever comes first.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "src") not in sys.path:
     sys.path.append(str(REPO / "src"))  # the package atelier alone; see atelier.orchestration.tasks
 
-from atelier.errors import EXIT_REFUSED  # noqa: E402
 from atelier import outcome  # noqa: E402
+from atelier.errors import EXIT_REFUSED  # noqa: E402
 from atelier.orchestration import tasks  # noqa: E402
 
 PLAN = Path(os.environ.get("ATELIER_PLAN", REPO / "var" / "airflow" / "plan.json"))
@@ -54,19 +55,28 @@ class AtelierJob(SparkSubmitOperator):
             error = outcome.refusal(self.env_vars[outcome.ENV])
             if error:
                 raise AirflowFailException(
-                    f"{self.task_id}: the job refused its input (exit status {EXIT_REFUSED}): {error}. "
-                    "Not retried.") from exc
+                    f"{self.task_id}: the job refused its input (exit status {EXIT_REFUSED}): {error}. Not retried."
+                ) from exc
             raise
 
 
 def _jobs(plan: dict, use_case: str, jobs: dict[str, list[str]]) -> dict[str, AtelierJob]:
     """One task per job (task id = job name), in the Spark pool."""
     orchestration = plan["orchestration"]
-    return {job: AtelierJob(task_id=job, application=f"{plan['jobs_dir']}/{job}.py",
-                            conn_id=orchestration["spark_conn_id"], spark_binary=plan["spark_submit"],
-                            env_vars=tasks.job_env(plan, use_case, job), conf=plan["conf"], name=f"atelier-{job}",
-                            application_args=args, pool=orchestration["pool"])
-            for job, args in jobs.items()}
+    return {
+        job: AtelierJob(
+            task_id=job,
+            application=f"{plan['jobs_dir']}/{job}.py",
+            conn_id=orchestration["spark_conn_id"],
+            spark_binary=plan["spark_submit"],
+            env_vars=tasks.job_env(plan, use_case, job),
+            conf=plan["conf"],
+            name=f"atelier-{job}",
+            application_args=args,
+            pool=orchestration["pool"],
+        )
+        for job, args in jobs.items()
+    }
 
 
 def retrain_asset(use_case: str) -> Asset:
@@ -74,16 +84,27 @@ def retrain_asset(use_case: str) -> Asset:
 
 
 def daily_dag(plan: dict, name: str, uc: dict) -> DAG:
-    with DAG(f"{name}_daily", description=f"{uc['description']} Daily: collect to monitor.",
-             schedule="@daily", start_date=tasks.utc_day(uc["start"]), end_date=tasks.utc_day(uc["end"]),
-             catchup=plan["orchestration"]["catchup"],
-             max_active_runs=1, default_args=tasks.task_defaults(plan["orchestration"]),
-             tags=["atelier", name, "daily"], doc_md=__doc__) as dag:
+    with DAG(
+        f"{name}_daily",
+        description=f"{uc['description']} Daily: collect to monitor.",
+        schedule="@daily",
+        start_date=tasks.utc_day(uc["start"]),
+        end_date=tasks.utc_day(uc["end"]),
+        catchup=plan["orchestration"]["catchup"],
+        max_active_runs=1,
+        default_args=tasks.task_defaults(plan["orchestration"]),
+        tags=["atelier", name, "daily"],
+        doc_md=__doc__,
+    ) as dag:
         spark = _jobs(plan, name, tasks.daily_jobs(plan, name))
-        in_service = ShortCircuitOperator(task_id="in_service", python_callable=tasks.on_or_after,
-                                          op_kwargs={"first": uc["scoring_start"], "lag": 0})
-        matured = ShortCircuitOperator(task_id="matured", python_callable=tasks.on_or_after,
-                                       op_kwargs={"first": uc["scoring_start"], "lag": uc["maturity_days"]})
+        in_service = ShortCircuitOperator(
+            task_id="in_service", python_callable=tasks.on_or_after, op_kwargs={"first": uc["scoring_start"], "lag": 0}
+        )
+        matured = ShortCircuitOperator(
+            task_id="matured",
+            python_callable=tasks.on_or_after,
+            op_kwargs={"first": uc["scoring_start"], "lag": uc["maturity_days"]},
+        )
 
         @task(task_id="request_retrain", outlets=[retrain_asset(name)])
         def request_retrain(path: str, *, outlet_events=None) -> list[str]:
@@ -94,27 +115,45 @@ def daily_dag(plan: dict, name: str, uc: dict) -> DAG:
             outlet_events[retrain_asset(name)].extra = request
             return request["request_dates"]
 
-        (spark["collect"] >> spark["features"] >> spark["validate"] >> in_service >> spark["score"] >> matured
-         >> spark["reconcile"] >> spark["monitor"] >> request_retrain(tasks.summary_path(plan, name, "monitor")))
+        (
+            spark["collect"]
+            >> spark["features"]
+            >> spark["validate"]
+            >> in_service
+            >> spark["score"]
+            >> matured
+            >> spark["reconcile"]
+            >> spark["monitor"]
+            >> request_retrain(tasks.summary_path(plan, name, "monitor"))
+        )
     return dag
 
 
 def retrain_dag(plan: dict, name: str, uc: dict) -> DAG:
     orchestration = plan["orchestration"]
-    schedule = AssetOrTimeSchedule(timetable=CronTriggerTimetable(orchestration["retrain_schedule"], timezone="UTC"),
-                                   assets=retrain_asset(name))
-    with DAG(f"{name}_retrain", description=f"{uc['description']} Retrain, then promote through the gate.",
-             schedule=schedule, start_date=tasks.utc_day(uc["start"]), catchup=False, max_active_runs=1,
-             default_args=tasks.task_defaults(orchestration), tags=["atelier", name, "retrain"],
-             doc_md=__doc__) as dag:
+    schedule = AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(orchestration["retrain_schedule"], timezone="UTC"), assets=retrain_asset(name)
+    )
+    with DAG(
+        f"{name}_retrain",
+        description=f"{uc['description']} Retrain, then promote through the gate.",
+        schedule=schedule,
+        start_date=tasks.utc_day(uc["start"]),
+        catchup=False,
+        max_active_runs=1,
+        default_args=tasks.task_defaults(orchestration),
+        tags=["atelier", name, "retrain"],
+        doc_md=__doc__,
+    ) as dag:
 
         @task(task_id="window")
         def window(**context) -> str:
             """The training window's last day, from the triggering retraining requests or the run's date."""
             events = (context.get("triggering_asset_events") or {}).get(retrain_asset(name), [])
             when = context.get("logical_date") or context["dag_run"].run_after
-            return tasks.training_window_end([event.extra for event in events], when.date(), uc["maturity_days"],
-                                             uc["end"])
+            return tasks.training_window_end(
+                [event.extra for event in events], when.date(), uc["maturity_days"], uc["end"]
+            )
 
         @task(task_id="trained")
         def trained(path: str) -> str:
@@ -125,8 +164,13 @@ def retrain_dag(plan: dict, name: str, uc: dict) -> DAG:
             return tasks.notify(path, os.environ.get("ATELIER_NOTIFY_WEBHOOK"))
 
         spark = _jobs(plan, name, tasks.retrain_jobs(plan, name, window_task="window", trained_task="trained"))
-        (window() >> spark["train"] >> trained(tasks.summary_path(plan, name, "train")) >> spark["promote"]
-         >> notify(tasks.summary_path(plan, name, "promote")))
+        (
+            window()
+            >> spark["train"]
+            >> trained(tasks.summary_path(plan, name, "train"))
+            >> spark["promote"]
+            >> notify(tasks.summary_path(plan, name, "promote"))
+        )
     return dag
 
 

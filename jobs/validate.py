@@ -1,7 +1,8 @@
 """spark-submit entry point: the validate job (same arguments as `atelier validate`).
 
-    atelier submit validate -- --use-case flights_delay --table flights --date 2013-02-12
+atelier submit validate -- --use-case flights_delay --table flights --date 2013-02-12
 """
+
 from __future__ import annotations
 
 import sys

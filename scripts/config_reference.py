@@ -7,6 +7,7 @@ One section per model of the schema, every key with its type, constraints and de
 discriminated union (one model per `type`) has a section per model. A unit test
 (tests/unit/test_config_reference.py) fails when the committed file differs from what this writes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,14 +69,21 @@ def type_name(annotation: typing.Any) -> str:
     if annotation is typing.Any:
         return "any"
     return {str: "string", int: "integer", float: "number", bool: "boolean", dt.date: "date"}.get(
-        annotation, getattr(annotation, "__name__", str(annotation)))
+        annotation, getattr(annotation, "__name__", str(annotation))
+    )
 
 
 def constraints(field: FieldInfo) -> str:
     """`>= 1`, `< 1`, `at least 1 item`, `pattern ...` from the field's metadata."""
     items = "character(s)" if field.annotation is str else "item(s)"
-    words = {"ge": ">= {}", "gt": "> {}", "le": "<= {}", "lt": "< {}", "min_length": f"at least {{}} {items}",
-             "pattern": "pattern `{}`"}
+    words = {
+        "ge": ">= {}",
+        "gt": "> {}",
+        "le": "<= {}",
+        "lt": "< {}",
+        "min_length": f"at least {{}} {items}",
+        "pattern": "pattern `{}`",
+    }
     found = []
     for item in field.metadata:
         for attr, text in words.items():

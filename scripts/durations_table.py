@@ -1,8 +1,9 @@
 """Minutes per test file and per phase from pytest's `--durations=0` report (docs/testing.md).
 
-    make test PYTEST_ARGS=--durations=0 2>&1 | tee var/test.log
-    .venv/bin/python scripts/durations_table.py var/test.log
+make test PYTEST_ARGS=--durations=0 2>&1 | tee var/test.log
+.venv/bin/python scripts/durations_table.py var/test.log
 """
+
 from __future__ import annotations
 
 import re

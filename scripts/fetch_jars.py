@@ -7,6 +7,7 @@ delta-spark, ONNX Runtime's for the jvm scoring engine, and hadoop-aws for a lak
 from without network (`jar_conf`); extra coordinates (e.g. org.postgresql:postgresql:42.7.4 for a
 PostgreSQL catalog) land beside them in ~/.ivy2/jars.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,8 +29,13 @@ def main(extra: list[str]) -> int:
         log.info("the jobs' jars are already in the Ivy cache")
         return 0
     packages = ",".join([*runtime_packages(platform), *extra])
-    spark = (SparkSession.builder.master("local[1]").appName("fetch-jars").config("spark.ui.enabled", "false")
-             .config("spark.jars.packages", packages).getOrCreate())
+    spark = (
+        SparkSession.builder.master("local[1]")
+        .appName("fetch-jars")
+        .config("spark.ui.enabled", "false")
+        .config("spark.jars.packages", packages)
+        .getOrCreate()
+    )
     spark.stop()
     if "spark.jars" not in jar_conf(platform):
         log.error("the jobs' jars are not in the Ivy cache after resolving %s", packages)

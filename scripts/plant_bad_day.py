@@ -5,6 +5,7 @@
 The demo then collects that day from the copy (`--set sources.weather.path=...`): the rows the
 rules reject land in the quarantine with their reasons; the rest flow on.
 """
+
 from __future__ import annotations
 
 import csv

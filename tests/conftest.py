@@ -1,4 +1,5 @@
 """One SparkSession per test process: local[2], UI off, 2 shuffle partitions, Delta, temp catalog."""
+
 from __future__ import annotations
 
 import os
@@ -10,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
+from tests.jvm_archive import driver_java_options
 
 from atelier.config.platform import MlflowConfig, PlatformConfig, SparkConfig
 from atelier.spark.session import build_session
-from tests.jvm_archive import driver_java_options
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
@@ -43,20 +44,29 @@ def run_atelier(*args: str, env: dict[str, str], timeout: int = 600) -> str:
 
 def rooted_platform(root: Path, mlflow: MlflowConfig | None = None) -> PlatformConfig:
     """A platform with everything under `root`: lake, catalog, caches, reports and (unless given) MLflow on SQLite."""
-    return PlatformConfig(lake_root=str(root / "lake"), metastore_dir=str(root / "metastore"),
-                          cache_dir=str(root / "cache"), reports_dir=str(root / "reports"),
-                          mlflow=mlflow or MlflowConfig(tracking_uri=f"sqlite:///{root}/mlflow.db",
-                                                        artifact_root=str(root / "artifacts")))
+    return PlatformConfig(
+        lake_root=str(root / "lake"),
+        metastore_dir=str(root / "metastore"),
+        cache_dir=str(root / "cache"),
+        reports_dir=str(root / "reports"),
+        mlflow=mlflow
+        or MlflowConfig(tracking_uri=f"sqlite:///{root}/mlflow.db", artifact_root=str(root / "artifacts")),
+    )
 
 
 def settings_of(platform: PlatformConfig, *, lake: bool = True, **spark: object) -> list[str]:
     """`--set` flags that point an `atelier` process at `platform`'s lake (unless `lake` is False: the
     overlay's), catalog, caches, reports and MLflow, on a small driver (1g, 2 shuffle partitions) with
     the `spark.*` settings given (`master="local[2]"`)."""
-    where = {**{f"spark.{k}": v for k, v in {"driver_memory": "1g", "shuffle_partitions": 2, **spark}.items()},
-             **({"lake_root": platform.lake_root} if lake else {}), "metastore_dir": platform.metastore_dir,
-             "cache_dir": platform.cache_dir, "reports_dir": platform.reports_dir,
-             "mlflow.tracking_uri": platform.mlflow.tracking_uri, "mlflow.artifact_root": platform.mlflow.artifact_root}
+    where = {
+        **{f"spark.{k}": v for k, v in {"driver_memory": "1g", "shuffle_partitions": 2, **spark}.items()},
+        **({"lake_root": platform.lake_root} if lake else {}),
+        "metastore_dir": platform.metastore_dir,
+        "cache_dir": platform.cache_dir,
+        "reports_dir": platform.reports_dir,
+        "mlflow.tracking_uri": platform.mlflow.tracking_uri,
+        "mlflow.artifact_root": platform.mlflow.artifact_root,
+    }
     return [f"--set={k}={v}" for k, v in where.items()]
 
 

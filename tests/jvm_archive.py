@@ -14,6 +14,7 @@ spark-submit (and so pyspark, spark-sql and every job) gives the driver JVM; JVM
 stderr, so no command's output changes. A JVM whose classpath no longer matches the archive runs
 without it (`-Xshare:auto`, the default).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,13 +54,18 @@ def build_archive(target: Path, platform: PlatformConfig) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(f".{os.getpid()}.partial")
     env = {**submit_env(platform), "SPARK_SUBMIT_OPTS": f"-XX:ArchiveClassesAtExit={partial} {QUIET}"}
-    command = [str(Path(sys.executable).parent / "spark-submit"), *submit_args(platform), str(WARMUP),
-               platform.lake_root]
+    command = [
+        str(Path(sys.executable).parent / "spark-submit"),
+        *submit_args(platform),
+        str(WARMUP),
+        platform.lake_root,
+    ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     if done.returncode != 0 or not partial.exists():
         partial.unlink(missing_ok=True)
-        raise RuntimeError(f"the JVM warm-up job failed (exit status {done.returncode}):\n"
-                           f"{(done.stdout + done.stderr)[-3000:]}")
+        raise RuntimeError(
+            f"the JVM warm-up job failed (exit status {done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}"
+        )
     os.replace(partial, target)
     for stale in sorted(target.parent.glob("spark-driver-*.jsa"), key=lambda a: a.stat().st_mtime)[:-KEPT]:
         stale.unlink(missing_ok=True)  # another stack's (an older venv or checkout): the newest KEPT stay
@@ -71,8 +77,9 @@ def driver_java_options(platform: PlatformConfig) -> str:
         target = archive_path()  # runs `java -version`
         if not target.exists():
             build_archive(target, platform)
-            log.info("class-data-sharing archive for the tests' JVMs: %s (%.0f MB)", target,
-                     target.stat().st_size / 1e6)
+            log.info(
+                "class-data-sharing archive for the tests' JVMs: %s (%.0f MB)", target, target.stat().st_size / 1e6
+            )
     except (OSError, RuntimeError, subprocess.SubprocessError) as error:
         log.warning("no class-data-sharing archive for the tests' JVMs: %s", error)
         return ""

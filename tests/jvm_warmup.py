@@ -5,6 +5,7 @@ writes (replaceWhere by date, append, merge), reads, SQL, and an Arrow UDF.
 
     spark-submit <atelier's submit flags> tests/jvm_warmup.py LAKE_ROOT
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,8 +37,13 @@ def main(lake_root: str) -> None:
 
     scored = lake.read("bronze.warmup").withColumn("y", doubled("x"))
     scored.groupBy("day").agg(F.avg("y"), F.count("*")).collect()
-    (DeltaTable.forPath(spark, lake.path("bronze.warmup")).alias("t")
-     .merge(rows.alias("r"), "t.key = r.key").whenNotMatchedInsertAll().execute())
+    (
+        DeltaTable.forPath(spark, lake.path("bronze.warmup"))
+        .alias("t")
+        .merge(rows.alias("r"), "t.key = r.key")
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
     spark.sql("SHOW TABLES IN bronze").collect()
     spark.stop()
 

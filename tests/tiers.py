@@ -6,6 +6,7 @@ trained champion and challenger) are built once for the two tiers. A failure in 
 the run before the end-to-end tier starts: a broken unit shows in minutes, not at the end. The
 terminal summary gives each tier's minutes.
 """
+
 from __future__ import annotations
 
 import time
@@ -41,15 +42,17 @@ class Tiers:
             self.e2e_started = time.monotonic()
         result = yield
         if self.fast_failures and not is_e2e(item) and nextitem is not None and is_e2e(nextitem):
-            item.session.shouldstop = (f"the fast tier failed ({len(self.fast_failures)} test(s)): "
-                                       "the end-to-end tier did not run")
+            item.session.shouldstop = (
+                f"the fast tier failed ({len(self.fast_failures)} test(s)): the end-to-end tier did not run"
+            )
         return result
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         now = time.monotonic()
         split = self.e2e_started or now
-        terminalreporter.write_line(f"tiers: fast {(split - self.started) / 60:.1f} min, "
-                                    f"end-to-end {(now - split) / 60:.1f} min")
+        terminalreporter.write_line(
+            f"tiers: fast {(split - self.started) / 60:.1f} min, end-to-end {(now - split) / 60:.1f} min"
+        )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -4,6 +4,7 @@ Writers (collect, features, scoring, the validation gate) and readers (features,
 monitoring; a streaming job or the online service to come) import these names from here, not from
 each other, so that no stage depends on another stage's module to read its tables.
 """
+
 from __future__ import annotations
 
 from atelier.config.platform import PlatformConfig

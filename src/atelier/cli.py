@@ -3,6 +3,7 @@
 Each stage declares its commands (atelier.command.Command) in its own entry module; this module only puts
 them together under one parser. A job file in jobs/ runs its stage's command directly (`Command.main`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,12 +22,29 @@ from atelier.training import entry as training_entry
 from atelier.validation import entry as validation_entry
 
 COMMANDS: tuple[Command, ...] = (
-    collect_entry.COLLECT, features_entry.FEATURES, validation_entry.VALIDATE, validation_entry.QUARANTINE,
-    spark_entry.TABLES, spark_entry.SQL, collect_entry.SYNTH,
-    training_entry.TRAIN, training_entry.SWEEP, training_entry.RUNS, scoring_entry.SCORE,
-    monitoring_entry.RECONCILE, monitoring_entry.MONITOR, monitoring_entry.REPORT, monitoring_entry.AB_REPORT,
-    promotion_entry.PROMOTE, promotion_entry.ROLLBACK, tracking_entry.SERVE, tracking_entry.EXPORT,
-    orchestration_entry.AIRFLOW_PLAN, tracking_entry.UI, spark_entry.SUBMIT, spark_entry.SPARK_SQL,
+    collect_entry.COLLECT,
+    features_entry.FEATURES,
+    validation_entry.VALIDATE,
+    validation_entry.QUARANTINE,
+    spark_entry.TABLES,
+    spark_entry.SQL,
+    collect_entry.SYNTH,
+    training_entry.TRAIN,
+    training_entry.SWEEP,
+    training_entry.RUNS,
+    scoring_entry.SCORE,
+    monitoring_entry.RECONCILE,
+    monitoring_entry.MONITOR,
+    monitoring_entry.REPORT,
+    monitoring_entry.AB_REPORT,
+    promotion_entry.PROMOTE,
+    promotion_entry.ROLLBACK,
+    tracking_entry.SERVE,
+    tracking_entry.EXPORT,
+    orchestration_entry.AIRFLOW_PLAN,
+    tracking_entry.UI,
+    spark_entry.SUBMIT,
+    spark_entry.SPARK_SQL,
 )
 
 

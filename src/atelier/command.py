@@ -3,6 +3,7 @@
 The same description makes the sub-command of `atelier` (atelier.cli) and the job's own entry point
 (`Command.main`, what jobs/<name>.py runs under spark-submit); both parse as `atelier <name>`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,11 @@ class Command:
 
     def _texts(self) -> dict[str, Any]:
         """The parser's description and example (the keywords of an ArgumentParser)."""
-        return {"description": self.help, "epilog": f"example:\n  atelier {self.name} {self.example}",
-                "formatter_class": argparse.RawDescriptionHelpFormatter}
+        return {
+            "description": self.help,
+            "epilog": f"example:\n  atelier {self.name} {self.example}",
+            "formatter_class": argparse.RawDescriptionHelpFormatter,
+        }
 
     def _fill(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         """Give `parser` the command's arguments (configuration first) and its run function as `fn`."""
@@ -48,6 +52,7 @@ class Command:
 
 def run_parsed(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     """Parse `argv` and run the chosen command through runtime.run_main (errors as one line and an exit status)."""
+
     def run(args_list: list[str] | None) -> None:
         args = parser.parse_args(args_list)
         args.fn(args)

@@ -9,6 +9,7 @@ knows whether running it again can help (docs/operations.md lists them):
 - 1, INTERNAL: a failure of the job itself (any unexpected exception, a failed training worker);
   retried, and reported with its traceback.
 """
+
 from __future__ import annotations
 
 EXIT_INTERNAL = 1

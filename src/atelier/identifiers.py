@@ -3,6 +3,7 @@
 A name is an identifier: letters, digits and `_`, not starting with a digit (no spaces, dots,
 quotes, `;`, `/` or `..`). A table name is `<database>.<table>`, two identifiers.
 """
+
 from __future__ import annotations
 
 import re

@@ -9,6 +9,7 @@ private, so this contract is atelier's own. The driver writes the file on its ow
 driver in the task's process tree (client deploy mode, how the DAGs submit) the task reads it; with
 none (no file), a failure is retried as any other.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """What every job entry point shares: common arguments, configuration, logging and the session."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,12 +14,12 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from atelier import outcome
 from atelier.config.common import DateRange
 from atelier.config.loader import load_platform, load_use_case
 from atelier.config.platform import PlatformConfig
 from atelier.config.use_case import UseCaseConfig
 from atelier.errors import AtelierError, ConfigError
-from atelier import outcome
 from atelier.spark.tables import Lake
 
 log = logging.getLogger("atelier")
@@ -60,7 +61,11 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env", help="configuration overlay: conf/<ENV>/ (default: $ATELIER_ENV)")
     parser.add_argument("--conf-dir", type=Path, help="configuration root (default: $ATELIER_CONF_DIR or ./conf)")
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
         help="override one configuration value (repeatable), e.g. --set spark.master=local[2]",
     )
 
@@ -124,8 +129,12 @@ def write_summary(path: Path | None, summary: dict) -> None:
 
 
 def add_summary_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--summary-json", type=Path, metavar="PATH",
-                        help="also write the outcome as JSON to PATH (what the Airflow DAGs read)")
+    parser.add_argument(
+        "--summary-json",
+        type=Path,
+        metavar="PATH",
+        help="also write the outcome as JSON to PATH (what the Airflow DAGs read)",
+    )
 
 
 def parse_date(text: str) -> dt.date:

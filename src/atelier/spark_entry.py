@@ -3,6 +3,7 @@
 A module of its own beside atelier.spark, not inside it: these commands start jobs through atelier.runtime,
 which itself imports atelier.spark (a package importing runtime would close a cycle).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,10 @@ JOBS_DIR = Path(__file__).resolve().parents[2] / "jobs"
 
 def cmd_tables(args: argparse.Namespace) -> None:
     with open_job(args, "tables", use_case=False) as job:
-        rows = [(t.name, str(t.version), str(t.rows), f"{t.last_write:%Y-%m-%d %H:%M:%S}", t.last_operation, t.location)
-                for t in job.lake.tables()]
+        rows = [
+            (t.name, str(t.version), str(t.rows), f"{t.last_write:%Y-%m-%d %H:%M:%S}", t.last_operation, t.location)
+            for t in job.lake.tables()
+        ]
     print(format_table(["table", "version", "rows", "last write", "operation", "location"], rows))
 
 
@@ -59,8 +62,12 @@ def cmd_submit(args: argparse.Namespace) -> None:
     job_file = JOBS_DIR / f"{args.job}.py"
     if not job_file.is_file():
         raise ConfigError(f"no job file {job_file}; jobs: {sorted(p.stem for p in JOBS_DIR.glob('*.py'))}")
-    command = [str(Path(sys.executable).parent / "spark-submit"), *submit_args(platform), str(job_file),
-               *after_separator(args.job_args)]
+    command = [
+        str(Path(sys.executable).parent / "spark-submit"),
+        *submit_args(platform),
+        str(job_file),
+        *after_separator(args.job_args),
+    ]
     log.info("running: %s", shlex.join(command))
     code = subprocess.call(command, env=submit_env(platform))
     if code:
@@ -85,8 +92,13 @@ def cmd_spark_sql(args: argparse.Namespace) -> None:
     workaround = ["--conf", "spark.databricks.delta.optimizeMetadataQuery.enabled=false"]
     env = {**submit_env(platform), "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     with secret_properties(platform) as secrets:
-        command = [str(bin_dir / "spark-sql"), *submit_args(platform), *secrets, *workaround,
-                   *after_separator(args.sql_args)]
+        command = [
+            str(bin_dir / "spark-sql"),
+            *submit_args(platform),
+            *secrets,
+            *workaround,
+            *after_separator(args.sql_args),
+        ]
         code = subprocess.call(command, env=env)
     if code:
         raise SystemExit(code)
@@ -96,15 +108,28 @@ def add_spark_sql_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sql_args", nargs=argparse.REMAINDER, help="spark-sql arguments (after --), e.g. -e QUERY")
 
 
-TABLES = Command("tables", "List every Delta table in the lake with its version, row count and last write.", "",
-                 cmd_tables)
+TABLES = Command(
+    "tables", "List every Delta table in the lake with its version, row count and last write.", "", cmd_tables
+)
 SQL = Command(
-    "sql", "Run one read-only Spark SQL statement over the catalog (a query, SHOW, DESCRIBE or EXPLAIN; anything "
+    "sql",
+    "Run one read-only Spark SQL statement over the catalog (a query, SHOW, DESCRIBE or EXPLAIN; anything "
     "that writes is refused) and print the result.",
-    "\"SELECT flight_date, count(*) FROM gold.flight_features GROUP BY 1 ORDER BY 1\"", cmd_sql, add_sql_arguments)
+    '"SELECT flight_date, count(*) FROM gold.flight_features GROUP BY 1 ORDER BY 1"',
+    cmd_sql,
+    add_sql_arguments,
+)
 SUBMIT = Command(
-    "submit", "spark-submit a job file from jobs/ with Delta's jars and the platform's Spark settings (what Airflow "
-    "runs).", "collect -- --use-case flights_delay --date 2013-01-01", cmd_submit, add_submit_arguments)
+    "submit",
+    "spark-submit a job file from jobs/ with Delta's jars and the platform's Spark settings (what Airflow runs).",
+    "collect -- --use-case flights_delay --date 2013-01-01",
+    cmd_submit,
+    add_submit_arguments,
+)
 SPARK_SQL = Command(
-    "spark-sql", "Open Spark's spark-sql shell (or run -e QUERY) on the lake's catalog.",
-    "-- -e 'SELECT flight_date, count(*) FROM gold.flight_features GROUP BY 1'", cmd_spark_sql, add_spark_sql_arguments)
+    "spark-sql",
+    "Open Spark's spark-sql shell (or run -e QUERY) on the lake's catalog.",
+    "-- -e 'SELECT flight_date, count(*) FROM gold.flight_features GROUP BY 1'",
+    cmd_spark_sql,
+    add_spark_sql_arguments,
+)

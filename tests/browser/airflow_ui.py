@@ -7,6 +7,7 @@ waits until the run USER triggered shows success or failure in the Runs tab, and
 on the way.
 Prints one JSON line: the DAG ids seen, the final state, the screenshots.
 """
+
 from __future__ import annotations
 
 import json

@@ -6,6 +6,7 @@ spark-submit of a job in the jobs environment, on a copy of the session's small 
 overlay under the test's own conf/ (what a user's `--env` does). Airflow's metadata database is
 migrated once per test process; later deployments start from a copy of it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,16 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-
-from atelier.config.platform import PlatformConfig
 from tests.conftest import CONF, REPO
 from tests.integration.conftest import ARMS_MODEL, FAST, WINDOW
+
+from atelier.config.platform import PlatformConfig
 
 AIRFLOW_PYTHON = REPO / ".venv-airflow" / "bin" / "python"
 ATELIER = str(Path(sys.executable).parent / "atelier")
 SCRIPT = str(REPO / "scripts" / "airflow.sh")
-DAILY = ["collect", "features", "validate", "in_service", "score", "matured", "reconcile", "monitor",
-         "request_retrain"]
+DAILY = ["collect", "features", "validate", "in_service", "score", "matured", "reconcile", "monitor", "request_retrain"]
 RETRAIN = ["window", "train", "trained", "promote", "notify"]
 _MIGRATED: dict[str, Path] = {}  # "airflow.db": a copy of the first database this process migrated, before any run
 
@@ -58,8 +58,12 @@ class Deployment:
     platform: PlatformConfig
 
     def environ(self) -> dict[str, str]:
-        return {**os.environ, "AIRFLOW_HOME": str(self.home), "ATELIER_PLAN": str(self.home / "plan.json"),
-                "ATELIER_PLAN_ARGS": f"--conf-dir {self.conf_dir} --env {self.env_name}"}
+        return {
+            **os.environ,
+            "AIRFLOW_HOME": str(self.home),
+            "ATELIER_PLAN": str(self.home / "plan.json"),
+            "ATELIER_PLAN_ARGS": f"--conf-dir {self.conf_dir} --env {self.env_name}",
+        }
 
     def airflow(self, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
         return subprocess.run([SCRIPT, *args], env=self.environ(), capture_output=True, text=True, timeout=timeout)
@@ -78,32 +82,41 @@ class Deployment:
             rows = db.execute(
                 "SELECT ti.task_id, ti.state, ti.try_number FROM task_instance ti JOIN dag_run r "
                 "ON r.dag_id = ti.dag_id AND r.run_id = ti.run_id WHERE ti.dag_id = ? AND date(r.logical_date) = ?",
-                (dag_id, day)).fetchall()
+                (dag_id, day),
+            ).fetchall()
         return {task: (state, tries) for task, state, tries in rows}
 
     def task_logs(self, dag_id: str, day: str, task: str) -> list[str]:
         """The task's try logs in the DAG's run for `day`, in try order (the scheduler writes one file per try)."""
         with sqlite3.connect(self.home / "airflow.db") as db:
-            (run_id,), = db.execute("SELECT run_id FROM dag_run WHERE dag_id = ? AND date(logical_date) = ?",
-                                    (dag_id, day)).fetchall()
+            ((run_id,),) = db.execute(
+                "SELECT run_id FROM dag_run WHERE dag_id = ? AND date(logical_date) = ?", (dag_id, day)
+            ).fetchall()
         folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task}"
-        return [p.read_text(errors="replace") for p in sorted(folder.glob("attempt=*.log"),
-                                                              key=lambda p: int(p.stem.split("=")[1]))]
+        return [
+            p.read_text(errors="replace")
+            for p in sorted(folder.glob("attempt=*.log"), key=lambda p: int(p.stem.split("=")[1]))
+        ]
 
     def tries(self, dag_id: str, day: str, task: str) -> list[tuple[int, str, dt.datetime, dt.datetime]]:
         """A task's tries in the DAG's run for `day`: (try number, state, start, end), the earlier ones
         from Airflow's task_instance_history, the last from task_instance."""
-        query = ("SELECT ti.try_number, ti.state, ti.start_date, ti.end_date FROM {} ti JOIN dag_run r ON "
-                 "r.dag_id = ti.dag_id AND r.run_id = ti.run_id WHERE ti.dag_id = ? AND date(r.logical_date) = ? "
-                 "AND ti.task_id = ?")
+        query = (
+            "SELECT ti.try_number, ti.state, ti.start_date, ti.end_date FROM {} ti JOIN dag_run r ON "
+            "r.dag_id = ti.dag_id AND r.run_id = ti.run_id WHERE ti.dag_id = ? AND date(r.logical_date) = ? "
+            "AND ti.task_id = ?"
+        )
         with sqlite3.connect(self.home / "airflow.db") as db:
-            rows = [row for table in ("task_instance_history", "task_instance")
-                    for row in db.execute(query.format(table), (dag_id, day, task)).fetchall()]
+            rows = [
+                row
+                for table in ("task_instance_history", "task_instance")
+                for row in db.execute(query.format(table), (dag_id, day, task)).fetchall()
+            ]
         return sorted((n, state, _utc(start), _utc(end)) for n, state, start, end in rows)
 
 
 def _utc(text: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc) if text else None
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC) if text else None
 
 
 def deploy(root: Path, lake: PlatformConfig, env_name: str, platform_extra: dict, use_case_extra: dict) -> Deployment:
@@ -113,18 +126,35 @@ def deploy(root: Path, lake: PlatformConfig, env_name: str, platform_extra: dict
         shutil.copytree(CONF, conf_dir)
     overlay = conf_dir / env_name
     (overlay / "use_cases").mkdir(parents=True, exist_ok=True)
-    platform = lake.model_copy(update={"metastore_dir": str(root / "metastore"), "cache_dir": str(root / "cache"),
-                                       "reports_dir": str(root / "reports")})
-    settings = {"lake_root": platform.lake_root, "metastore_dir": platform.metastore_dir,
-                "cache_dir": platform.cache_dir, "reports_dir": platform.reports_dir,
-                "mlflow": {"tracking_uri": platform.mlflow.tracking_uri, "artifact_root": str(root / "artifacts")},
-                "spark": {"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "1g"},
-                "orchestration": {"catchup": False, "retries": 0}}
+    platform = lake.model_copy(
+        update={
+            "metastore_dir": str(root / "metastore"),
+            "cache_dir": str(root / "cache"),
+            "reports_dir": str(root / "reports"),
+        }
+    )
+    settings = {
+        "lake_root": platform.lake_root,
+        "metastore_dir": platform.metastore_dir,
+        "cache_dir": platform.cache_dir,
+        "reports_dir": platform.reports_dir,
+        "mlflow": {"tracking_uri": platform.mlflow.tracking_uri, "artifact_root": str(root / "artifacts")},
+        "spark": {"master": "local[2]", "shuffle_partitions": 2, "driver_memory": "1g"},
+        "orchestration": {"catchup": False, "retries": 0},
+    }
     (overlay / "platform.yaml").write_text(yaml.safe_dump(_deep_merge(settings, platform_extra)))
-    use_case = _overlay([*WINDOW, *FAST, ARMS_MODEL, "scoring.start=2013-07-04", "training.backend=local",
-                         "promotion.margins={auc: 0.5}",  # no candidate clears it: the retrain DAG's gate refuses
-                         "scoring.arms=[{name: champion, role: champion, alias: champion},"
-                         " {name: challenger, role: challenger, alias: challenger, share: 0.2}]"])
+    use_case = _overlay(
+        [
+            *WINDOW,
+            *FAST,
+            ARMS_MODEL,
+            "scoring.start=2013-07-04",
+            "training.backend=local",
+            "promotion.margins={auc: 0.5}",  # no candidate clears it: the retrain DAG's gate refuses
+            "scoring.arms=[{name: champion, role: champion, alias: champion},"
+            " {name: challenger, role: challenger, alias: challenger, share: 0.2}]",
+        ]
+    )
     (overlay / "use_cases" / "flights_delay.yaml").write_text(yaml.safe_dump(_deep_merge(use_case, use_case_extra)))
     deployment = Deployment(root, root / f"airflow-{env_name}", conf_dir, env_name, platform)
     migrated = _MIGRATED.get("airflow.db")
@@ -149,8 +179,12 @@ def copy_of_training_lake(root: Path, training_lake: PlatformConfig) -> Platform
     shutil.copytree(training_lake.lake_root, root / "lake")
     tracking = Path(training_lake.mlflow.tracking_uri.removeprefix("sqlite:///"))
     shutil.copy(tracking, root / "mlflow.db")
-    return training_lake.model_copy(update={"lake_root": str(root / "lake"), "mlflow": training_lake.mlflow.model_copy(
-        update={"tracking_uri": f"sqlite:///{root / 'mlflow.db'}"})})
+    return training_lake.model_copy(
+        update={
+            "lake_root": str(root / "lake"),
+            "mlflow": training_lake.mlflow.model_copy(update={"tracking_uri": f"sqlite:///{root / 'mlflow.db'}"}),
+        }
+    )
 
 
 def wait_until(ready: Callable[[], bool], timeout_s: float, what: str) -> None:

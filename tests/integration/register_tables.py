@@ -6,6 +6,7 @@
 Each process starts its session, then marks itself ready in BARRIER_DIR and waits until PROCESSES
 processes are ready: all of them register at once, however long each took to start.
 """
+
 from __future__ import annotations
 
 import os

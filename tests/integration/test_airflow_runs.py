@@ -4,6 +4,7 @@ the task log (`airflow dags test`), and the retrain DAG trains and treats a refu
 outcome. A daily run end to end on the real data, with the scheduler: test_airflow_ui.py.
 Deployments: tests/integration/airflow_deployment.py.
 """
+
 from __future__ import annotations
 
 import csv
@@ -12,11 +13,18 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tests.conftest import CONF, REPO
+from tests.integration.airflow_deployment import (
+    AIRFLOW_PYTHON,
+    DAILY,
+    RETRAIN,
+    Deployment,
+    copy_of_training_lake,
+    deploy,
+)
 
 from atelier.collect.sources import package_file
 from atelier.config.platform import PlatformConfig
-from tests.conftest import CONF, REPO
-from tests.integration.airflow_deployment import AIRFLOW_PYTHON, DAILY, RETRAIN, Deployment, copy_of_training_lake, deploy
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 GATE_DAY = "2013-07-07"
@@ -24,8 +32,9 @@ RETRAIN_DAY = "2013-07-07"  # the window ends 2 days (maturity) before: July 5, 
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory, training_lake: PlatformConfig,
-               arms: dict[str, str]) -> Deployment:
+def deployment(
+    tmp_path_factory: pytest.TempPathFactory, training_lake: PlatformConfig, arms: dict[str, str]
+) -> Deployment:
     """Airflow on a copy of the training lake."""
     root = tmp_path_factory.mktemp("airflow")
     return deploy(root, copy_of_training_lake(root, training_lake), "airflowtest", {}, {})
@@ -51,8 +60,9 @@ print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "
                   "dags": dags, "heavy": heavy}))
 """
     env = deployment.environ() | {"AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
-    done = subprocess.run([str(AIRFLOW_PYTHON), "-c", probe, str(REPO / "dags")], env=env, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [str(AIRFLOW_PYTHON), "-c", probe, str(REPO / "dags")], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found["errors"] == {}
@@ -68,7 +78,8 @@ print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "
         assert dag["max_active_runs"] == 1 and dag["timeouts"] == ["1:00:00"]
         # Spark jobs share the one-slot pool; the small Python steps do not wait for it.
         assert {t: p for t, p in dag["pools"].items() if t in spark_jobs} == dict.fromkeys(
-            spark_jobs & set(dag["pools"]), "atelier_spark")
+            spark_jobs & set(dag["pools"]), "atelier_spark"
+        )
         assert all(p == "default_pool" for t, p in dag["pools"].items() if t not in spark_jobs)
     assert daily["retries"] == [0]  # the test overlay's orchestration.retries
 
@@ -88,8 +99,13 @@ def _duplicated_weather(day: str, out: Path) -> Path:
 
 def test_a_failed_gate_fails_the_run_unretried_with_its_message(deployment: Deployment) -> None:
     weather = _duplicated_weather(GATE_DAY, deployment.root / "weather_twice.csv")
-    bad = deploy(deployment.root, deployment.platform, "badgate", {"orchestration": {"retries": 2}},
-                 {"sources": {"weather": {"format": "csv", "path": str(weather), "package": None}}})
+    bad = deploy(
+        deployment.root,
+        deployment.platform,
+        "badgate",
+        {"orchestration": {"retries": 2}},
+        {"sources": {"weather": {"format": "csv", "path": str(weather), "package": None}}},
+    )
     done = bad.airflow("cli", "dags", "test", "flights_delay_daily", GATE_DAY)
     states = bad.task_states("flights_delay_daily", GATE_DAY)
     output = done.stdout + done.stderr
@@ -101,7 +117,8 @@ def test_a_failed_gate_fails_the_run_unretried_with_its_message(deployment: Depl
 
 
 def test_the_retrain_dag_trains_and_a_refused_promotion_is_an_outcome_not_a_failure(
-        deployment: Deployment, arms: dict[str, str]) -> None:
+    deployment: Deployment, arms: dict[str, str]
+) -> None:
     done = deployment.airflow("cli", "dags", "test", "flights_delay_retrain", RETRAIN_DAY)
     states = deployment.task_states("flights_delay_retrain", RETRAIN_DAY)
     assert states == {t: ("success", 1) for t in RETRAIN}, done.stdout[-6000:] + done.stderr[-3000:]

@@ -1,5 +1,6 @@
 """Bad input gets a clear error naming the source, file and column, and nothing is written; or, for
 rows that do not parse, a quarantine that says why, with the rest collected."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
+from tests.conftest import CONF
+from tests.integration.conftest import flights_alone
 
 from atelier.collect.ingest import collect
 from atelier.config.loader import load_use_case
@@ -17,8 +20,6 @@ from atelier.errors import SourceError, TableError
 from atelier.features.build import run_features
 from atelier.spark.tables import Lake
 from atelier.validation.operations import release
-from tests.conftest import CONF
-from tests.integration.conftest import flights_alone
 
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
 DAY = dt.date(2013, 1, 1)
@@ -49,7 +50,10 @@ def assert_nothing_written(lake: PlatformConfig) -> None:
 @pytest.mark.parametrize(
     ("case", "expected"),
     [
-        ("flights_missing_column.csv", r"source 'flights' \(.*flights_missing_column\.csv\): configured column\(s\) \['carrier'\] not found"),
+        (
+            "flights_missing_column.csv",
+            r"source 'flights' \(.*flights_missing_column\.csv\): configured column\(s\) \['carrier'\] not found",
+        ),
         ("flights_corrupt.csv.zip", r"source 'flights': cannot read zip file .*flights_corrupt\.csv\.zip"),
         ("does_not_exist.csv", r"source 'flights': file .*does_not_exist\.csv does not exist"),
         ("flights_empty.csv", r"source 'flights': file .*flights_empty\.csv is empty \(0 bytes\)"),
@@ -61,20 +65,34 @@ def test_bad_source_files(spark: SparkSession, empty_lake: PlatformConfig, case:
     assert_nothing_written(empty_lake)
 
 
-@pytest.mark.parametrize(("case", "expected"), [
-    ("flights_wrong_type.csv", r"source 'flights' \(.*flights_wrong_type\.csv\): column 'distance' has 1 value\(s\) "
-                               r"that are not double such as 'far'"),
-    ("flights_latin1.csv", r"source 'flights': file .*flights_latin1\.csv, line 4, does not decode as utf-8 "
-                           r"\('utf-8' codec can't decode byte 0xc9 .*\); 1 such line\(s\)"),
-])
-def test_refuse_names_the_value_or_the_line(spark: SparkSession, empty_lake: PlatformConfig, case: str, expected: str) -> None:
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        (
+            "flights_wrong_type.csv",
+            r"source 'flights' \(.*flights_wrong_type\.csv\): column 'distance' has 1 value\(s\) "
+            r"that are not double such as 'far'",
+        ),
+        (
+            "flights_latin1.csv",
+            r"source 'flights': file .*flights_latin1\.csv, line 4, does not decode as utf-8 "
+            r"\('utf-8' codec can't decode byte 0xc9 .*\); 1 such line\(s\)",
+        ),
+    ],
+)
+def test_refuse_names_the_value_or_the_line(
+    spark: SparkSession, empty_lake: PlatformConfig, case: str, expected: str
+) -> None:
     with pytest.raises(SourceError, match=expected):
-        collect(Lake(spark, empty_lake),
-                flights_from(BAD / case, "csv", "sources.flights.on_parse_error=refuse"), DAY, DAY)
+        collect(
+            Lake(spark, empty_lake), flights_from(BAD / case, "csv", "sources.flights.on_parse_error=refuse"), DAY, DAY
+        )
     assert_nothing_written(empty_lake)
 
 
-def test_a_value_that_does_not_parse_is_quarantined_with_its_reason(spark: SparkSession, empty_lake: PlatformConfig) -> None:
+def test_a_value_that_does_not_parse_is_quarantined_with_its_reason(
+    spark: SparkSession, empty_lake: PlatformConfig
+) -> None:
     use_case = flights_from(BAD / "flights_wrong_type.csv", "csv", "sources.flights.max_bad_share=0.5")
     report = collect(Lake(spark, empty_lake), use_case, DAY, DAY)
     [(day, reasons, row)] = quarantined(spark, empty_lake)
@@ -89,51 +107,74 @@ def test_a_value_that_does_not_parse_is_quarantined_with_its_reason(spark: Spark
 
 
 def test_above_max_bad_share_nothing_is_written(spark: SparkSession, empty_lake: PlatformConfig) -> None:
-    with pytest.raises(SourceError, match=r"source 'flights' \(.*flights_mostly_bad\.csv\): 2 of the 3 row\(s\) of "
-                       r"2013-01-01\.\.2013-01-01 do not parse \(66\.7%, above max_bad_share 0\.5\): values that are "
-                       r"not of their column's type \{'dep_time': 1, 'distance': 1\}, lines that do not decode as utf-8: 0"):
-        collect(Lake(spark, empty_lake),
-                flights_from(BAD / "flights_mostly_bad.csv", "csv", "sources.flights.max_bad_share=0.5"),
-                DAY, DAY)
+    with pytest.raises(
+        SourceError,
+        match=r"source 'flights' \(.*flights_mostly_bad\.csv\): 2 of the 3 row\(s\) of "
+        r"2013-01-01\.\.2013-01-01 do not parse \(66\.7%, above max_bad_share 0\.5\): values that are "
+        r"not of their column's type \{'dep_time': 1, 'distance': 1\}, lines that do not decode as utf-8: 0",
+    ):
+        collect(
+            Lake(spark, empty_lake),
+            flights_from(BAD / "flights_mostly_bad.csv", "csv", "sources.flights.max_bad_share=0.5"),
+            DAY,
+            DAY,
+        )
     assert_nothing_written(empty_lake)
 
 
 def test_latin1_is_read_in_its_encoding_and_quarantined_as_bytes_in_another(
     spark: SparkSession, empty_lake: PlatformConfig
 ) -> None:
-    collect(Lake(spark, empty_lake),
-            flights_from(BAD / "flights_latin1.csv", "csv", "sources.flights.max_bad_share=0.5"), DAY, DAY)
+    collect(
+        Lake(spark, empty_lake),
+        flights_from(BAD / "flights_latin1.csv", "csv", "sources.flights.max_bad_share=0.5"),
+        DAY,
+        DAY,
+    )
     [(day, reasons, row)] = quarantined(spark, empty_lake)
     assert day == DAY and reasons[0].startswith("unparsed: line 4: 'utf-8' codec can't decode byte 0xc9")
     assert bytes.fromhex(row["hex"]).decode("latin-1").split(",")[13] == "MÉX" and row["line"] == 4
     assert bronze(spark, empty_lake).count() == 2
     # Collected again in its encoding: the line is read, and the date's quarantine is replaced (emptied).
-    collect(Lake(spark, empty_lake),
-            flights_from(BAD / "flights_latin1.csv", "csv", "sources.flights.encoding=latin-1"), DAY, DAY)
+    collect(
+        Lake(spark, empty_lake),
+        flights_from(BAD / "flights_latin1.csv", "csv", "sources.flights.encoding=latin-1"),
+        DAY,
+        DAY,
+    )
     assert [r["dest"] for r in bronze(spark, empty_lake).filter(F.col("flight") == 1141).collect()] == ["MÉX"]
     assert quarantined(spark, empty_lake) == []
 
 
 def test_unreadable_parquet_names_the_source(spark: SparkSession, empty_lake: PlatformConfig) -> None:
-    with pytest.raises(SourceError, match=r"source .flights.: cannot read .*flights_wrong_type\.csv.*is not a Parquet file"):
+    with pytest.raises(
+        SourceError, match=r"source .flights.: cannot read .*flights_wrong_type\.csv.*is not a Parquet file"
+    ):
         collect(Lake(spark, empty_lake), flights_from(BAD / "flights_wrong_type.csv", "parquet"), DAY, DAY)
     assert_nothing_written(empty_lake)
 
 
 def test_date_outside_the_data(spark: SparkSession, empty_lake: PlatformConfig) -> None:
     use_case = load_use_case("flights_delay", CONF)
-    with pytest.raises(SourceError, match=r"source 'flights' .* no rows for 1 of the requested date\(s\), first "
-                                          r"2014-01-05; its data covers 2013-01-01\.\.2013-12-31"):
+    with pytest.raises(
+        SourceError,
+        match=r"source 'flights' .* no rows for 1 of the requested date\(s\), first "
+        r"2014-01-05; its data covers 2013-01-01\.\.2013-12-31",
+    ):
         collect(Lake(spark, empty_lake), use_case, dt.date(2014, 1, 5), dt.date(2014, 1, 5))
     assert_nothing_written(empty_lake)
 
 
 def test_an_empty_day_inside_a_range(spark: SparkSession, empty_lake: PlatformConfig) -> None:
     """The file holds flights of Jan 1 only: asking for Jan 1..2 names the empty day and writes nothing."""
-    with pytest.raises(SourceError, match=r"no rows for 1 of the requested date\(s\), first 2013-01-02; "
-                                          r"its data covers 2013-01-01\.\.2013-01-01"):
-        collect(Lake(spark, empty_lake),
-                flights_from(BAD / "flights_absurd_values.csv"), DAY, DAY + dt.timedelta(days=1))
+    with pytest.raises(
+        SourceError,
+        match=r"no rows for 1 of the requested date\(s\), first 2013-01-02; "
+        r"its data covers 2013-01-01\.\.2013-01-01",
+    ):
+        collect(
+            Lake(spark, empty_lake), flights_from(BAD / "flights_absurd_values.csv"), DAY, DAY + dt.timedelta(days=1)
+        )
     assert_nothing_written(empty_lake)
 
 

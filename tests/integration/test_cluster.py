@@ -5,6 +5,7 @@ subprocesses with `--env standalone`, on their own lake, catalog and MLflow stor
 keeps its local session). The feature table must equal the local-mode one for the same days, and
 every row must be scored by a model that beats chance.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,19 +21,26 @@ import numpy as np
 import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
+from tests.conftest import REPO, free_port, rooted_platform, run_atelier, settings_of
+from tests.integration.conftest import FAST, START
 
 from atelier.config.platform import PlatformConfig
 from atelier.model.metrics import binary_metrics
 from atelier.spark.tables import Lake
-from tests.conftest import REPO, free_port, rooted_platform, run_atelier, settings_of
-from tests.integration.conftest import FAST, START
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
-LAST = START + dt.timedelta(days=6)                      # June 20-26: collect, features, score
+LAST = START + dt.timedelta(days=6)  # June 20-26: collect, features, score
 HELD_OUT = (START + dt.timedelta(days=4), START + dt.timedelta(days=5))  # validation and test days
 # Train June 20-23, validate June 24, test June 25 (its outcomes arrive with June 26's collect).
-TRAINING = ["training.window.start=2013-06-20", "training.window.end=2013-06-25", "training.split.validation_days=1",
-            "training.split.test_days=1", "training.backend=horovod", "training.num_proc=2", *FAST]
+TRAINING = [
+    "training.window.start=2013-06-20",
+    "training.window.end=2013-06-25",
+    "training.split.validation_days=1",
+    "training.split.test_days=1",
+    "training.backend=horovod",
+    "training.num_proc=2",
+    *FAST,
+]
 
 
 @dataclass(frozen=True)
@@ -67,8 +75,13 @@ class Cluster:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("cluster")
     port, ui_port = free_port(), free_port()
-    env = {**os.environ, "ATELIER_CLUSTER_DIR": str(root / "cluster"), "ATELIER_CLUSTER_PORT": str(port),
-           "ATELIER_CLUSTER_UI_PORT": str(ui_port), "ATELIER_CLUSTER_WORKER_UI_PORT": "0"}
+    env = {
+        **os.environ,
+        "ATELIER_CLUSTER_DIR": str(root / "cluster"),
+        "ATELIER_CLUSTER_PORT": str(port),
+        "ATELIER_CLUSTER_UI_PORT": str(ui_port),
+        "ATELIER_CLUSTER_WORKER_UI_PORT": "0",
+    }
     script = [str(REPO / "scripts" / "cluster.sh")]
     try:
         subprocess.run([*script, "up"], env=env, check=True, timeout=180)
@@ -83,15 +96,26 @@ def pipeline(cluster: Cluster) -> str:
     days = ["--start", str(START), "--end", str(LAST)]
     cluster.run("collect", "--use-case", "flights_delay", *days, *cluster.settings())
     cluster.run("features", "--use-case", "flights_delay", *days, *cluster.settings())
-    trained = cluster.run("train", "--use-case", "flights_delay", *cluster.settings(),
-                          *(f"--set={s}" for s in TRAINING))
+    trained = cluster.run(
+        "train", "--use-case", "flights_delay", *cluster.settings(), *(f"--set={s}" for s in TRAINING)
+    )
     version = next(line.rsplit(" ", 1)[1] for line in trained.splitlines() if line.startswith("run "))
     test_auc = float(next(w for w in trained.split() if w.startswith("test_auc=")).split("=")[1])
     assert test_auc > 0.5, trained[-2000:]
     arms = f"--set=scoring.arms=[{{name: champion, role: champion, version: '{version}'}}]"
     # Scoring goes through spark-submit (jobs/score.py), as Airflow starts the jobs.
-    cluster.run("submit", *cluster.settings(), "score", "--", "--use-case", "flights_delay", *days,
-                *cluster.settings(), arms, "--set=scoring.prediction_log_percent=0")
+    cluster.run(
+        "submit",
+        *cluster.settings(),
+        "score",
+        "--",
+        "--use-case",
+        "flights_delay",
+        *days,
+        *cluster.settings(),
+        arms,
+        "--set=scoring.prediction_log_percent=0",
+    )
     return version
 
 
@@ -104,8 +128,9 @@ def test_the_jobs_ran_on_the_cluster_and_training_used_both_workers(cluster: Clu
     assert all((cluster.root / "cluster" / f"worker-{i}" / train_app).is_dir() for i in (1, 2))
 
 
-def test_the_cluster_features_equal_the_local_ones(spark: SparkSession, training_lake: PlatformConfig,
-                                                   cluster: Cluster, pipeline: str) -> None:
+def test_the_cluster_features_equal_the_local_ones(
+    spark: SparkSession, training_lake: PlatformConfig, cluster: Cluster, pipeline: str
+) -> None:
     days = F.col("flight_date").between(START, LAST)
     local = Lake(spark, training_lake).read("gold.flight_features").filter(days)
     remote = Lake(spark, cluster.platform()).read("gold.flight_features")
@@ -113,8 +138,7 @@ def test_the_cluster_features_equal_the_local_ones(spark: SparkSession, training
     assert remote.exceptAll(local).count() == 0 and local.exceptAll(remote).count() == 0
 
 
-def test_every_row_is_scored_by_a_model_that_beats_chance(spark: SparkSession, cluster: Cluster,
-                                                          pipeline: str) -> None:
+def test_every_row_is_scored_by_a_model_that_beats_chance(spark: SparkSession, cluster: Cluster, pipeline: str) -> None:
     lake = cluster.platform()
     features = Lake(spark, lake).read("gold.flight_features")
     predictions = Lake(spark, lake).read("ml.predictions")
@@ -126,8 +150,12 @@ def test_every_row_is_scored_by_a_model_that_beats_chance(spark: SparkSession, c
 
     # On the days the model did not train on, the served scores rank late flights above the others.
     outcomes = Lake(spark, lake).read("ml.outcomes").filter(F.col("flight_date").between(*HELD_OUT))
-    labeled = (predictions.join(outcomes, "flight_id").where("arr_delay IS NOT NULL")
-               .select("score", (F.col("arr_delay") >= 15).cast("int").alias("label")).toPandas())
+    labeled = (
+        predictions.join(outcomes, "flight_id")
+        .where("arr_delay IS NOT NULL")
+        .select("score", (F.col("arr_delay") >= 15).cast("int").alias("label"))
+        .toPandas()
+    )
     assert len(labeled) > 1000
     auc = binary_metrics(labeled["label"].to_numpy(), labeled["score"].to_numpy(np.float64), 0.5)["auc"]
     assert auc > 0.5, auc

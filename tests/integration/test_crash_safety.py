@@ -18,6 +18,7 @@ every table the job writes:
 A kill is counted mid-write when it left files of a write that never committed (data files no
 commit references, or a commit's temporary file). The figures are printed.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,11 +36,11 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from tests.conftest import REPO, rooted_platform, settings_of
+from tests.integration.conftest import START
 
 from atelier.config.platform import MlflowConfig, PlatformConfig
 from atelier.spark import tables
-from tests.conftest import REPO, rooted_platform, settings_of
-from tests.integration.conftest import START
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 ATELIER = str(Path(sys.executable).parent / "atelier")
@@ -66,19 +67,34 @@ class Job:
     logs: tuple[str, ...] = ()
 
 
-FEATURES = Job(("features", "--use-case", "flights_delay", "--date", str(DAY)),
-               {"silver.flights": (), "gold.flight_features": (),
-                "quarantine.silver_flights": ("run_id", "quarantined_at"),
-                "quarantine.gold_flight_features": ("run_id", "quarantined_at")},
-               ("silver.flights", "gold.flight_features", VALIDATION_LOG), (VALIDATION_LOG,))
+FEATURES = Job(
+    ("features", "--use-case", "flights_delay", "--date", str(DAY)),
+    {
+        "silver.flights": (),
+        "gold.flight_features": (),
+        "quarantine.silver_flights": ("run_id", "quarantined_at"),
+        "quarantine.gold_flight_features": ("run_id", "quarantined_at"),
+    },
+    ("silver.flights", "gold.flight_features", VALIDATION_LOG),
+    (VALIDATION_LOG,),
+)
 
 
 def score_job(version: str) -> Job:
-    return Job(("score", "--use-case", "flights_delay", "--date", str(DAY), f"--set=training.registered_model={MODEL}",
-                f"--set=scoring.arms=[{{name: champion, role: champion, version: '{version}'}}]",
-                "--set=scoring.prediction_log_percent=10"),
-               {"ml.predictions": ("scoring_run_id", "scored_at"), "ml.prediction_log": ("scoring_run_id",)},
-               ("cache", "ml.predictions", "ml.prediction_log"))
+    return Job(
+        (
+            "score",
+            "--use-case",
+            "flights_delay",
+            "--date",
+            str(DAY),
+            f"--set=training.registered_model={MODEL}",
+            f"--set=scoring.arms=[{{name: champion, role: champion, version: '{version}'}}]",
+            "--set=scoring.prediction_log_percent=10",
+        ),
+        {"ml.predictions": ("scoring_run_id", "scored_at"), "ml.prediction_log": ("scoring_run_id",)},
+        ("cache", "ml.predictions", "ml.prediction_log"),
+    )
 
 
 @dataclass(frozen=True)
@@ -93,7 +109,11 @@ class Lake:
         return settings_of(self.platform(), master="local[2]")
 
     def folder(self, aim: str) -> Path:
-        return Path(self.platform().cache_dir) / "models" if aim == "cache" else Path(self.platform().lake_root, *aim.split("."))
+        return (
+            Path(self.platform().cache_dir) / "models"
+            if aim == "cache"
+            else Path(self.platform().lake_root, *aim.split("."))
+        )
 
     def derby_lock(self) -> Path:
         return self.root / "metastore" / "metastore_db" / "db.lck"
@@ -119,12 +139,14 @@ class Figures:
 
     def line(self) -> str:
         kills = [r for r in self.runs if r.killed]
-        return (f"{self.job}: clean run {self.clean_seconds:.0f}s; {len(kills)} kills "
-                f"({sum(r.aim is not None for r in kills)} aimed at a write), "
-                f"{sum(r.uncommitted > 0 for r in kills)} mid-write, "
-                f"{sum(r.commits > 0 for r in kills)} after committing a version, "
-                f"{sum(r.stale_lock for r in self.runs)} starts on a stale Derby lock; "
-                f"{sum(not r.killed for r in self.runs)} runs to the end, all exit 0")
+        return (
+            f"{self.job}: clean run {self.clean_seconds:.0f}s; {len(kills)} kills "
+            f"({sum(r.aim is not None for r in kills)} aimed at a write), "
+            f"{sum(r.uncommitted > 0 for r in kills)} mid-write, "
+            f"{sum(r.commits > 0 for r in kills)} after committing a version, "
+            f"{sum(r.stale_lock for r in self.runs)} starts on a stale Derby lock; "
+            f"{sum(not r.killed for r in self.runs)} runs to the end, all exit 0"
+        )
 
 
 def data_files(folder: Path) -> set[str]:
@@ -175,8 +197,14 @@ def empty(path: Path) -> bool:
 def start(lake: Lake, job: Job, log: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with log.open("w") as out:
-        return subprocess.Popen([ATELIER, *job.args, *lake.settings()], cwd=REPO, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [ATELIER, *job.args, *lake.settings()],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def run(lake: Lake, job: Job, plan: Run, rng: random.Random, n: int) -> Run:
@@ -232,15 +260,18 @@ def crash_and_rerun(reference: Lake, lake: Lake, job: Job) -> Figures:
     print(f"\n{figures.line()} ({time.monotonic() - began:.0f}s in all)")
     for n, r in enumerate(figures.runs, start=1):
         how = f"killed at {r.seconds:5.1f}s" if r.killed else f"ran to the end in {r.seconds:.1f}s"
-        print(f"  run {n:2d}: {how}{f' (aimed at {r.aim})' if r.aim else ''}: {r.commits} new version(s), "
-              f"{r.uncommitted} uncommitted file(s){', stale Derby lock at start' if r.stale_lock else ''}")
+        print(
+            f"  run {n:2d}: {how}{f' (aimed at {r.aim})' if r.aim else ''}: {r.commits} new version(s), "
+            f"{r.uncommitted} uncommitted file(s){', stale Derby lock at start' if r.stale_lock else ''}"
+        )
     return figures
 
 
 def fingerprint(frame: DataFrame) -> tuple[int, int]:
     """Row count and an order-free hash of the rows: equal multisets of rows give equal fingerprints."""
-    row = frame.select(F.count(F.lit(1)).alias("n"),
-                       F.sum(F.xxhash64(*frame.columns).cast("decimal(38,0)")).alias("h")).first()
+    row = frame.select(
+        F.count(F.lit(1)).alias("n"), F.sum(F.xxhash64(*frame.columns).cast("decimal(38,0)")).alias("h")
+    ).first()
     return int(row["n"]), int(row["h"] or 0)
 
 
@@ -291,8 +322,7 @@ def lakes(root: Path, mlflow: MlflowConfig, inputs: Path, tables_: tuple[str, ..
     return pair
 
 
-def test_the_features_job_survives_kill_9(spark: SparkSession, training_lake: PlatformConfig,
-                                          tmp_path: Path) -> None:
+def test_the_features_job_survives_kill_9(spark: SparkSession, training_lake: PlatformConfig, tmp_path: Path) -> None:
     inputs = Path(training_lake.lake_root)
     bronze = tuple(f"bronze.{p.name}" for p in (inputs / "bronze").iterdir())
     reference, lake = lakes(tmp_path, training_lake.mlflow, inputs, bronze)
@@ -303,8 +333,9 @@ def test_the_features_job_survives_kill_9(spark: SparkSession, training_lake: Pl
     assert sum(r.killed for r in figures.runs) >= KILLS and any(r.uncommitted for r in figures.runs)
 
 
-def test_the_score_job_survives_kill_9(spark: SparkSession, training_lake: PlatformConfig, arms: dict[str, str],
-                                       tmp_path: Path) -> None:
+def test_the_score_job_survives_kill_9(
+    spark: SparkSession, training_lake: PlatformConfig, arms: dict[str, str], tmp_path: Path
+) -> None:
     job = score_job(arms["champion"])
     inputs = ("gold.flight_features",)
     reference, lake = lakes(tmp_path, training_lake.mlflow, Path(training_lake.lake_root), inputs)

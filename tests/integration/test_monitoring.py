@@ -1,4 +1,5 @@
 """Reconciliation, live metrics, drift, alerts, the A/B read-out and the monitoring report, on real scored days."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,6 +13,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from sklearn.metrics import roc_auc_score
+from tests.integration.conftest import scoring_use_case
 
 from atelier.config.platform import PlatformConfig
 from atelier.config.use_case import UseCaseConfig
@@ -24,7 +26,6 @@ from atelier.monitoring.report import write_report
 from atelier.scoring.batch import score_dates
 from atelier.spark.tables import Lake
 from atelier.tracking import registry, store
-from tests.integration.conftest import scoring_use_case
 
 pytestmark = pytest.mark.integration
 FIRST, LAST = dt.date(2013, 7, 3), dt.date(2013, 7, 5)  # the models' test days; outcomes arrive a day later
@@ -39,16 +40,20 @@ def scored(spark: SparkSession, training_lake: PlatformConfig, arms: dict[str, s
 
 
 def _live(spark, lake, uc, day, arm="champion", population="all"):
-    return (Lake(spark, lake).read(uc.monitoring.live_metrics_table)
-            .filter((F.col("score_date") == day) & (F.col("arm") == arm) & (F.col("population") == population))
-            .collect())
+    return (
+        Lake(spark, lake)
+        .read(uc.monitoring.live_metrics_table)
+        .filter((F.col("score_date") == day) & (F.col("arm") == arm) & (F.col("population") == population))
+        .collect()
+    )
 
 
 def test_live_metrics_per_date_arm_and_population_match_an_independent_computation(spark, training_lake, scored):
     lake, uc = training_lake, scored
     report = reconcile(Lake(spark, lake), uc, FIRST, LAST)
     assert {(r["score_date"], r["arm"]) for r in report.rows} == {
-        (FIRST + dt.timedelta(days=i), a) for i in range(3) for a in ("champion", "challenger", "shadow_linear")}
+        (FIRST + dt.timedelta(days=i), a) for i in range(3) for a in ("champion", "challenger", "shadow_linear")
+    }
     live = Lake(spark, lake).read(uc.monitoring.live_metrics_table)
     assert live.filter("arm = 'shadow_linear' AND population = 'served'").count() == 0  # shadows never serve
     served = live.filter(f"score_date = DATE'{FIRST}' AND population = 'served'").collect()
@@ -56,8 +61,9 @@ def test_live_metrics_per_date_arm_and_population_match_an_independent_computati
     assert sum(r.rows_scored for r in served) == flights  # champion + challenger served rows split the day
 
     # The champion's AUC on July 3, recomputed here from the raw tables.
-    predictions = Lake(spark, lake).read("ml.predictions").filter(
-        (F.col("score_date") == FIRST) & (F.col("arm") == "champion"))
+    predictions = (
+        Lake(spark, lake).read("ml.predictions").filter((F.col("score_date") == FIRST) & (F.col("arm") == "champion"))
+    )
     outcomes = Lake(spark, lake).read("ml.outcomes").select("flight_id", "arr_delay")
     rows = predictions.join(outcomes, "flight_id").filter("arr_delay IS NOT NULL").toPandas()
     row = _live(spark, lake, uc, FIRST)[0]
@@ -83,11 +89,14 @@ def test_bad_outcomes_are_counted_and_late_outcomes_update_a_rerun(spark, traini
 
         # They arrive, with three kinds of bad rows: an entity never scored, a duplicate, one too late.
         sample = outcomes.filter(F.col("flight_date") == day).orderBy("flight_id").limit(2).collect()
-        bad = spark.createDataFrame([
-            {**sample[0].asDict(), "flight_id": "never-scored"},
-            {**sample[0].asDict(), "outcome_date": day + dt.timedelta(days=2), "arr_delay": 999.0},
-            {**sample[1].asDict(), "outcome_date": day + dt.timedelta(days=uc.monitoring.maturity_days + 3)},
-        ], outcomes.schema)
+        bad = spark.createDataFrame(
+            [
+                {**sample[0].asDict(), "flight_id": "never-scored"},
+                {**sample[0].asDict(), "outcome_date": day + dt.timedelta(days=2), "arr_delay": 999.0},
+                {**sample[1].asDict(), "outcome_date": day + dt.timedelta(days=uc.monitoring.maturity_days + 3)},
+            ],
+            outcomes.schema,
+        )
         bad.write.format("delta").mode("append").save(str(path))
         reconcile(Lake(spark, lake), uc, day, day)
         full = _live(spark, lake, uc, day)[0]
@@ -104,11 +113,15 @@ def test_a_planted_shift_is_detected_and_unshifted_days_raise_no_false_alarm(spa
     lake, uc = training_lake, scored
     reference = load_reference(uc.model_name, registry.alias_version(uc.model_name, "champion"))
     features = [f for f in uc.model_columns() if f in reference.features]
-    train = Lake(spark, lake).read(uc.tables.features).filter(
-        F.col("flight_date").between(F.lit(dt.date(2013, 6, 20)), F.lit(dt.date(2013, 6, 29))))
+    train = (
+        Lake(spark, lake)
+        .read(uc.tables.features)
+        .filter(F.col("flight_date").between(F.lit(dt.date(2013, 6, 20)), F.lit(dt.date(2013, 6, 29))))
+    )
     # Ten synthetic days drawn from the training window itself (no shift), 900 rows each.
-    days = train.sample(True, 1.0, seed=5).withColumn("day", F.date_add(F.lit(dt.date(2013, 8, 1)),
-                                                                         (F.rand(7) * 10).cast("int")))
+    days = train.sample(True, 1.0, seed=5).withColumn(
+        "day", F.date_add(F.lit(dt.date(2013, 8, 1)), (F.rand(7) * 10).cast("int"))
+    )
     unshifted = feature_drift(days, "day", reference.features, features)
     judged = [d for drifts in unshifted.values() for d in drifts]
     false_alarms = [d for d in judged if d.psi > uc.monitoring.alerts.feature_psi]
@@ -116,8 +129,12 @@ def test_a_planted_shift_is_detected_and_unshifted_days_raise_no_false_alarm(spa
     assert len(false_alarms) / len(judged) == 0, false_alarms  # the false alarm rate on unshifted days
 
     std = reference.features["wx_temp"]["std"]
-    shifted = feature_drift(days.withColumn("wx_temp", F.col("wx_temp") + 2 * std).withColumn("origin", F.lit("JFK")),
-                            "day", reference.features, features)
+    shifted = feature_drift(
+        days.withColumn("wx_temp", F.col("wx_temp") + 2 * std).withColumn("origin", F.lit("JFK")),
+        "day",
+        reference.features,
+        features,
+    )
     for drifts in shifted.values():
         by = {d.feature: d for d in drifts}
         assert by["wx_temp"].psi > 1.0 and by["wx_temp"].ks > 0.5
@@ -144,17 +161,27 @@ class _Hook(BaseHTTPRequestHandler):
 
 
 def test_a_model_scoring_noise_raises_the_live_metric_alert_requests_retraining_and_calls_the_webhook(
-        spark, training_lake, scored):
+    spark, training_lake, scored
+):
     lake = training_lake
     server = HTTPServer(("127.0.0.1", 0), _Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monitoring = scored.monitoring.model_copy(update={
-        **{t: getattr(scored.monitoring, t) + "_noise" for t in ("live_metrics_table", "drift_table", "alerts_table",
-                                                                 "retrain_requests_table")},
-        "alerts": scored.monitoring.alerts.model_copy(update={"metric_drop_days": 2}),
-        "webhook_uri": f"http://127.0.0.1:{server.server_port}/hook"})
-    uc = scored.model_copy(update={"monitoring": monitoring, "scoring": scored.scoring.model_copy(
-        update={"predictions_table": "ml.predictions_noise"})})
+    monitoring = scored.monitoring.model_copy(
+        update={
+            **{
+                t: getattr(scored.monitoring, t) + "_noise"
+                for t in ("live_metrics_table", "drift_table", "alerts_table", "retrain_requests_table")
+            },
+            "alerts": scored.monitoring.alerts.model_copy(update={"metric_drop_days": 2}),
+            "webhook_uri": f"http://127.0.0.1:{server.server_port}/hook",
+        }
+    )
+    uc = scored.model_copy(
+        update={
+            "monitoring": monitoring,
+            "scoring": scored.scoring.model_copy(update={"predictions_table": "ml.predictions_noise"}),
+        }
+    )
     real = Lake(spark, lake).read("ml.predictions").filter(F.col("score_date").between(FIRST, LAST))
     try:
         Lake(spark, lake).replace_dates(real, uc.scoring.predictions_table, "score_date", FIRST, LAST)
@@ -173,7 +200,11 @@ def test_a_model_scoring_noise_raises_the_live_metric_alert_requests_retraining_
     live = [a for a in report.alerts if a.kind == "live_metric"]
     assert [a.alert_date for a in live] == [FIRST + dt.timedelta(days=1), LAST], report.alerts
     assert live[0].subject == "champion"
-    assert "worse than its test auc" in live[0].message and live[0].threshold > 0.6 and report.retrain_dates == [a.alert_date for a in live]
+    assert (
+        "worse than its test auc" in live[0].message
+        and live[0].threshold > 0.6
+        and report.retrain_dates == [a.alert_date for a in live]
+    )
     assert report.notified is True and _Hook.received[-1]["alerts"][0]["kind"] == "live_metric"
     alerts = Lake(spark, lake).read(uc.monitoring.alerts_table)
     assert alerts.filter(F.col("alert_date") <= LAST).count() == len(again.alerts) == len(report.alerts)
@@ -188,8 +219,11 @@ def test_ab_readout_and_monitoring_report(spark, training_lake, scored):
     reconcile(Lake(spark, lake), uc, FIRST, LAST)
     report = ab_readout(Lake(spark, lake), uc, FIRST, LAST)
     pairs = {(c.arm, c.population, c.metric) for c in report.contrasts}
-    assert pairs == {(a, p, m) for a, p in (("challenger", "served"), ("challenger", "all"), ("shadow_linear", "all"))
-                     for m in uc.promotion.margins}
+    assert pairs == {
+        (a, p, m)
+        for a, p in (("challenger", "served"), ("challenger", "all"), ("shadow_linear", "all"))
+        for m in uc.promotion.margins
+    }
     for c in report.contrasts:
         assert c.ci_low <= c.gain <= c.ci_high
         assert (c.rows == c.champion_rows) == (c.population == "all")  # paired on the same rows
@@ -200,9 +234,12 @@ def test_ab_readout_and_monitoring_report(spark, training_lake, scored):
     raise_alerts(Lake(spark, lake), uc, FIRST, LAST)
     page = write_report(Lake(spark, lake), uc, FIRST, LAST)
     assert {p.name for p in page.parent.glob("*.png")} == {
-        "live_metrics.png", "label_completeness.png", "drift_heatmap.png", "score_distribution.png"}
+        "live_metrics.png",
+        "label_completeness.png",
+        "drift_heatmap.png",
+        "score_distribution.png",
+    }
     assert "Top drifting features" in page.read_text()
     champion = mlflow.MlflowClient().get_model_version(uc.model_name, registry.alias_version(uc.model_name, "champion"))
     logged = {a.path for a in mlflow.MlflowClient().list_artifacts(champion.run_id, "monitoring")}
     assert "monitoring/index.html" in logged and "monitoring/drift_heatmap.png" in logged
-

@@ -6,6 +6,7 @@ access keys; collect and features run as `atelier` subprocesses whose lake is `s
 through the catalog must equal the local-mode one for the same days, its Delta log must be objects
 in the bucket, and wrong keys must fail with the store's refusal named.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,11 +21,11 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
+from tests.conftest import ATELIER, REPO, free_port, rooted_platform, run_atelier, settings_of
+from tests.integration.conftest import START
 
 from atelier.config.platform import PlatformConfig
 from atelier.spark.tables import Lake
-from tests.conftest import ATELIER, REPO, free_port, rooted_platform, run_atelier, settings_of
-from tests.integration.conftest import START
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 LAST = START + dt.timedelta(days=1)
@@ -80,10 +81,16 @@ def fingerprint(output: str) -> tuple[int, int]:
     return int(rows), int(digest)
 
 
-def test_the_feature_table_in_the_bucket_equals_the_local_one(spark: SparkSession, training_lake: PlatformConfig,
-                                                             store: Store, features: str) -> None:
-    local = (Lake(spark, training_lake).read(FEATURES).filter(F.col("flight_date").between(START, LAST))
-             .selectExpr(f"{FINGERPRINT} AS f").first()["f"])
+def test_the_feature_table_in_the_bucket_equals_the_local_one(
+    spark: SparkSession, training_lake: PlatformConfig, store: Store, features: str
+) -> None:
+    local = (
+        Lake(spark, training_lake)
+        .read(FEATURES)
+        .filter(F.col("flight_date").between(START, LAST))
+        .selectExpr(f"{FINGERPRINT} AS f")
+        .first()["f"]
+    )
     remote = store.run("sql", f"SELECT {FINGERPRINT} AS f FROM {FEATURES}")
     assert fingerprint(remote) == fingerprint(local) and fingerprint(local)[0] > 1500
 
@@ -98,7 +105,15 @@ def test_the_tables_are_objects_in_the_bucket(store: Store, features: str) -> No
 
 def test_wrong_access_keys_are_refused_with_the_store_named(store: Store, features: str) -> None:
     wrong = store.env | {"AWS_SECRET_ACCESS_KEY": secrets.token_urlsafe(24)}  # not the key S3Proxy was given
-    done = subprocess.run([ATELIER, "sql", f"SELECT count(*) FROM {FEATURES}", *store.settings()], cwd=REPO, env=wrong,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [ATELIER, "sql", f"SELECT count(*) FROM {FEATURES}", *store.settings()],
+        cwd=REPO,
+        env=wrong,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode != 0
-    assert "s3a://atelier/lake" in done.stderr and re.search(r"403|Forbidden|AccessDenied|SignatureDoesNotMatch", done.stderr)
+    assert "s3a://atelier/lake" in done.stderr and re.search(
+        r"403|Forbidden|AccessDenied|SignatureDoesNotMatch", done.stderr
+    )

@@ -1,5 +1,6 @@
 """Spark's Python workers run atelier's daemon (spark/pyworker.py), so a task does not re-read
 pyspark.zip's directory before its first row."""
+
 from __future__ import annotations
 
 import sys
@@ -8,8 +9,10 @@ import pyarrow as pa
 import pytest
 from pyspark.sql import SparkSession
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(sys.version_info >= (3, 12), reason="Python 3.12's zip importers invalidate lazily")]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(sys.version_info >= (3, 12), reason="Python 3.12's zip importers invalidate lazily"),
+]
 
 
 def test_every_python_task_keeps_unchanged_zip_directories(spark: SparkSession) -> None:

@@ -1,4 +1,5 @@
 """`atelier sql` runs read-only statements and refuses every other, judged on Spark's parse tree."""
+
 from __future__ import annotations
 
 import re
@@ -76,8 +77,12 @@ def test_other_statements_are_refused_naming_what_they_are(spark: SparkSession, 
 
 
 def test_the_command_refuses_a_drop_and_the_table_keeps_its_rows(
-    spark: SparkSession, platform: PlatformConfig, table: str, monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str],
+    spark: SparkSession,
+    platform: PlatformConfig,
+    table: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     @contextmanager
     def this_session(*_args, **_kwargs) -> Iterator[Job]:

@@ -1,14 +1,15 @@
 """Batch scoring with a champion, a challenger on a share and a shadow, into ml.predictions."""
+
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
 from pyspark.sql import functions as F
+from tests.integration.conftest import scoring_use_case
 
 from atelier.scoring.batch import ScoringError, score_dates
 from atelier.spark.tables import Lake
-from tests.integration.conftest import scoring_use_case
 
 pytestmark = pytest.mark.integration
 DAY = dt.date(2013, 7, 3)
@@ -43,8 +44,11 @@ def test_every_arm_scores_every_row_and_one_arm_serves_each(spark, training_lake
 
 def test_a_date_without_features_is_refused_and_nothing_written(spark, training_lake, arms) -> None:
     uc = scoring_use_case(arms)
-    version = Lake(spark, training_lake).version("ml.predictions") if Lake(spark, training_lake).exists(
-        "ml.predictions") else None
+    version = (
+        Lake(spark, training_lake).version("ml.predictions")
+        if Lake(spark, training_lake).exists("ml.predictions")
+        else None
+    )
     with pytest.raises(ScoringError, match=r"has no rows for 2013-08-01: run the features job first"):
         score_dates(Lake(spark, training_lake), uc, dt.date(2013, 8, 1), dt.date(2013, 8, 1))
     if version is not None:
@@ -60,10 +64,13 @@ def test_a_renamed_feature_column_is_named_and_nothing_written(spark, training_l
 
 
 def test_an_arm_whose_alias_is_unassigned_sits_out_and_the_champion_serves(spark, training_lake, arms) -> None:
-    unassigned = ("scoring.arms=[{name: champion, role: champion, alias: champion},"
-                  " {name: challenger, role: challenger, alias: not_yet, share: 0.2}]")
-    uc = scoring_use_case(arms, unassigned, "scoring.predictions_table=ml.predictions_one_arm",
-                          "scoring.prediction_log_percent=0")
+    unassigned = (
+        "scoring.arms=[{name: champion, role: champion, alias: champion},"
+        " {name: challenger, role: challenger, alias: not_yet, share: 0.2}]"
+    )
+    uc = scoring_use_case(
+        arms, unassigned, "scoring.predictions_table=ml.predictions_one_arm", "scoring.prediction_log_percent=0"
+    )
     report = score_dates(Lake(spark, training_lake), uc, DAY, DAY)
     assert list(report.rows) == ["champion"]
     predictions = Lake(spark, training_lake).read("ml.predictions_one_arm")
@@ -80,15 +87,25 @@ def test_without_a_champion_nothing_is_scored(spark, training_lake, arms) -> Non
 def test_the_jvm_engine_scores_like_the_python_engine(spark, training_lake, arms) -> None:
     """Every arm through ONNX Runtime in the executors gives the Python workers' scores, labels and served flags,
     on rows with null numbers, null categories and categories never seen in training."""
-    odd = (Lake(spark, training_lake).read("gold.flight_features").filter(F.col("flight_date") == DAY)
-           .withColumn("carrier", F.expr("CASE pmod(hash(flight_id), 3) WHEN 0 THEN NULL WHEN 1 THEN 'ZZ' "
-                                         "ELSE carrier END"))
-           .withColumn("distance", F.expr("IF(pmod(hash(flight_id), 5) = 0, NULL, distance)")))
+    odd = (
+        Lake(spark, training_lake)
+        .read("gold.flight_features")
+        .filter(F.col("flight_date") == DAY)
+        .withColumn(
+            "carrier", F.expr("CASE pmod(hash(flight_id), 3) WHEN 0 THEN NULL WHEN 1 THEN 'ZZ' ELSE carrier END")
+        )
+        .withColumn("distance", F.expr("IF(pmod(hash(flight_id), 5) = 0, NULL, distance)"))
+    )
     Lake(spark, training_lake).replace(odd, "gold.flight_features_odd")
     scored = {}
     for engine in ("python", "jvm"):
-        uc = scoring_use_case(arms, "tables.features=gold.flight_features_odd", f"scoring.engine={engine}",
-                              f"scoring.predictions_table=ml.predictions_{engine}", "scoring.prediction_log_percent=0")
+        uc = scoring_use_case(
+            arms,
+            "tables.features=gold.flight_features_odd",
+            f"scoring.engine={engine}",
+            f"scoring.predictions_table=ml.predictions_{engine}",
+            "scoring.prediction_log_percent=0",
+        )
         report = score_dates(Lake(spark, training_lake), uc, DAY, DAY)
         assert report.rows == {"champion": odd.count(), "challenger": odd.count(), "shadow_linear": odd.count()}
         written = Lake(spark, training_lake).read(uc.scoring.predictions_table).collect()

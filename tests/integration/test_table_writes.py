@@ -2,6 +2,7 @@
 
 A job's write registers its table by name, and an entry left pointing at another lake (a shared
 catalog, a lake moved or deleted) is re-pointed at the one written."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,8 +28,9 @@ def write(spark: SparkSession, platform: PlatformConfig, tag: str) -> None:
     Lake(spark, platform).replace_dates(frame, NAME, "d", DAY, DAY)
 
 
-def test_a_write_of_many_dates_leaves_one_file_per_date(spark: SparkSession, platform: PlatformConfig,
-                                                       tmp_path: Path) -> None:
+def test_a_write_of_many_dates_leaves_one_file_per_date(
+    spark: SparkSession, platform: PlatformConfig, tmp_path: Path
+) -> None:
     lake = platform.model_copy(update={"lake_root": str(tmp_path / "lake")})
     days = [DAY + dt.timedelta(days=i) for i in range(9)]
     frame = spark.createDataFrame([(d, i, "x") for d in days for i in range(50)], "d date, id long, tag string")
@@ -40,7 +42,8 @@ def test_a_write_of_many_dates_leaves_one_file_per_date(spark: SparkSession, pla
 
 
 def test_an_entry_pointing_at_another_lake_is_re_pointed_at_the_one_written(
-        spark: SparkSession, platform: PlatformConfig, tmp_path: Path) -> None:
+    spark: SparkSession, platform: PlatformConfig, tmp_path: Path
+) -> None:
     first = platform.model_copy(update={"lake_root": str(tmp_path / "first")})
     second = platform.model_copy(update={"lake_root": str(tmp_path / "second")})
     write(spark, first, "first")
@@ -52,7 +55,8 @@ def test_an_entry_pointing_at_another_lake_is_re_pointed_at_the_one_written(
 
 
 def test_an_entry_pointing_at_a_lake_since_removed_is_re_pointed(
-        spark: SparkSession, platform: PlatformConfig, tmp_path: Path) -> None:
+    spark: SparkSession, platform: PlatformConfig, tmp_path: Path
+) -> None:
     gone = platform.model_copy(update={"lake_root": str(tmp_path / "gone")})
     here = platform.model_copy(update={"lake_root": str(tmp_path / "here")})
     write(spark, gone, "gone")
@@ -62,7 +66,8 @@ def test_an_entry_pointing_at_a_lake_since_removed_is_re_pointed(
 
 
 def test_a_write_that_changes_nothing_is_a_success_that_commits_nothing(
-        spark: SparkSession, platform: PlatformConfig, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    spark: SparkSession, platform: PlatformConfig, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """A date with no rows to add and none to remove (the first day of a range has no matured outcomes,
     a day whose rows were all quarantined): Delta makes no commit, and the job goes on."""
     lake = platform.model_copy(update={"lake_root": str(tmp_path / "lake")})
@@ -75,8 +80,9 @@ def test_a_write_that_changes_nothing_is_a_success_that_commits_nothing(
         nothing = Lake(spark, lake).replace_dates(empty, NAME, "d", DAY, DAY)
         assert (nothing.version, nothing.rows, nothing.committed) == (0, 0, False)
     assert f"nothing to write for {NAME} dates {DAY}..{DAY}" in caplog.text
-    written = Lake(spark, lake).replace_dates(spark.createDataFrame([(DAY, 1, "x"), (DAY, 2, "y")], schema),
-                                   NAME, "d", DAY, DAY)
+    written = Lake(spark, lake).replace_dates(
+        spark.createDataFrame([(DAY, 1, "x"), (DAY, 2, "y")], schema), NAME, "d", DAY, DAY
+    )
     assert (written.version, written.rows, written.committed) == (1, 2, True)
     other_day = DAY + dt.timedelta(days=1)  # nothing there, nothing to add: the rows of DAY stay
     assert not Lake(spark, lake).replace_dates(empty, NAME, "d", other_day, other_day).committed

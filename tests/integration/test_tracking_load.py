@@ -1,4 +1,5 @@
 """The embedded SQLite tracking store under load: processes that open a new store together and write at once."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -43,20 +44,23 @@ def _trial(platform_json: str, i: int) -> tuple[str, str, float]:
         now = int(time.time() * 1000)
         points = [Metric("train_loss", 1.0 / (s + 1), now, s) for s in range(POINTS)]
         for b in range(0, POINTS, 500):
-            mlflow.MlflowClient().log_batch(run.info.run_id, metrics=points[b:b + 500])
+            mlflow.MlflowClient().log_batch(run.info.run_id, metrics=points[b : b + 500])
         mlflow.log_metrics({"validation_auc": 0.5 + i / 100, "test_auc": 0.5 + i / 200})
-        info = mlflow.pyfunc.log_model(name="model", python_model=Constant(), pip_requirements=["pandas"],
-                                       registered_model_name=MODEL)
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=Constant(), pip_requirements=["pandas"], registered_model_name=MODEL
+        )
     return run.info.run_id, str(info.registered_model_version), time.time() - started
 
 
 def test_parallel_writers_on_a_new_sqlite_store_lose_nothing(tmp_path) -> None:
     """WRITERS processes open one new SQLite store together; every run, metric and version is there."""
-    platform = PlatformConfig(mlflow=MlflowConfig(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db",
-                                                  artifact_root=str(tmp_path / "artifacts")))
+    platform = PlatformConfig(
+        mlflow=MlflowConfig(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", artifact_root=str(tmp_path / "artifacts"))
+    )
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(WRITERS, mp_context=context, initializer=_wait_for_all,
-                             initargs=(context.Barrier(WRITERS),)) as pool:
+    with ProcessPoolExecutor(
+        WRITERS, mp_context=context, initializer=_wait_for_all, initargs=(context.Barrier(WRITERS),)
+    ) as pool:
         done = list(pool.map(_trial, [platform.model_dump_json()] * WRITERS, range(WRITERS)))
     store.use_platform(platform)
     client = mlflow.MlflowClient()

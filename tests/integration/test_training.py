@@ -1,4 +1,5 @@
 """Training on the real data (June 20 - July 6, 2013): backends, the MLflow record, the registry, bad input."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,20 +17,20 @@ import pytest
 from mlflow.tracking import MlflowClient
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
+from tests.conftest import CONF
+from tests.integration.conftest import FAST, WINDOW
+from tests.integration.conftest import training_use_case as use_case
 
 from atelier.config.platform import PlatformConfig
 from atelier.features.build import run_features
+from atelier.model.pyfunc import TabularModel
+from atelier.spark.tables import Lake
 from atelier.training.backends import TrainingFailed
 from atelier.training.dataset import TrainingDataError, build_training_set
 from atelier.training.experiments import list_runs, past_run, sweep
 from atelier.training.job import TrainReport, predict_batch, train
-from atelier.training.loop import WorkerSpec
 from atelier.training.loaders import Batch, Columns, read_all
-from atelier.model.pyfunc import TabularModel
-from atelier.spark.tables import Lake
-from tests.conftest import CONF
-from tests.integration.conftest import FAST, WINDOW
-from tests.integration.conftest import training_use_case as use_case
+from atelier.training.loop import WorkerSpec
 
 pytestmark = pytest.mark.integration
 
@@ -73,8 +74,9 @@ def test_horovod_with_two_processes_beats_chance_on_held_out_days(horovod_run) -
 
 
 def test_torch_distributor_with_two_processes_beats_chance(spark, lake) -> None:
-    report = train(Lake(spark, lake),
-                   use_case("training.backend=torch_distributor", "training.num_proc=2"), register=False)
+    report = train(
+        Lake(spark, lake), use_case("training.backend=torch_distributor", "training.num_proc=2"), register=False
+    )
     assert report.metrics["test_auc"] > 0.6, report.metrics
 
 
@@ -106,10 +108,20 @@ def test_the_run_holds_the_whole_training_record(horovod_run, lake) -> None:
     # metrics and charts
     for name in ("auc", "log_loss", "accuracy", "precision", "recall", "calibration_error"):
         assert f"test_{name}" in metrics and f"validation_{name}" in metrics
-    assert {"charts/roc.png", "charts/precision_recall.png", "charts/confusion_matrix.png", "charts/calibration.png",
-            "charts/training_curves.png", "charts/layer_dynamics.png", "profile/feature_histograms.png",
-            "importance/importance.png", "graph/graph.png", "graph/summary.txt",
-            "parameters/learned_parameters.pt", "parameters/summary.tsv"} <= artifacts
+    assert {
+        "charts/roc.png",
+        "charts/precision_recall.png",
+        "charts/confusion_matrix.png",
+        "charts/calibration.png",
+        "charts/training_curves.png",
+        "charts/layer_dynamics.png",
+        "profile/feature_histograms.png",
+        "importance/importance.png",
+        "graph/graph.png",
+        "graph/summary.txt",
+        "parameters/learned_parameters.pt",
+        "parameters/summary.tsv",
+    } <= artifacts
     # training dynamics as metric series
     history = client().get_metric_history(run.info.run_id, "train_loss")
     assert len(history) > 3 and history[-1].value < history[0].value
@@ -132,8 +144,7 @@ def test_registered_pyfunc_predicts_what_the_trained_network_does(spark, lake, h
     """Raw feature rows through the registry's pyfunc == their encoded shards through the trained network."""
     uc = use_case()
     ts = build_training_set(Lake(spark, lake), uc)
-    raw = (ts.raw["test"].withColumn("row_id", F.xxhash64("atelier_key")).orderBy("atelier_key").limit(500)
-           .toPandas())
+    raw = ts.raw["test"].withColumn("row_id", F.xxhash64("atelier_key")).orderBy("atelier_key").limit(500).toPandas()
     model = mlflow.pyfunc.load_model(f"models:/flights_delay/{horovod_run.model_version}")
     served = model.predict(raw[uc.model_columns()])
     assert list(served.columns) == ["score", "prediction"] and served["score"].between(0, 1).all()
@@ -145,15 +156,27 @@ def test_registered_pyfunc_predicts_what_the_trained_network_does(spark, lake, h
     position = {int(i): n for n, i in enumerate(encoded.row_id.tolist())}
     rows = [position[int(i)] for i in raw["row_id"]]
     subset = Batch(encoded.numeric[rows], encoded.categorical[rows], encoded.label[rows], encoded.row_id[rows])
-    spec = WorkerSpec(model=inner.spec, columns=Columns(ts.numeric, ts.categorical), train_files=[],
-                      validation_files=[], label_scale=inner.label_scale)
+    spec = WorkerSpec(
+        model=inner.spec,
+        columns=Columns(ts.numeric, ts.categorical),
+        train_files=[],
+        validation_files=[],
+        label_scale=inner.label_scale,
+    )
     np.testing.assert_allclose(predict_batch(inner.net, subset, spec), served["score"].to_numpy(), atol=1e-6)
 
 
 def test_regression_label_trains_the_linear_model(spark, lake) -> None:
-    uc = use_case("label.task=regression", "label.name=arr_delay_minutes", "label.expr=arr_delay",
-                  "training.backend=local", "training.model.name=linear", "training.model.params={}",
-                  "training.learning_rate=0.02", "training.epochs=4")
+    uc = use_case(
+        "label.task=regression",
+        "label.name=arr_delay_minutes",
+        "label.expr=arr_delay",
+        "training.backend=local",
+        "training.model.name=linear",
+        "training.model.params={}",
+        "training.learning_rate=0.02",
+        "training.epochs=4",
+    )
     report = train(Lake(spark, lake), uc, register=False)
     assert {"test_rmse", "test_mae", "test_r2"} <= set(report.metrics)
     assert all(np.isfinite(v) for v in report.metrics.values()), report.metrics
@@ -168,20 +191,27 @@ def test_regression_label_trains_the_linear_model(spark, lake) -> None:
 def test_from_run_reruns_the_same_data_versions_with_changes(spark, lake, horovod_run) -> None:
     past = past_run(lake, horovod_run.run_id, ["training.backend=local", "training.epochs=1"])
     assert past.use_case.training.backend == "local" and past.use_case.training.learning_rate == 0.002
-    assert past.versions == {k: int(v) for k, v in json.loads(
-        client().get_model_version("flights_delay", horovod_run.model_version).tags["data_versions"]).items()}
-    report = train(Lake(spark, lake), past.use_case, versions=past.versions, tags={"atelier.from_run": past.run_id},
-                   register=False)
+    assert past.versions == {
+        k: int(v)
+        for k, v in json.loads(
+            client().get_model_version("flights_delay", horovod_run.model_version).tags["data_versions"]
+        ).items()
+    }
+    report = train(
+        Lake(spark, lake), past.use_case, versions=past.versions, tags={"atelier.from_run": past.run_id}, register=False
+    )
     rerun = client().get_run(report.run_id)
     assert rerun.data.tags["atelier.from_run"] == horovod_run.run_id
-    assert {k: v for k, v in rerun.data.tags.items() if k.endswith(".version")} == \
-        {k: v for k, v in client().get_run(horovod_run.run_id).data.tags.items() if k.endswith(".version")}
+    assert {k: v for k, v in rerun.data.tags.items() if k.endswith(".version")} == {
+        k: v for k, v in client().get_run(horovod_run.run_id).data.tags.items() if k.endswith(".version")
+    }
 
 
 def test_sweep_runs_trials_as_children_and_names_the_best(spark, lake) -> None:
     base = [*WINDOW, *FAST, "training.backend=local", "training.epochs=1"]
-    parent, results, best = sweep(Lake(spark, lake), "flights_delay", base,
-                                  {"training.learning_rate": ["0.0003", "0.003"]}, conf_dir=CONF)
+    parent, results, best = sweep(
+        Lake(spark, lake), "flights_delay", base, {"training.learning_rate": ["0.0003", "0.003"]}, conf_dir=CONF
+    )
     children = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{parent}'")
     assert len(children) == 2 == len(results)
     assert best.metrics["validation_auc"] == max(r.metrics["validation_auc"] for _, r in results)
@@ -195,8 +225,9 @@ def test_a_sweep_with_parallel_trials_records_every_trial_in_the_sqlite_store(sp
     """Four trials at once (threads of the job) write their runs to one SQLite store: all of each run is there."""
     rates = ["0.0003", "0.001", "0.003", "0.01"]
     base = [*WINDOW, *FAST, "training.backend=local", "training.epochs=1", "training.parallel_trials=4"]
-    parent, results, best = sweep(Lake(spark, lake),
-                                  "flights_delay", base, {"training.learning_rate": rates}, conf_dir=CONF)
+    parent, results, best = sweep(
+        Lake(spark, lake), "flights_delay", base, {"training.learning_rate": rates}, conf_dir=CONF
+    )
     assert lake.mlflow.tracking_uri.startswith("sqlite:")
     runs = [client().get_run(r.run_id) for _, r in results]
     assert {r.data.tags["mlflow.parentRunId"] for r in runs} == {parent}
@@ -215,11 +246,14 @@ def test_a_sweep_with_parallel_trials_records_every_trial_in_the_sqlite_store(sp
     assert open_together >= 2
 
 
-@pytest.mark.parametrize("overrides, match", [
-    (["training.window.start=2014-01-01", "training.window.end=2014-01-31"], "no labeled rows"),
-    (["label.expr=arr_delay > 100000"], "single class"),
-    (["features.0.name=carrier_code"], r"feature columns \['carrier_code'\] are missing from gold.flight_features"),
-])
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        (["training.window.start=2014-01-01", "training.window.end=2014-01-31"], "no labeled rows"),
+        (["label.expr=arr_delay > 100000"], "single class"),
+        (["features.0.name=carrier_code"], r"feature columns \['carrier_code'\] are missing from gold.flight_features"),
+    ],
+)
 def test_unusable_training_data_is_refused_with_the_reason(spark, lake, overrides, match) -> None:
     with pytest.raises(TrainingDataError, match=match):
         build_training_set(Lake(spark, lake), use_case(*overrides))
@@ -227,8 +261,10 @@ def test_unusable_training_data_is_refused_with_the_reason(spark, lake, override
 
 def test_a_nan_loss_fails_the_run_and_marks_it_failed(spark, lake) -> None:
     with pytest.raises(TrainingFailed, match="TrainingDiverged: loss is (nan|inf)"):
-        train(Lake(spark, lake),
-              use_case("training.backend=horovod", "training.num_proc=2", "training.learning_rate=1e30"))
+        train(
+            Lake(spark, lake),
+            use_case("training.backend=horovod", "training.num_proc=2", "training.learning_rate=1e30"),
+        )
     failed = mlflow.search_runs(filter_string="attributes.status = 'FAILED'", order_by=["attributes.start_time DESC"])
     assert "TrainingDiverged" in failed.iloc[0]["tags.atelier.error"]
 
@@ -236,8 +272,9 @@ def test_a_nan_loss_fails_the_run_and_marks_it_failed(spark, lake) -> None:
 @pytest.mark.e2e
 def test_a_killed_worker_fails_the_job_with_its_error_not_a_hang(spark, lake) -> None:
     """kill -9 rank 1 mid-training: the call fails promptly and names the failure."""
-    uc = use_case("training.backend=horovod", "training.num_proc=2", "training.epochs=200",
-                  "training.start_timeout_s=30")
+    uc = use_case(
+        "training.backend=horovod", "training.num_proc=2", "training.epochs=200", "training.start_timeout_s=30"
+    )
     runs_dir = Path(lake.cache_dir).resolve() / "runs"
     before = set(runs_dir.glob("*")) if runs_dir.exists() else set()
 

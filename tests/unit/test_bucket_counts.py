@@ -1,4 +1,5 @@
 """profile.bucket_counts: every feature's bins counted in one Spark pass, equal to numpy's binning."""
+
 from __future__ import annotations
 
 import math

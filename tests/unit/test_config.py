@@ -1,14 +1,15 @@
 """Configuration: both shipped use cases load; every kind of mistake names the file and the key."""
+
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
 import pytest
+from tests.conftest import CONF
 
 from atelier.config.loader import list_use_cases, load_platform, load_use_case
 from atelier.errors import ConfigError
-from tests.conftest import CONF
 
 
 @pytest.fixture
@@ -64,15 +65,21 @@ def test_missing_use_case_file_and_missing_env_folder(conf: Path) -> None:
 
 def test_env_overlay_then_set_overrides_win(conf: Path) -> None:
     write(conf / "cluster" / "platform.yaml", "spark:\n  master: spark://127.0.0.1:7077\nlake_root: /data/lake\n")
-    platform = load_platform(conf, env="cluster", overrides=["spark.shuffle_partitions=64", "use_case.outcome_delay_days=3"])
+    platform = load_platform(
+        conf, env="cluster", overrides=["spark.shuffle_partitions=64", "use_case.outcome_delay_days=3"]
+    )
     assert platform.spark.master == "spark://127.0.0.1:7077"
     assert platform.spark.app_name == "atelier"  # deep merge keeps the base's other keys
     assert platform.spark.shuffle_partitions == 64 and platform.lake_root == "/data/lake"
     platform = load_platform(conf, overrides=["spark.extra_conf.spark.hadoop.fs.s3a.endpoint=http://127.0.0.1:9000"])
     assert platform.spark.extra_conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:9000"  # one dotted key
-    platform = load_platform(conf, overrides=["spark.extra_conf.spark.ui.killEnabled=false", "spark.extra_conf.x.cores=2"])
+    platform = load_platform(
+        conf, overrides=["spark.extra_conf.spark.ui.killEnabled=false", "spark.extra_conf.x.cores=2"]
+    )
     assert platform.spark.extra_conf == {"spark.ui.killEnabled": "false", "x.cores": "2"}  # Spark settings are text
-    uc = load_use_case("flights_delay", conf, overrides=["outcome_delay_days=3", "features.5.name=dist", "spark.master=x"])
+    uc = load_use_case(
+        "flights_delay", conf, overrides=["outcome_delay_days=3", "features.5.name=dist", "spark.master=x"]
+    )
     assert uc.outcome_delay_days == 3 and uc.features[5].name == "dist"
 
 
@@ -91,7 +98,9 @@ def test_bad_overrides_are_refused(conf: Path) -> None:
 
 def test_env_substitution_only_for_secrets(conf: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(conf / "prod" / "platform.yaml", "mlflow:\n  tracking_uri: postgresql://ml:${PGPASS}@db/mlflow\n")
-    with pytest.raises(ConfigError, match=r"prod/platform\.yaml: mlflow\.tracking_uri: environment variable PGPASS is not set"):
+    with pytest.raises(
+        ConfigError, match=r"prod/platform\.yaml: mlflow\.tracking_uri: environment variable PGPASS is not set"
+    ):
         load_platform(conf, env="prod")
     monkeypatch.setenv("PGPASS", "s3cret")
     assert load_platform(conf, env="prod").mlflow.tracking_uri == "postgresql://ml:s3cret@db/mlflow"

@@ -1,5 +1,6 @@
 """Joins, features, rules and arms are one model per kind (`type`, `action`, `role`): a key of another
 kind, or a missing key of this one, is refused naming the file, the key path and the kind."""
+
 from __future__ import annotations
 
 import shutil
@@ -8,11 +9,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.conftest import CONF
 
 from atelier.config.features import CategoricalFeature, NumericFeature
 from atelier.config.loader import list_use_cases, load_use_case, use_case_from_mapping
 from atelier.errors import ConfigError
-from tests.conftest import CONF
 
 FILE = "flights_delay.yaml"
 ENVS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name != "base")
@@ -117,23 +118,26 @@ def challenger_without_share(d: dict) -> None:
     del named(d["scoring"]["arms"], "challenger")["share"]
 
 
-@pytest.mark.parametrize(("edit", "error"), [
-    (set_join_time, r"clean\.joins\.1\.left_time: unknown key for 'lookup'"),
-    (drop_tolerance, r"clean\.joins\.0\.tolerance_hours: Field required for 'asof'"),
-    (drop_join_type, r"clean\.joins\.1\.type: Field required"),
-    (misspell_join_type, r"clean\.joins\.1\.type: 'lokup' is not one of 'lookup', 'asof'"),
-    (columns_on_drop, r"clean\.rules\.0\.columns: unknown key for 'drop'"),
-    (set_null_without_columns, r"clean\.rules\.1\.columns: Field required for 'set_null'"),
-    (cyclic_categorical, r"features\.\d+\.cyclic: unknown key for 'categorical'"),
-    (between_without_bounds, r"row_rules\.2: row rule 'distance_plausible': between needs 'min' or 'max'"),
-    (values_on_between, r"row_rules\.2\.values: unknown key for 'between'"),
-    (in_set_without_values, r"row_rules\.1\.values: Field required for 'in_set'"),
-    (not_null_without_columns, r"row_rules\.0: row rule 'key_present': not_null needs 'columns'"),
-    (freshness_without_age, r"table_rules\.3\.max_age_hours: Field required for 'freshness'"),
-    (window_on_schema, r"table_rules\.0\.trailing_days: unknown key for 'schema'"),
-    (share_on_champion, r"scoring\.arms\.0\.share: unknown key for 'champion'"),
-    (challenger_without_share, r"scoring\.arms\.1\.share: Field required for 'challenger'"),
-])
+@pytest.mark.parametrize(
+    ("edit", "error"),
+    [
+        (set_join_time, r"clean\.joins\.1\.left_time: unknown key for 'lookup'"),
+        (drop_tolerance, r"clean\.joins\.0\.tolerance_hours: Field required for 'asof'"),
+        (drop_join_type, r"clean\.joins\.1\.type: Field required"),
+        (misspell_join_type, r"clean\.joins\.1\.type: 'lokup' is not one of 'lookup', 'asof'"),
+        (columns_on_drop, r"clean\.rules\.0\.columns: unknown key for 'drop'"),
+        (set_null_without_columns, r"clean\.rules\.1\.columns: Field required for 'set_null'"),
+        (cyclic_categorical, r"features\.\d+\.cyclic: unknown key for 'categorical'"),
+        (between_without_bounds, r"row_rules\.2: row rule 'distance_plausible': between needs 'min' or 'max'"),
+        (values_on_between, r"row_rules\.2\.values: unknown key for 'between'"),
+        (in_set_without_values, r"row_rules\.1\.values: Field required for 'in_set'"),
+        (not_null_without_columns, r"row_rules\.0: row rule 'key_present': not_null needs 'columns'"),
+        (freshness_without_age, r"table_rules\.3\.max_age_hours: Field required for 'freshness'"),
+        (window_on_schema, r"table_rules\.0\.trailing_days: unknown key for 'schema'"),
+        (share_on_champion, r"scoring\.arms\.0\.share: unknown key for 'champion'"),
+        (challenger_without_share, r"scoring\.arms\.1\.share: Field required for 'challenger'"),
+    ],
+)
 def test_a_key_wrong_for_the_kind_is_named(edit: Callable[[dict], None], error: str, tmp_path: Path) -> None:
     shutil.copytree(CONF / "base", tmp_path / "base")
     path = tmp_path / "base" / "use_cases" / FILE

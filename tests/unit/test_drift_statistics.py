@@ -1,4 +1,5 @@
 """Drift statistics from bucket counts: PSI, KS at the reference edges, chi-square."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,5 @@
 """The packages of src/atelier import one another without a cycle, and only as docs/architecture.md allows."""
+
 from __future__ import annotations
 
 import ast
@@ -50,8 +51,11 @@ def test_no_cycle_between_packages() -> None:
 
 def allowed_imports() -> dict[str, set[str] | None]:
     """The table of docs/architecture.md: each package (or module) and what it may import; None for any."""
-    rows = [line.split("|")[1:-1] for line in ARCHITECTURE.read_text().splitlines()
-            if line.startswith("| `") and line.count("|") == 4]
+    rows = [
+        line.split("|")[1:-1]
+        for line in ARCHITECTURE.read_text().splitlines()
+        if line.startswith("| `") and line.count("|") == 4
+    ]
     allowed: dict[str, set[str] | None] = {}
     for names, _, may in rows:
         for name in re.findall(r"`(\w+)`", names):

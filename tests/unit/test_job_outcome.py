@@ -1,12 +1,13 @@
 """The outcome file: a job that refuses its input says so to the task that ran it, which does not retry it."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from atelier.errors import TableError, WriteConflict
 from atelier import outcome
+from atelier.errors import TableError, WriteConflict
 from atelier.runtime import run_main
 
 
@@ -41,8 +42,9 @@ def test_a_job_that_ends_otherwise_records_nothing(tmp_path: Path, monkeypatch: 
     assert not path.exists() and outcome.refusal(str(path)) is None
 
 
-def test_an_unwritable_outcome_file_keeps_the_jobs_exit_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                               caplog: pytest.LogCaptureFixture) -> None:
+def test_an_unwritable_outcome_file_keeps_the_jobs_exit_status(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     (tmp_path / "file").write_text("")
     monkeypatch.setenv(outcome.ENV, str(tmp_path / "file" / "run.try1.json"))  # its folder is a file
 

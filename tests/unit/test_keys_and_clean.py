@@ -1,4 +1,5 @@
 """Entity keys, deduplication and cleaning rules on tiny frames."""
+
 from __future__ import annotations
 
 from pyspark.sql import SparkSession
@@ -29,10 +30,13 @@ def test_dedupe_keeps_latest_and_is_order_independent(spark: SparkSession) -> No
 
 def test_derive_applies_expressions_in_order(spark: SparkSession) -> None:
     df = spark.createDataFrame([(2013, 1, 1, 530)], "year int, month int, day int, t int")
-    out = derive(df, {
-        "local": "make_timestamp(year, month, day, int(t / 100), t % 100, 0)",
-        "utc": "to_utc_timestamp(local, 'America/New_York')",
-    }).first()
+    out = derive(
+        df,
+        {
+            "local": "make_timestamp(year, month, day, int(t / 100), t % 100, 0)",
+            "utc": "to_utc_timestamp(local, 'America/New_York')",
+        },
+    ).first()
     assert str(out.local) == "2013-01-01 05:30:00"
     assert str(out.utc) == "2013-01-01 10:30:00"  # EST is UTC-5 in January
 

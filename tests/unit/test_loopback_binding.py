@@ -1,16 +1,17 @@
 """Every server atelier starts listens on 127.0.0.1 by default (checked on the command lines and settings)."""
+
 from __future__ import annotations
 
 import re
 
 import pytest
+from tests.conftest import CONF, REPO
 
 from atelier import cli, spark_entry
 from atelier.config.loader import load_platform, load_use_case
 from atelier.config.platform import PlatformConfig, SparkConfig
 from atelier.spark.session import launch_env, on_loopback, session_conf, submit_args
 from atelier.tracking import entry as tracking_entry
-from tests.conftest import CONF, REPO
 
 SCRIPTS = REPO / "scripts"
 
@@ -48,8 +49,9 @@ def test_model_server_listens_on_loopback(monkeypatch: pytest.MonkeyPatch) -> No
         raise Started(command, env)
 
     monkeypatch.setattr(tracking_entry.os, "execve", execve)
-    monkeypatch.setattr(tracking_entry, "_registry_use_case",
-                        lambda args: ("sqlite:///unused.db", load_use_case(args.use_case, CONF)))
+    monkeypatch.setattr(
+        tracking_entry, "_registry_use_case", lambda args: ("sqlite:///unused.db", load_use_case(args.use_case, CONF))
+    )
     monkeypatch.setattr("atelier.tracking.registry.alias_version", lambda model, alias: "1")
     with pytest.raises(Started) as started:
         cli.main(["serve", "--use-case", "flights_delay"])
@@ -81,10 +83,12 @@ def test_a_spark_local_ip_already_set_is_kept(monkeypatch: pytest.MonkeyPatch) -
     assert launch_env(PlatformConfig()) == {}
 
 
-@pytest.mark.parametrize("argv", [["submit", "collect", "--", "--use-case", "flights_delay"],
-                                  ["spark-sql", "--", "-e", "SELECT 1"]])
+@pytest.mark.parametrize(
+    "argv", [["submit", "collect", "--", "--use-case", "flights_delay"], ["spark-sql", "--", "-e", "SELECT 1"]]
+)
 def test_spark_submit_and_spark_sql_start_with_spark_local_ip_on_loopback(
-    argv: list[str], monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def call(command: list[str], env: dict[str, str]) -> int:
         raise Started(command, env)
@@ -94,8 +98,8 @@ def test_spark_submit_and_spark_sql_start_with_spark_local_ip_on_loopback(
         cli.main([argv[0], "--conf-dir", str(CONF), *argv[1:]])
     assert started.value.env["SPARK_LOCAL_IP"] == "127.0.0.1"
     assert "spark.ui.enabled=false" in started.value.command
-    passed_on = argv[argv.index("--") + 1:]
-    assert started.value.command[-len(passed_on):] == passed_on and "--" not in started.value.command
+    passed_on = argv[argv.index("--") + 1 :]
+    assert started.value.command[-len(passed_on) :] == passed_on and "--" not in started.value.command
 
 
 def test_the_local_cluster_script_binds_master_workers_and_uis_to_loopback() -> None:

@@ -5,13 +5,13 @@ git-ignored docker/.env) or are generated at run time (scripts/airflow.sh). A se
 hold only nothing, null, an environment reference or a YAML anchor; a literal in code must contain
 whitespace (a sentence, a command), not look like a key. ALLOWED lists each exception: file and text.
 """
+
 from __future__ import annotations
 
 import re
 import subprocess
 
 import pytest
-
 from tests.conftest import REPO
 
 TOKENS = {
@@ -26,20 +26,26 @@ TOKENS = {
 }
 SECRET_NAME = r"[\w.-]*(?:password|passwd|secret|token|api_?key|access_?key|private_?key|credential)[\w.-]*"
 # conf/, docker/ and configuration files: `key: value`, `key=value`, `ENV key=value`.
-SETTING = re.compile(rf"^\s*(?:export\s+|ENV\s+|-\s+)?[\"']?(?P<key>{SECRET_NAME})[\"']?\s*[:=]\s*(?P<value>.*?)\s*$",
-                     re.IGNORECASE)
-PROVIDER = re.compile(r"provider$", re.IGNORECASE)  # names the class that reads credentials, e.g. fs.s3a.aws.credentials.provider
+SETTING = re.compile(
+    rf"^\s*(?:export\s+|ENV\s+|-\s+)?[\"']?(?P<key>{SECRET_NAME})[\"']?\s*[:=]\s*(?P<value>.*?)\s*$", re.IGNORECASE
+)
+PROVIDER = re.compile(
+    r"provider$", re.IGNORECASE
+)  # names the class that reads credentials, e.g. fs.s3a.aws.credentials.provider
 NOT_A_VALUE = re.compile(r"^(|null|~|\"\"|''|[&*][\w-]+|.*\$\{\w+(:?[-?][^}]*)?\}.*|\$\w+.*|#.*)$")
 CONFIG_FILES = re.compile(r"(^conf/|^docker/|\.(ya?ml|env|ini|cfg|toml|properties)$|(^|/)Dockerfile$|env\.example$)")
 # Code and docs: a secret-named name given a quoted literal without whitespace.
-LITERAL = re.compile(rf"(?P<key>{SECRET_NAME})[\"']?\s*(?::\s*\w+\s*)?[:=]\s*[\"'](?P<value>[^\"'\s]{{6,}})[\"']",
-                     re.IGNORECASE)
+LITERAL = re.compile(
+    rf"(?P<key>{SECRET_NAME})[\"']?\s*(?::\s*\w+\s*)?[:=]\s*[\"'](?P<value>[^\"'\s]{{6,}})[\"']", re.IGNORECASE
+)
 NOT_A_LITERAL = re.compile(r"^(\$\{.*\}|<[^>]*>|\*+)$")
 ALLOWED = {
     ("tests/unit/test_config.py", "postgresql://ml:" + "s3cret@"): "the value the test sets for ${PGPASS}, substituted",
 }
-SECRET_FILES = re.compile(r"(^|/)(\.env|id_[rd]sa|id_ecdsa|id_ed25519|passwords\.json|credentials\.json)$"
-                          r"|\.(pem|key|p12|pfx|jks|keystore)$")
+SECRET_FILES = re.compile(
+    r"(^|/)(\.env|id_[rd]sa|id_ecdsa|id_ed25519|passwords\.json|credentials\.json)$"
+    r"|\.(pem|key|p12|pfx|jks|keystore)$"
+)
 
 
 def tracked_text_files() -> dict[str, str]:
@@ -58,13 +64,23 @@ def findings(name: str, text: str) -> list[str]:
     found = []
     for number, line in enumerate(text.splitlines(), 1):
         where = f"{name}:{number}"
-        found += [f"{where}: {kind}" for kind, pattern in TOKENS.items()
-                  if (m := pattern.search(line)) and (name, m[0]) not in ALLOWED]
-        if (CONFIG_FILES.search(name) and (m := SETTING.match(line)) and not NOT_A_VALUE.match(m["value"])
-                and not PROVIDER.search(m["key"])):
+        found += [
+            f"{where}: {kind}"
+            for kind, pattern in TOKENS.items()
+            if (m := pattern.search(line)) and (name, m[0]) not in ALLOWED
+        ]
+        if (
+            CONFIG_FILES.search(name)
+            and (m := SETTING.match(line))
+            and not NOT_A_VALUE.match(m["value"])
+            and not PROVIDER.search(m["key"])
+        ):
             found.append(f"{where}: literal value for {m['key']} (take it from the environment: ${{VAR}})")
-        found += [f"{where}: literal value for {m['key']}" for m in LITERAL.finditer(line)
-                  if not NOT_A_LITERAL.match(m["value"]) and not PROVIDER.search(m["key"])]
+        found += [
+            f"{where}: literal value for {m['key']}"
+            for m in LITERAL.finditer(line)
+            if not NOT_A_LITERAL.match(m["value"]) and not PROVIDER.search(m["key"])
+        ]
     return found
 
 
@@ -98,12 +114,15 @@ CAUGHT = [
     ("docker/env.example", "MINIO_ROOT_PASSWORD=" + "minio123"),
     ("docker/Dockerfile", "ENV API_TOKEN=" + "abc123"),
     ("src/x.py", "connect(password=" + "'s3cr3t-pw')"),
-    ("java/X.java", "String apiKey = " + "\"0123456789abcdef\";"),
+    ("java/X.java", "String apiKey = " + '"0123456789abcdef";'),
 ]
 PASSED = [
     ("conf/compose/platform.yaml", "    spark.hadoop.javax.jdo.option.ConnectionPassword: ${METASTORE_PASSWORD}"),
     ("docker/compose.yaml", "      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:?set it in docker/.env}"),
-    ("docker/compose.yaml", "  --backend-store-uri postgresql://atelier:${POSTGRES_PASSWORD:?set it}@postgres:5432/mlflow"),
+    (
+        "docker/compose.yaml",
+        "  --backend-store-uri postgresql://atelier:${POSTGRES_PASSWORD:?set it}@postgres:5432/mlflow",
+    ),
     ("docker/compose.yaml", "x-secrets: &secrets"),
     ("docker/env.example", "POSTGRES_PASSWORD="),
     ("conf/base/platform.yaml", "  webhook_uri: null"),

@@ -1,4 +1,5 @@
 """The ONNX graph of a model against the pyfunc's own scoring, without Spark or MLflow: zoo models, both tasks."""
+
 from __future__ import annotations
 
 import io
@@ -10,20 +11,36 @@ import pytest
 import torch
 
 from atelier.errors import AtelierError
-from atelier.model.preprocessor import OOV, Preprocessor
-from atelier.model.onnx_graph import (CATEGORIES, NUMERIC as NUMERIC_INPUT, TOLERANCE, matrix_scores, ort_scores, session,
-                                      to_matrix_onnx, to_onnx)
-from atelier.tracking.onnx_export import MODEL_FILE
-from atelier.model.pyfunc import TabularModel, write_model_files
 from atelier.model.networks import ModelSpec, build_model
+from atelier.model.onnx_graph import (
+    CATEGORIES,
+    TOLERANCE,
+    matrix_scores,
+    ort_scores,
+    session,
+    to_matrix_onnx,
+    to_onnx,
+)
+from atelier.model.onnx_graph import (
+    NUMERIC as NUMERIC_INPUT,
+)
+from atelier.model.preprocessor import OOV, Preprocessor
+from atelier.model.pyfunc import TabularModel, write_model_files
+from atelier.tracking.onnx_export import MODEL_FILE
 
 NUMERIC = {"distance": (1000.0, 700.0), "wx_temp": (60.0, 18.0)}
 VOCAB = {"carrier": [OOV, "UA", "B6", "EV"], "origin": [OOV, "EWR", "JFK", "LGA"]}
 
 
 def model(folder: Path, name: str, task: str, numeric: dict, vocab: dict) -> TabularModel:
-    spec = ModelSpec(name=name, task=task, numeric=list(numeric), categorical=list(vocab),
-                     cardinalities=[len(v) for v in vocab.values()], params={"hidden": [8]} if name == "mlp" else {})
+    spec = ModelSpec(
+        name=name,
+        task=task,
+        numeric=list(numeric),
+        categorical=list(vocab),
+        cardinalities=[len(v) for v in vocab.values()],
+        params={"hidden": [8]} if name == "mlp" else {},
+    )
     torch.manual_seed(0)
     net = build_model(spec)
     with torch.no_grad():
@@ -49,11 +66,14 @@ def rows(columns: list[str], n: int = 400) -> pd.DataFrame:
 
 
 @pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")  # a linear model without numerics
-@pytest.mark.parametrize("name, task, numeric, vocab", [
-    ("mlp", "binary", NUMERIC, VOCAB),
-    ("linear", "regression", NUMERIC, {}),
-    ("linear", "binary", {}, VOCAB),
-])
+@pytest.mark.parametrize(
+    "name, task, numeric, vocab",
+    [
+        ("mlp", "binary", NUMERIC, VOCAB),
+        ("linear", "regression", NUMERIC, {}),
+        ("linear", "binary", {}, VOCAB),
+    ],
+)
 def test_the_graph_scores_like_the_pyfunc(tmp_path: Path, name: str, task: str, numeric: dict, vocab: dict) -> None:
     pyfunc = model(tmp_path, name, task, numeric, vocab)
     columns = [*vocab, *numeric][::-1]  # any order: the graph follows the signature's, not the model's
@@ -68,20 +88,25 @@ def test_the_graph_scores_like_the_pyfunc(tmp_path: Path, name: str, task: str, 
 
 
 @pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")
-@pytest.mark.parametrize("name, task, numeric, vocab", [
-    ("mlp", "binary", NUMERIC, VOCAB),
-    ("linear", "regression", NUMERIC, {}),
-    ("linear", "binary", {}, VOCAB),
-])
-def test_the_matrix_graph_scores_like_the_pyfunc(tmp_path: Path, name: str, task: str, numeric: dict,
-                                                 vocab: dict) -> None:
+@pytest.mark.parametrize(
+    "name, task, numeric, vocab",
+    [
+        ("mlp", "binary", NUMERIC, VOCAB),
+        ("linear", "regression", NUMERIC, {}),
+        ("linear", "binary", {}, VOCAB),
+    ],
+)
+def test_the_matrix_graph_scores_like_the_pyfunc(
+    tmp_path: Path, name: str, task: str, numeric: dict, vocab: dict
+) -> None:
     """The JVM scorer's graph: raw numerics as one matrix, categories as vocabulary indices (0: unseen, null)."""
     pyfunc = model(tmp_path, name, task, numeric, vocab)
     path = tmp_path / MODEL_FILE
     path.write_bytes(to_matrix_onnx(pyfunc).SerializeToString())
     sess = session(path)
-    assert [i.name for i in sess.get_inputs()] == [n for n, cols in ((NUMERIC_INPUT, numeric), (CATEGORIES, vocab))
-                                                   if cols]
+    assert [i.name for i in sess.get_inputs()] == [
+        n for n, cols in ((NUMERIC_INPUT, numeric), (CATEGORIES, vocab)) if cols
+    ]
     frame = rows([*numeric, *vocab])
     assert np.abs(matrix_scores(sess, pyfunc, frame) - pyfunc.score(frame)).max() <= TOLERANCE
 

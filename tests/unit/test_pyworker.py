@@ -1,5 +1,6 @@
 """The worker daemon's zip importers (spark/pyworker.py): an unchanged archive keeps its directory
 across `importlib.invalidate_caches()`, a changed one is read again, so new modules in it import."""
+
 from __future__ import annotations
 
 import importlib

@@ -1,4 +1,5 @@
 """Secret Spark settings (the catalog's password, object-store keys) stay off command lines and the DAG plan."""
+
 from __future__ import annotations
 
 import secrets
@@ -12,10 +13,15 @@ PASSWORD = secrets.token_urlsafe(12)  # as if from the environment
 
 
 def platform() -> PlatformConfig:
-    return PlatformConfig(spark=SparkConfig(extra_conf={
-        "spark.hadoop.javax.jdo.option.ConnectionPassword": PASSWORD,
-        "spark.hadoop.fs.s3a.secret.key": "s3-" + PASSWORD,
-        "spark.hadoop.fs.s3a.aws.credentials.provider": "com.amazonaws.auth.EnvironmentVariableCredentialsProvider"}))
+    return PlatformConfig(
+        spark=SparkConfig(
+            extra_conf={
+                "spark.hadoop.javax.jdo.option.ConnectionPassword": PASSWORD,
+                "spark.hadoop.fs.s3a.secret.key": "s3-" + PASSWORD,
+                "spark.hadoop.fs.s3a.aws.credentials.provider": "com.amazonaws.auth.EnvironmentVariableCredentialsProvider",
+            }
+        )
+    )
 
 
 def test_submit_flags_and_the_plan_conf_leave_secrets_out() -> None:

@@ -1,4 +1,5 @@
 """The Spark settings every job starts with (session_conf), beyond the network ones (test_loopback_binding)."""
+
 from __future__ import annotations
 
 from atelier.config.platform import PlatformConfig, SparkConfig

@@ -1,4 +1,5 @@
 """Source files before Spark reads them: compression by first bytes, empty files, the decode check."""
+
 from __future__ import annotations
 
 import bz2
@@ -18,12 +19,15 @@ LATIN1 = "year,origin\n2013,EWR\n2013,MÉX\n2013,JFK".encode("latin-1")  # line 
 
 
 def source(path: Path, **settings: object) -> SourceConfig:
-    return SourceConfig(kind="reference", format="csv", path=str(path), columns={"year": "int", "origin": "string"},
-                        **settings)
+    return SourceConfig(
+        kind="reference", format="csv", path=str(path), columns={"year": "int", "origin": "string"}, **settings
+    )
 
 
-@pytest.mark.parametrize(("head", "expected"), [
-    (b"\x1f\x8b\x08\x00", "gzip"), (b"BZh9", "bzip2"), (b"PK\x03\x04", "zip"), (b"year", None), (b"\x1f", None)])
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [(b"\x1f\x8b\x08\x00", "gzip"), (b"BZh9", "bzip2"), (b"PK\x03\x04", "zip"), (b"year", None), (b"\x1f", None)],
+)
 def test_compression_is_recognized_by_the_first_bytes(head: bytes, expected: str | None) -> None:
     assert compression_of(head) == expected
 
@@ -40,7 +44,8 @@ def test_undecodable_lines_are_found_whatever_the_chunks(chunk_size: int) -> Non
 
 def test_a_last_line_without_newline_is_checked() -> None:
     assert undecodable_lines(io.BytesIO(b"a\nb\n\xff"), "utf-8") == [
-        BadLine(3, b"\xff", "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte")]
+        BadLine(3, b"\xff", "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte")
+    ]
 
 
 def test_a_clean_file_is_read_as_it_is(tmp_path: Path) -> None:
@@ -67,12 +72,15 @@ def test_a_zip_is_extracted_whatever_its_name(tmp_path: Path) -> None:
     assert [Path(p).read_text() for p in located.paths] == [TEXT]
 
 
-@pytest.mark.parametrize(("content", "expected"), [
-    (b"", r"source 's': file .*flights\.csv is empty \(0 bytes\)"),
-    (gzip.compress(TEXT.encode())[:20], r"source 's': cannot read gzip file .*flights\.csv: .*"),
-    (bz2.compress(TEXT.encode())[:20], r"source 's': cannot read bzip2 file .*flights\.csv: .*"),
-    (b"PK\x03\x04 not a zip", r"source 's': cannot read zip file .*flights\.csv: .*"),
-])
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", r"source 's': file .*flights\.csv is empty \(0 bytes\)"),
+        (gzip.compress(TEXT.encode())[:20], r"source 's': cannot read gzip file .*flights\.csv: .*"),
+        (bz2.compress(TEXT.encode())[:20], r"source 's': cannot read bzip2 file .*flights\.csv: .*"),
+        (b"PK\x03\x04 not a zip", r"source 's': cannot read zip file .*flights\.csv: .*"),
+    ],
+)
 def test_empty_and_corrupt_files_are_refused(tmp_path: Path, content: bytes, expected: str) -> None:
     (tmp_path / "flights.csv").write_bytes(content)
     with pytest.raises(SourceError, match=expected):
@@ -82,8 +90,11 @@ def test_empty_and_corrupt_files_are_refused(tmp_path: Path, content: bytes, exp
 
 def test_undecodable_lines_refused_with_file_line_and_encoding(tmp_path: Path) -> None:
     (tmp_path / "latin1.csv").write_bytes(LATIN1)
-    with pytest.raises(SourceError, match=r"source 's': file .*latin1\.csv, line 3, does not decode as utf-8 "
-                                          r"\('utf-8' codec can't decode byte 0xc9 .*\); 1 such line\(s\)"):
+    with pytest.raises(
+        SourceError,
+        match=r"source 's': file .*latin1\.csv, line 3, does not decode as utf-8 "
+        r"\('utf-8' codec can't decode byte 0xc9 .*\); 1 such line\(s\)",
+    ):
         resolve_location("s", source(tmp_path / "latin1.csv", on_parse_error="refuse"), tmp_path / "cache")
 
 
@@ -92,8 +103,15 @@ def test_undecodable_lines_are_left_out_of_a_copy_made_once(tmp_path: Path) -> N
     located = resolve_location("s", source(tmp_path / "latin1.csv"), tmp_path / "cache")
     copy = Path(located.paths[0])
     assert copy.read_bytes() == b"year,origin\n2013,EWR\n2013,JFK"
-    assert located.undecodable == {str(tmp_path / "latin1.csv"): [
-        BadLine(3, "2013,MÉX".encode("latin-1"), "'utf-8' codec can't decode byte 0xc9 in position 6: invalid continuation byte")]}
+    assert located.undecodable == {
+        str(tmp_path / "latin1.csv"): [
+            BadLine(
+                3,
+                "2013,MÉX".encode("latin-1"),
+                "'utf-8' codec can't decode byte 0xc9 in position 6: invalid continuation byte",
+            )
+        ]
+    }
     copy.write_bytes(b"kept")  # a second run finds the copy and does not write it again
     assert resolve_location("s", source(tmp_path / "latin1.csv"), tmp_path / "cache").paths == (str(copy),)
     assert copy.read_bytes() == b"kept"

@@ -1,4 +1,5 @@
 """The training loop, loaders, models and metrics without Spark, on small synthetic encoded shards."""
+
 from __future__ import annotations
 
 import json
@@ -12,11 +13,11 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
+from atelier.model.metrics import permutation_importance
+from atelier.model.networks import ModelSpec, build_model
 from atelier.training import gpu_check
 from atelier.training.loaders import ArrowLoader, Columns, PetastormLoader, read_all, row_groups, steps_per_epoch
 from atelier.training.loop import TrainingDiverged, WorkerSpec, histogram_auc, run_worker
-from atelier.model.metrics import permutation_importance
-from atelier.model.networks import ModelSpec, build_model
 
 COLUMNS = Columns(gpu_check.NUMERIC, list(gpu_check.CATEGORICAL))
 
@@ -33,10 +34,25 @@ def files(sample: Path, split: str = "train") -> list[str]:
 
 
 def spec(sample: Path, **changes) -> WorkerSpec:
-    model = ModelSpec(name="mlp", task="binary", numeric=COLUMNS.numeric, categorical=COLUMNS.categorical,
-                      cardinalities=list(gpu_check.CATEGORICAL.values()), params={"hidden": [32]})
-    base = dict(model=model, columns=COLUMNS, train_files=files(sample), validation_files=files(sample, "validation"),
-                epochs=2, batch_size=256, log_every_steps=5, dynamics_every_steps=5, threads=1)
+    model = ModelSpec(
+        name="mlp",
+        task="binary",
+        numeric=COLUMNS.numeric,
+        categorical=COLUMNS.categorical,
+        cardinalities=list(gpu_check.CATEGORICAL.values()),
+        params={"hidden": [32]},
+    )
+    base = dict(
+        model=model,
+        columns=COLUMNS,
+        train_files=files(sample),
+        validation_files=files(sample, "validation"),
+        epochs=2,
+        batch_size=256,
+        log_every_steps=5,
+        dynamics_every_steps=5,
+        threads=1,
+    )
     return WorkerSpec(**{**base, **changes})
 
 
@@ -51,8 +67,11 @@ def test_arrow_and_petastorm_loaders_give_the_same_rows_per_epoch(sample: Path, 
             batches = list(loader.epoch(0))
             steps.add(len(batches))
             ids = set(torch.cat([b.row_id for b in batches]).tolist())
-            reference = set(torch.cat([b.row_id for b in ArrowLoader(files(sample), COLUMNS, rank, size, 200, 1)
-                                       .one_pass()]).tolist())
+            reference = set(
+                torch.cat(
+                    [b.row_id for b in ArrowLoader(files(sample), COLUMNS, rank, size, 200, 1).one_pass()]
+                ).tolist()
+            )
             assert ids == reference, f"{loader_cls.__name__} rank {rank}/{size} read other rows than its shard"
             union |= ids
         assert union == everything, f"{loader_cls.__name__}: an epoch over {size} ranks must cover every row"
@@ -86,8 +105,15 @@ def test_training_learns_and_records_dynamics(sample: Path) -> None:
     result = run_worker(spec(sample, epochs=3))
     aucs = [v for _, v in result.series["val_auc"]]
     assert aucs[-1] > 0.7, aucs  # the sample's label follows a simple rule
-    for stat in ("activation_mean", "activation_var", "gradient_mean", "gradient_var", "update_mean", "update_var",
-                 "update_to_weight"):
+    for stat in (
+        "activation_mean",
+        "activation_var",
+        "gradient_mean",
+        "gradient_var",
+        "update_mean",
+        "update_var",
+        "update_to_weight",
+    ):
         assert len(result.series[f"dynamics/body.0/{stat}"]) > 1, stat
     assert all(0 < v < 1 for _, v in result.series["dynamics/head/update_to_weight"])
 
@@ -114,8 +140,9 @@ def test_permutation_importance_ranks_the_informative_feature_first() -> None:
     numeric = rng.standard_normal((4000, 3)).astype(np.float32)
     categorical = rng.integers(0, 3, (4000, 1))
     label = (numeric[:, 1] > 0).astype(float)
-    importance = permutation_importance(lambda n, c: 1 / (1 + np.exp(-4 * n[:, 1])), numeric, categorical, label,
-                                        ["a", "b", "c", "k"], "binary")
+    importance = permutation_importance(
+        lambda n, c: 1 / (1 + np.exp(-4 * n[:, 1])), numeric, categorical, label, ["a", "b", "c", "k"], "binary"
+    )
     assert list(importance)[0] == "b" and importance["b"] > 0.3
     assert importance["a"] == importance["c"] == importance["k"] == 0
 
@@ -139,9 +166,28 @@ def test_gpu_check_runs_without_spark_under_torchrun(sample: Path) -> None:
     """The check meant for a CUDA machine, here on CPU: two torch.distributed ranks via torchrun, no Spark."""
     torchrun = Path(sys.executable).parent / "torchrun"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
-    out = subprocess.run([str(torchrun), "--nproc_per_node=2", "-m", "atelier.training.gpu_check", "--data",
-                          str(sample), "--device", "cpu", "--epochs", "1", "--threads", "1", "--batch-size", "512"],
-                         capture_output=True, text=True, timeout=300, env=env)
+    out = subprocess.run(
+        [
+            str(torchrun),
+            "--nproc_per_node=2",
+            "-m",
+            "atelier.training.gpu_check",
+            "--data",
+            str(sample),
+            "--device",
+            "cpu",
+            "--epochs",
+            "1",
+            "--threads",
+            "1",
+            "--batch-size",
+            "512",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     reports = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     assert sorted(r["rank"] for r in reports) == [0, 1] and all(r["size"] == 2 for r in reports)

@@ -1,4 +1,5 @@
 """Stateless feature transforms and the stateful normalizer, on tiny frames."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,16 +12,19 @@ from pyspark.sql import SparkSession
 from atelier.config.features import CategoricalFeature, NumericFeature
 from atelier.errors import ConfigError
 from atelier.features.normalize import fit_preprocessor
-from atelier.model.preprocessor import OOV, Preprocessor
 from atelier.features.transforms import BuildWindow, build_features
+from atelier.model.preprocessor import OOV, Preprocessor
 
 WINDOW = BuildWindow(dt.date(2013, 7, 1), dt.date(2013, 7, 31))
 
 
 def test_cyclic_holiday_and_typed_features(spark: SparkSession) -> None:
     df = spark.createDataFrame(
-        [("k1", dt.date(2013, 7, 4), 0.0, "EWR", 10), ("k2", dt.date(2013, 7, 6), 6.0, "JFK", 20),
-         ("k3", dt.date(2013, 8, 20), 23.99, "LGA", 30)],
+        [
+            ("k1", dt.date(2013, 7, 4), 0.0, "EWR", 10),
+            ("k2", dt.date(2013, 7, 6), 6.0, "JFK", 20),
+            ("k3", dt.date(2013, 8, 20), 23.99, "LGA", 30),
+        ],
         "id string, d date, h double, origin string, n int",
     )
     features = [
@@ -33,7 +37,7 @@ def test_cyclic_holiday_and_typed_features(spark: SparkSession) -> None:
     assert out["k1"].hour_sin == pytest.approx(0.0) and out["k1"].hour_cos == pytest.approx(1.0)
     assert out["k2"].hour_sin == pytest.approx(1.0)
     assert math.hypot(out["k3"].hour_sin - 0.0, out["k3"].hour_cos - 1.0) < 0.01  # 23:59 sits next to 00:00
-    assert out["k1"].days_to_holiday == 0.0   # Independence Day
+    assert out["k1"].days_to_holiday == 0.0  # Independence Day
     assert out["k2"].days_to_holiday == 2.0
     assert out["k3"].days_to_holiday == 10.0  # capped (Labor Day is 2 weeks later)
     assert out["k1"].n2 == 20.0 and isinstance(out["k1"].origin, str)
@@ -46,9 +50,7 @@ def test_unknown_builtin_is_a_config_error(spark: SparkSession) -> None:
 
 
 def test_preprocessor_fits_on_train_and_maps_unseen_categories_to_oov(spark: SparkSession) -> None:
-    train = spark.createDataFrame(
-        [(1.0, "EWR"), (3.0, "EWR"), (None, "JFK"), (5.0, None)], "x double, origin string"
-    )
+    train = spark.createDataFrame([(1.0, "EWR"), (3.0, "EWR"), (None, "JFK"), (5.0, None)], "x double, origin string")
     pre = fit_preprocessor(train, ["x"], ["origin"])
     assert pre.numeric["x"] == pytest.approx((3.0, math.sqrt(8 / 3)))
     assert pre.vocab["origin"] == [OOV, "EWR", "JFK"]  # most frequent first; nulls are not a category

@@ -1,4 +1,5 @@
 """Row rules in one pass and table-rule judgments, on tiny frames."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -6,8 +7,17 @@ import datetime as dt
 import pytest
 from pyspark.sql import SparkSession
 
-from atelier.config.validation import (BetweenRule, FreshnessRule, InSetRule, NotNullRule, RegexRule, RowCountRule,
-                                       SchemaRule, SqlRule, UniqueRule)
+from atelier.config.validation import (
+    BetweenRule,
+    FreshnessRule,
+    InSetRule,
+    NotNullRule,
+    RegexRule,
+    RowCountRule,
+    SchemaRule,
+    SqlRule,
+    UniqueRule,
+)
 from atelier.validation.judge import date_breaches, schema_breaches
 from atelier.validation.rules import FAILED, Measures, flag_rows, measure, passed, rejected
 
@@ -24,11 +34,11 @@ ROW_RULES = [
 @pytest.fixture
 def frame(spark: SparkSession):
     rows = [
-        (1, D1, 100.0, "EWR", "N123", 5.0),        # clean
-        (None, D1, 100.0, "EWR", "N123", 5.0),     # key
-        (3, D1, -5.0, "XXX", "D942DN", 5.0),       # dist, origin, tail
-        (4, D2, None, "JFK", None, None),          # nulls pass between/regex; the sql rule sees null -> broken
-        (4, D2, 200.0, "LGA", "N9", 0.0),          # clean, but a duplicate id
+        (1, D1, 100.0, "EWR", "N123", 5.0),  # clean
+        (None, D1, 100.0, "EWR", "N123", 5.0),  # key
+        (3, D1, -5.0, "XXX", "D942DN", 5.0),  # dist, origin, tail
+        (4, D2, None, "JFK", None, None),  # nulls pass between/regex; the sql rule sees null -> broken
+        (4, D2, 200.0, "LGA", "N9", 0.0),  # clean, but a duplicate id
     ]
     return spark.createDataFrame(rows, "id int, d date, distance double, origin string, tailnum string, delay double")
 
@@ -47,8 +57,10 @@ def test_passed_plus_rejected_is_everything(frame) -> None:
 
 
 def test_one_pass_measures_per_date(frame) -> None:
-    table_rules = [UniqueRule(name="uniq", type="unique", columns=["id"]), FreshnessRule(name="fresh", type="freshness",
-                                                                                 column="d", max_age_hours=24)]
+    table_rules = [
+        UniqueRule(name="uniq", type="unique", columns=["id"]),
+        FreshnessRule(name="fresh", type="freshness", column="d", max_age_hours=24),
+    ]
     m = measure(flag_rows(frame, ROW_RULES), "d", ROW_RULES, table_rules)
     assert m[D1].rows_in == 3 and m[D1].rows_failed == 2
     assert m[D1].failures_by_rule == {"key": 1, "dist": 1, "origin": 1, "tail": 1, "sane": 0}
@@ -56,12 +68,18 @@ def test_one_pass_measures_per_date(frame) -> None:
 
 
 def test_table_rules_say_observed_and_expected() -> None:
-    rules = [RowCountRule(name="volume", type="row_count", min_rows=1, min_ratio=0.5, max_ratio=2.0),
-             UniqueRule(name="uniq", type="unique", columns=["id"]),
-             FreshnessRule(name="fresh", type="freshness", column="ts", max_age_hours=6)]
-    measures = {D1: Measures(rows_in=40, duplicate_keys={"uniq": 0}, latest={"fresh": dt.datetime(2013, 1, 1, 22)}),
-                D2: Measures(rows_in=300, duplicate_keys={"uniq": 2}, latest={"fresh": dt.datetime(2013, 1, 2, 9)})}
-    breaches = date_breaches(rules, [D1, D2, dt.date(2013, 1, 3)], measures, {D1: 100.0, D2: 100.0, dt.date(2013, 1, 3): None})
+    rules = [
+        RowCountRule(name="volume", type="row_count", min_rows=1, min_ratio=0.5, max_ratio=2.0),
+        UniqueRule(name="uniq", type="unique", columns=["id"]),
+        FreshnessRule(name="fresh", type="freshness", column="ts", max_age_hours=6),
+    ]
+    measures = {
+        D1: Measures(rows_in=40, duplicate_keys={"uniq": 0}, latest={"fresh": dt.datetime(2013, 1, 1, 22)}),
+        D2: Measures(rows_in=300, duplicate_keys={"uniq": 2}, latest={"fresh": dt.datetime(2013, 1, 2, 9)}),
+    }
+    breaches = date_breaches(
+        rules, [D1, D2, dt.date(2013, 1, 3)], measures, {D1: 100.0, D2: 100.0, dt.date(2013, 1, 3): None}
+    )
     text = [str(b) for b in breaches]
     assert "rule 'volume' on 2013-01-01: observed 40 rows, expected 50..200 (7-day average 100)" in text
     assert "rule 'volume' on 2013-01-02: observed 300 rows, expected 50..200 (7-day average 100)" in text
@@ -73,7 +91,9 @@ def test_table_rules_say_observed_and_expected() -> None:
 
 def test_schema_rule_names_missing_and_mistyped_columns() -> None:
     rules = [SchemaRule(name="schema", type="schema")]
-    breaches = schema_breaches(rules, {"id": "int", "distance": "string"}, {"id": "int", "distance": "double", "origin": "string"})
+    breaches = schema_breaches(
+        rules, {"id": "int", "distance": "string"}, {"id": "int", "distance": "double", "origin": "string"}
+    )
     assert len(breaches) == 1
     assert "missing ['origin']" in breaches[0].observed and "distance: string" in breaches[0].observed
     assert schema_breaches(rules, {"id": "int"}, {"id": "int"}) == []

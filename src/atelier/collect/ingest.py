@@ -12,6 +12,7 @@ quarantine, or fail the job, as the source's `on_parse_error` says; more than `m
 the dates' rows so quarantined fail it. Per source, rows read = rows written + rows quarantined +
 rows of other dates: logged, in the report, and checked.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,8 +26,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from atelier.catalog import (BATCH_DATE, INGESTED_AT, OUTCOME_DATE, QUARANTINE_DATE, QUARANTINE_ROW, SOURCE,
-                             bronze_table)
+from atelier.catalog import BATCH_DATE, INGESTED_AT, OUTCOME_DATE, QUARANTINE_DATE, QUARANTINE_ROW, SOURCE, bronze_table
 from atelier.collect import sources as src
 from atelier.config.common import DateRange
 from atelier.config.sources import SourceConfig
@@ -47,7 +47,9 @@ class CollectReport:
     rows: dict[str, int] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)
     unchanged: list[str] = field(default_factory=list)
-    sources: dict[str, dict[str, int]] = field(default_factory=dict)  # per source: read, written, quarantined, other_dates
+    sources: dict[str, dict[str, int]] = field(
+        default_factory=dict
+    )  # per source: read, written, quarantined, other_dates
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,8 @@ def check_source(
         date = F.expr(source.date_expr).cast("date")
     read = Observation()
     dated = flagged.observe(read, F.count(F.lit(1)).alias("rows")).withColumn(
-        BATCH_DATE, F.coalesce(date, F.when(unparsed_row, F.lit(start))))
+        BATCH_DATE, F.coalesce(date, F.when(unparsed_row, F.lit(start)))
+    )
     # Kept after the check, so that the writes do not parse the source again.
     scoped = dated.filter(F.col(BATCH_DATE).between(start - delay, end)).persist(StorageLevel.MEMORY_AND_DISK)
     counts = src.check_types(scoped, raw, bad, name, source, location, group_by=BATCH_DATE)
@@ -172,12 +175,17 @@ def check_source(
             f"{missing[0]}; its data covers {bounds[0]}..{bounds[1]} (date_expr: {source.date_expr})"
         )
     if missing:
-        log.warning("source '%s' has no rows for %d date(s) of %s..%s, first %s", name, len(missing), start, end, missing[0])
+        log.warning(
+            "source '%s' has no rows for %d date(s) of %s..%s, first %s", name, len(missing), start, end, missing[0]
+        )
     stamp = {SOURCE: F.lit(f"{name}:{location}"), INGESTED_AT: F.current_timestamp()}
     rows = src.drop_flags(scoped.filter(~unparsed_row)).withColumns(stamp)
     quarantined = _unparsed_rows(scoped.filter(unparsed_row & F.col(BATCH_DATE).between(start, end))).unionByName(
-        _undecodable_rows(lake.spark, located, start))
-    return CheckedSource(name, source, location, rows.drop(BATCH_DATE) if reference else rows, quarantined, tally, scoped)
+        _undecodable_rows(lake.spark, located, start)
+    )
+    return CheckedSource(
+        name, source, location, rows.drop(BATCH_DATE) if reference else rows, quarantined, tally, scoped
+    )
 
 
 def _tally(in_dates: dict[dt.date, src.Counted], read: int, lines: int, start: dt.date) -> Tally:
@@ -186,8 +194,9 @@ def _tally(in_dates: dict[dt.date, src.Counted], read: int, lines: int, start: d
     unparsed = {d: c.unparsed for d, c in in_dates.items()}
     if lines:
         unparsed[start] = unparsed.get(start, 0) + lines
-    return Tally(read + lines, sum(c.rows for c in in_dates.values()) + lines, unparsed,
-                 src.bad_values(in_dates.values()), lines)
+    return Tally(
+        read + lines, sum(c.rows for c in in_dates.values()) + lines, unparsed, src.bad_values(in_dates.values()), lines
+    )
 
 
 def _check_share(name: str, source: SourceConfig, location: str, tally: Tally, start: dt.date, end: dt.date) -> None:
@@ -214,9 +223,15 @@ def _unparsed_rows(rows: DataFrame) -> DataFrame:
 
 def _undecodable_rows(spark: SparkSession, located: src.Located, day: dt.date) -> DataFrame:
     """Lines that did not decode as quarantine rows of `day`: the reason, the file, line number and bytes (hex)."""
-    rows = [(day, [f"{UNPARSED}: line {line.number}: {line.reason}"],
-             json.dumps({"file": file, "line": line.number, "hex": line.data.hex()}))
-            for file, found in located.undecodable.items() for line in found]
+    rows = [
+        (
+            day,
+            [f"{UNPARSED}: line {line.number}: {line.reason}"],
+            json.dumps({"file": file, "line": line.number, "hex": line.data.hex()}),
+        )
+        for file, found in located.undecodable.items()
+        for line in found
+    ]
     return spark.createDataFrame(rows, QUARANTINE_ROW)
 
 
@@ -227,7 +242,11 @@ def _write_events(batch: Batch, source: CheckedSource, gated: GateOutcome | None
     events = rows.drop(*source.config.outcome_columns)
     table = bronze_table(batch.lake.platform, source.name)
     commit = batch.lake.replace_dates(
-        events, table, BATCH_DATE, batch.start, batch.end,
+        events,
+        table,
+        BATCH_DATE,
+        batch.start,
+        batch.end,
         batch.metadata(source=source.location),
     )
     batch.report.versions[table], batch.report.rows[table] = commit.version, commit.rows
@@ -242,8 +261,14 @@ def _write_events(batch: Batch, source: CheckedSource, gated: GateOutcome | None
 
 def _quarantine(batch: Batch, source: CheckedSource) -> int:
     """The source's rows that did not parse to its bronze table's quarantine (no validation rules ran)."""
-    scope = Scope("collect", batch.report.run_id, bronze_table(batch.lake.platform, source.name), BATCH_DATE,
-                  batch.start, batch.end)
+    scope = Scope(
+        "collect",
+        batch.report.run_id,
+        bronze_table(batch.lake.platform, source.name),
+        BATCH_DATE,
+        batch.start,
+        batch.end,
+    )
     return gate.store_quarantine(batch.lake, scope, source.unparsed, any(source.tally.unparsed.values()))
 
 
@@ -252,8 +277,13 @@ def _account(batch: Batch, source: CheckedSource, written: int, quarantined: int
     tally = source.tally
     counts = {"read": tally.read, "written": written, "quarantined": quarantined, "other_dates": tally.other_dates}
     batch.report.sources[source.name] = counts
-    log.info("source '%s' %s..%s: %d rows read = %d written + %d quarantined + %d of other dates",
-             source.name, batch.start, batch.end, *counts.values())
+    log.info(
+        "source '%s' %s..%s: %d rows read = %d written + %d quarantined + %d of other dates",
+        source.name,
+        batch.start,
+        batch.end,
+        *counts.values(),
+    )
     if tally.read != written + quarantined + tally.other_dates:
         raise ValidationError(f"source '{source.name}' {batch.start}..{batch.end}: rows do not add up: {counts}")
 
@@ -276,7 +306,11 @@ def _write_outcomes(batch: Batch, source: CheckedSource) -> None:
     )
     table = use_case.tables.outcomes
     commit = batch.lake.replace_dates(
-        outcomes, table, OUTCOME_DATE, batch.start, batch.end,
+        outcomes,
+        table,
+        OUTCOME_DATE,
+        batch.start,
+        batch.end,
         batch.metadata(outcome_delay_days=delay.days),
     )
     batch.report.versions[table], batch.report.rows[table] = commit.version, commit.rows

@@ -8,6 +8,7 @@ driver in the source's encoding before Spark reads them: no byte is ever silentl
 that does not decode, or a value that does not fit its type, is refused or left to the caller to
 quarantine (`on_parse_error`).
 """
+
 from __future__ import annotations
 
 import bz2
@@ -42,7 +43,10 @@ TEXT_FORMATS = ("csv", "package")
 MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"PK\x03\x04": "zip"}
 SUFFIXES = {"gzip": ".gz", "bzip2": ".bz2"}  # Spark picks a codec by the file name's suffix
 OPENERS: dict[str | None, Callable[[Path], io.BufferedIOBase]] = {
-    None: lambda path: path.open("rb"), "gzip": gzip.open, "bzip2": bz2.open}
+    None: lambda path: path.open("rb"),
+    "gzip": gzip.open,
+    "bzip2": bz2.open,
+}
 CORRUPT = (OSError, EOFError, zlib.error, zipfile.BadZipFile)  # what a damaged archive or stream raises
 CHUNK = 1 << 22  # bytes decoded at a time
 REASONS = "__unparsed"  # per row: why its values do not fit their types (null when they all do)
@@ -110,8 +114,11 @@ def resolve_location(name: str, source: SourceConfig, cache_dir: Path) -> Locate
     if not files:
         raise SourceError(f"source '{name}': folder {path} has no files")
     checked = {file: _text_file(name, source, file, cache_dir) for file in files}
-    return Located(str(path), tuple(str(read) for read, _ in checked.values()),
-                   {str(file): lines for file, (_, lines) in checked.items() if lines})
+    return Located(
+        str(path),
+        tuple(str(read) for read, _ in checked.values()),
+        {str(file): lines for file, (_, lines) in checked.items() if lines},
+    )
 
 
 def compression_of(head: bytes) -> str | None:
@@ -163,8 +170,11 @@ def _head(name: str, file: Path) -> bytes:
 
 def _data_files(folder: Path) -> list[Path]:
     """The files Spark would read in `folder` (those under a name starting with `.` or `_` left out)."""
-    return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts))
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts)
+    )
 
 
 def _text_file(name: str, source: SourceConfig, file: Path, cache_dir: Path) -> tuple[Path, list[BadLine]]:
@@ -182,16 +192,28 @@ def _text_file(name: str, source: SourceConfig, file: Path, cache_dir: Path) -> 
         header = {**CSV_DEFAULTS, **source.options}.get("header", "").lower() == "true"
         first = lines[0]
         if source.on_parse_error == "refuse" or (header and first.number == 1):
-            raise SourceError(f"source '{name}': file {file}, line {first.number}, does not decode as "
-                              f"{source.encoding} ({first.reason}); {len(lines)} such line(s)")
-        log.warning("source '%s': %d line(s) of %s do not decode as %s (first: line %d); Spark reads a copy without them",
-                    name, len(lines), file, source.encoding, first.number)
+            raise SourceError(
+                f"source '{name}': file {file}, line {first.number}, does not decode as "
+                f"{source.encoding} ({first.reason}); {len(lines)} such line(s)"
+            )
+        log.warning(
+            "source '%s': %d line(s) of %s do not decode as %s (first: line %d); Spark reads a copy without them",
+            name,
+            len(lines),
+            file,
+            source.encoding,
+            first.number,
+        )
         ending = f".decodable-{codecs.lookup(source.encoding).name}.csv"
-        return _build_once(_cache_entry(name, file, cache_dir, ending),
-                           lambda partial: _copy_without(file, compression, lines, partial)), lines
+        return _build_once(
+            _cache_entry(name, file, cache_dir, ending),
+            lambda partial: _copy_without(file, compression, lines, partial),
+        ), lines
     if compression in SUFFIXES:
-        return _build_once(_cache_entry(name, file, cache_dir, SUFFIXES[compression]),
-                           lambda partial: partial.symlink_to(file.resolve())), []
+        return _build_once(
+            _cache_entry(name, file, cache_dir, SUFFIXES[compression]),
+            lambda partial: partial.symlink_to(file.resolve()),
+        ), []
     return file, []
 
 
@@ -248,7 +270,9 @@ def read_raw(spark: SparkSession, name: str, source: SourceConfig, located: Loca
     try:
         if source.format in TEXT_FORMATS:
             charset = codecs.lookup(source.encoding).name  # Python's canonical name, which Java knows too
-            return spark.read.options(**{**CSV_DEFAULTS, "encoding": charset, **source.options}).csv(list(located.paths))
+            return spark.read.options(**{**CSV_DEFAULTS, "encoding": charset, **source.options}).csv(
+                list(located.paths)
+            )
         if source.format == "parquet":
             return spark.read.options(**source.options).parquet(*located.paths)
         if "/" in located.location:
@@ -269,8 +293,7 @@ def apply_schema(raw: DataFrame, name: str, source: SourceConfig, location: str)
     missing = [c for c in source.columns if c not in present]
     if missing:
         raise SourceError(
-            f"source '{name}' ({location}): configured column(s) {missing} not found; "
-            f"the source has {sorted(present)}"
+            f"source '{name}' ({location}): configured column(s) {missing} not found; the source has {sorted(present)}"
         )
     typed = [F.col(f"`{c}`").cast(t).alias(c) for c, t in source.columns.items()]
     bad = {
@@ -278,8 +301,15 @@ def apply_schema(raw: DataFrame, name: str, source: SourceConfig, location: str)
         for c, t in source.columns.items()
         if t != "string"
     }
-    reasons = [F.when(b, F.concat(F.lit(f"column '{c}': value '"), F.col(f"`{c}`").cast("string"),
-                                  F.lit(f"' is not {source.columns[c]}"))) for c, b in bad.items()]
+    reasons = [
+        F.when(
+            b,
+            F.concat(
+                F.lit(f"column '{c}': value '"), F.col(f"`{c}`").cast("string"), F.lit(f"' is not {source.columns[c]}")
+            ),
+        )
+        for c, b in bad.items()
+    ]
     unparsed = functools.reduce(operator.or_, bad.values(), F.lit(False))
     extra = {
         REASONS: F.when(unparsed, F.filter(F.array(*reasons), lambda r: r.isNotNull())).cast("array<string>"),
@@ -310,8 +340,10 @@ def check_types(
         rows = grouped.agg(*aggs).collect()
     except (PySparkException, Py4JJavaError) as exc:
         raise SourceError(f"source '{name}': cannot read {location}: {first_line(exc)}") from exc
-    counted = {(r[group_by] if group_by else None): Counted(r["__rows"], r["__unparsed"], {c: r[c] for c in bad if r[c]})
-               for r in rows}
+    counted = {
+        (r[group_by] if group_by else None): Counted(r["__rows"], r["__unparsed"], {c: r[c] for c in bad if r[c]})
+        for r in rows
+    }
     summed = bad_values(counted.values())
     offenders = {c: summed[c] for c in bad if summed.get(c)}
     if offenders and source.on_parse_error == "refuse":

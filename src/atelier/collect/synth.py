@@ -4,6 +4,7 @@ Rows are drawn with replacement from the real source (a bootstrap), so every col
 real data's joint distribution, dates included; one integer column of the natural key is
 replaced by a unique number so that synthetic rows never collide on the entity key.
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Configuration: pydantic schema and the YAML loader (base + env overlay + --set overrides)."""
+
 from __future__ import annotations
 
 from atelier.config.loader import load_platform, load_use_case

@@ -3,6 +3,7 @@
 A rule is one model per `action` and a join one per `type` (discriminated unions): a key that
 applies to another kind is an unknown key of this one.
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Literal

@@ -1,4 +1,5 @@
 """What every configuration model shares: strictness, the names that reach SQL, date ranges."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,5 @@
 """The gold table: its features (one model per `type`, numeric by default) and the label."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
@@ -49,8 +50,9 @@ def _numeric_by_default(value: object) -> object:
     return {"type": "numeric", **value} if isinstance(value, dict) else value
 
 
-FeatureConfig = Annotated[NumericFeature | CategoricalFeature, Field(discriminator="type"),
-                          BeforeValidator(_numeric_by_default)]
+FeatureConfig = Annotated[
+    NumericFeature | CategoricalFeature, Field(discriminator="type"), BeforeValidator(_numeric_by_default)
+]
 
 
 class LabelConfig(StrictModel):

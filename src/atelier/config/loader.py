@@ -4,6 +4,7 @@ Every value remembers the file that set it, so a validation error names the file
 `${VAR}` is substituted only in secret-bearing keys (passwords, tokens, URIs); an unset variable is
 an error, never an empty string.
 """
+
 from __future__ import annotations
 
 import copy
@@ -31,9 +32,24 @@ _SECRET_KEY = re.compile(r"(password|secret|token|credential|_uri$|^uri$)", re.I
 Model = TypeVar("Model", bound=BaseModel)
 # The defaults of the keys that were common to all kinds of a join, feature, rule or arm before r24.
 _FLAT_DEFAULTS: dict[str, Any] = {
-    "left_time": None, "right_time": None, "tolerance_hours": None, "time_alias": None, "cyclic": None,
-    "column": None, "columns": [], "min": None, "max": None, "values": [], "pattern": None, "condition": None,
-    "min_rows": 1, "min_ratio": None, "max_ratio": None, "trailing_days": 7, "max_age_hours": None, "share": 0.0,
+    "left_time": None,
+    "right_time": None,
+    "tolerance_hours": None,
+    "time_alias": None,
+    "cyclic": None,
+    "column": None,
+    "columns": [],
+    "min": None,
+    "max": None,
+    "values": [],
+    "pattern": None,
+    "condition": None,
+    "min_rows": 1,
+    "min_ratio": None,
+    "max_ratio": None,
+    "trailing_days": 7,
+    "max_age_hours": None,
+    "share": 0.0,
 }
 KeyPath = tuple[str, ...]
 

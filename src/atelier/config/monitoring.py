@@ -1,4 +1,5 @@
 """Monitoring of the served model: reconciliation with outcomes, drift, alerts and retrain requests."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -6,7 +7,6 @@ from typing import Literal
 from pydantic import Field
 
 from atelier.config.common import StrictModel, TableName
-
 
 AlertKind = Literal["feature_psi", "score_psi", "live_metric", "label_completeness", "no_predictions"]
 
@@ -19,8 +19,11 @@ def _kinds(*kinds: AlertKind) -> list[AlertKind]:
 class AlertConfig(StrictModel):
     """When monitoring raises an alert (each check can be switched off with `enabled`)."""
 
-    enabled: list[AlertKind] = Field(default_factory=lambda: _kinds("feature_psi", "score_psi", "live_metric",
-                                                                     "label_completeness", "no_predictions"))
+    enabled: list[AlertKind] = Field(
+        default_factory=lambda: _kinds(
+            "feature_psi", "score_psi", "live_metric", "label_completeness", "no_predictions"
+        )
+    )
     feature_psi: float = Field(0.2, gt=0)  # PSI above this on one of the most important features
     important_features: int = Field(10, ge=1)  # how many of the champion's most important features count
     score_psi: float = Field(0.2, gt=0)  # PSI of the served score distribution against the test window's
@@ -52,4 +55,3 @@ class MonitoringConfig(StrictModel):
     retrain_on: list[AlertKind] = Field(default_factory=lambda: _kinds("feature_psi", "live_metric"))
     webhook_uri: str | None = None
     webhook_timeout_s: float = Field(5.0, gt=0)
-

@@ -1,4 +1,5 @@
 """The platform configuration: where things live, how Spark, MLflow and Airflow run, how writes retry."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -23,8 +24,10 @@ class SparkConfig(StrictModel):
         """Spark settings are text: YAML's `true`, `2` (unquoted, or from `--set`) become "true", "2"."""
         if not isinstance(value, dict):
             return value
-        return {k: (str(v).lower() if isinstance(v, bool) else str(v) if isinstance(v, int | float) else v)
-                for k, v in value.items()}
+        return {
+            k: (str(v).lower() if isinstance(v, bool) else str(v) if isinstance(v, int | float) else v)
+            for k, v in value.items()
+        }
 
 
 class Databases(StrictModel):

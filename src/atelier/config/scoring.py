@@ -1,4 +1,5 @@
 """Scheduled batch scoring: the arms (one model per `role`), the engine and the prediction log."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -55,8 +56,9 @@ class ScoringConfig(StrictModel):
     """Scheduled batch scoring: the arms, the assignment salt, the engine (`jvm`: ONNX Runtime in the
     executor JVMs, or `python`: the pyfunc in Python workers; docs/scoring.md) and the sampled prediction log."""
 
-    arms: list[ArmConfig] = Field(default_factory=lambda: _arms(ChampionArm(name="champion", role="champion",
-                                                                            alias="champion")))
+    arms: list[ArmConfig] = Field(
+        default_factory=lambda: _arms(ChampionArm(name="champion", role="champion", alias="champion"))
+    )
     salt: str = "ab-1"
     # jvm: each arm's model as an ONNX graph run by ONNX Runtime in the executor JVMs (no Python hop);
     # python: each arm's pyfunc in the executors' Python workers (mapInArrow over Arrow batches).
@@ -77,4 +79,3 @@ class ScoringConfig(StrictModel):
         if len(set(names)) != len(names):
             raise ValueError(f"scoring.arms: duplicate arm names {names}")
         return self
-

@@ -1,4 +1,5 @@
 """The inputs of a use case: its entity, and each source with its format, schema and parse policy."""
+
 from __future__ import annotations
 
 import codecs
@@ -68,4 +69,3 @@ class SourceConfig(StrictModel):
         if {k.lower() for k in self.options} & {"encoding", "charset"}:
             raise ValueError("give the source's 'encoding', not options.encoding or options.charset")
         return self
-

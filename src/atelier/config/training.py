@@ -1,4 +1,5 @@
 """How a use case trains (window, split, model, backend) and when a candidate is promoted."""
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -56,8 +57,9 @@ class TrainingConfig(StrictModel):
     @model_validator(mode="after")
     def _enough_shards(self) -> TrainingConfig:
         if self.shards < self.num_proc:
-            raise ValueError(f"shards ({self.shards}) must be at least num_proc ({self.num_proc}): "
-                             "each process reads whole shards")
+            raise ValueError(
+                f"shards ({self.shards}) must be at least num_proc ({self.num_proc}): each process reads whole shards"
+            )
         return self
 
 
@@ -75,4 +77,3 @@ class PromotionConfig(StrictModel):
     confidence: float = Field(0.95, gt=0.5, lt=1)
     window: DateRange | None = None
     seed: int = 13
-

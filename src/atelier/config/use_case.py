@@ -1,4 +1,5 @@
 """The use case, root of its configuration: what it builds from which sources, and where it lands."""
+
 from __future__ import annotations
 
 from pydantic import Field, model_validator
@@ -84,5 +85,6 @@ class UseCaseConfig(StrictModel):
     def model_columns(self, kind: str | None = None) -> list[str]:
         """The feature columns the model takes: all but `training.exclude_features`."""
         excluded = set(self.training.exclude_features)
-        return [c for f in self.features if kind in (None, f.type) and f.name not in excluded
-                for c in f.output_columns()]
+        return [
+            c for f in self.features if kind in (None, f.type) and f.name not in excluded for c in f.output_columns()
+        ]

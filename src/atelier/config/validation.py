@@ -1,5 +1,6 @@
 """Expectations on the tables a use case writes: row rules (rows that break one are quarantined)
 and table rules (a breach fails the job), one model per rule `type`."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal

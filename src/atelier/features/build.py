@@ -1,4 +1,5 @@
 """The features job: bronze -> silver (clean, keyed, deduplicated, joined) -> gold feature table."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -51,8 +52,15 @@ def _join(df: DataFrame, right: DataFrame, join: JoinConfig, key: str) -> DataFr
     if join.type == "lookup":
         return lookup_join(df, right, join.keys, join.output_columns())
     return asof_join(
-        df, right, left_id=key, on=join.keys, left_time=join.left_time, right_time=join.right_time,
-        tolerance_hours=join.tolerance_hours, columns=join.output_columns(), time_alias=join.time_alias,
+        df,
+        right,
+        left_id=key,
+        on=join.keys,
+        left_time=join.left_time,
+        right_time=join.right_time,
+        tolerance_hours=join.tolerance_hours,
+        columns=join.output_columns(),
+        time_alias=join.time_alias,
     )
 
 

@@ -1,4 +1,5 @@
 """Cleaning: derived columns from SQL expressions and rules for impossible values."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping

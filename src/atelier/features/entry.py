@@ -1,4 +1,5 @@
 """The features stage's command: `atelier features` (jobs/features.py)."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,5 +21,9 @@ def cmd_features(args: argparse.Namespace) -> None:
 
 
 FEATURES = Command(
-    "features", "Build the silver (clean, joined) and gold (feature) tables of a use case for a date or range from "
-    "bronze.", "--use-case flights_delay --start 2013-01-01 --end 2013-01-31", cmd_features, add_use_case_args)
+    "features",
+    "Build the silver (clean, joined) and gold (feature) tables of a use case for a date or range from bronze.",
+    "--use-case flights_delay --start 2013-01-01 --end 2013-01-31",
+    cmd_features,
+    add_use_case_args,
+)

@@ -1,4 +1,5 @@
 """Joins of the primary events with other sources: key lookups and point-in-time (as-of) joins."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -48,9 +49,12 @@ def asof_join(
         *[F.col(r).alias(f"__k_{i}") for i, r in enumerate(right_keys)],
         F.col(right_time).alias(time_out),
         *[F.col(src).alias(dst) for src, dst in columns.items()],
-    ).withColumn("__bucket", F.explode(F.array(
-        F.floor(F.unix_timestamp(time_out) / width), F.floor(F.unix_timestamp(time_out) / width) + 1
-    )))
+    ).withColumn(
+        "__bucket",
+        F.explode(
+            F.array(F.floor(F.unix_timestamp(time_out) / width), F.floor(F.unix_timestamp(time_out) / width) + 1)
+        ),
+    )
     lt = F.col(left_time)
     probe = left.withColumn("__bucket", F.floor(F.unix_timestamp(lt) / width))
     condition = [probe[lcol] == candidates[f"__k_{i}"] for i, lcol in enumerate(on)] + [

@@ -1,4 +1,5 @@
 """Deterministic entity keys and deduplication."""
+
 from __future__ import annotations
 
 from pyspark.sql import DataFrame, Window

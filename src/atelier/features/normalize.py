@@ -3,6 +3,7 @@
 The same fitted object transforms pandas batches in training and in scoring, so both see the
 identical transform.
 """
+
 from __future__ import annotations
 
 from pyspark.sql import DataFrame
@@ -26,13 +27,17 @@ def fit_preprocessor(
             stats[column] = (float(mean or 0.0), float(std) if std else 1.0)
     vocab: dict[str, list[str]] = {c: [OOV] for c in categorical}
     if categorical:
-        pairs = F.explode(F.array(*[
-            F.struct(F.lit(c).alias("column"), F.col(c).cast("string").alias("value")) for c in categorical
-        ]))
+        pairs = F.explode(
+            F.array(*[F.struct(F.lit(c).alias("column"), F.col(c).cast("string").alias("value")) for c in categorical])
+        )
         counts = (
-            train.select(pairs.alias("p")).select("p.column", "p.value")
-            .filter(F.col("value").isNotNull()).groupBy("column", "value").count()
-            .filter(F.col("count") >= min_count).collect()
+            train.select(pairs.alias("p"))
+            .select("p.column", "p.value")
+            .filter(F.col("value").isNotNull())
+            .groupBy("column", "value")
+            .count()
+            .filter(F.col("count") >= min_count)
+            .collect()
         )
         for row in sorted(counts, key=lambda r: (r["column"], -r["count"], r["value"])):
             if len(vocab[row["column"]]) <= max_categories:

@@ -1,4 +1,5 @@
 """Stateless feature transforms: SQL expressions, cyclic encodings and named built-ins."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -46,7 +47,9 @@ def feature_columns(feature: FeatureConfig, window: BuildWindow) -> dict[str, Co
     if feature.builtin:
         fn = BUILTINS.get(feature.builtin)
         if fn is None:
-            raise ConfigError(f"feature '{feature.name}': unknown builtin '{feature.builtin}'; known: {sorted(BUILTINS)}")
+            raise ConfigError(
+                f"feature '{feature.name}': unknown builtin '{feature.builtin}'; known: {sorted(BUILTINS)}"
+            )
         value = _call_builtin(fn, feature, window)
     else:
         value = F.expr(feature.expr) if feature.expr else F.col(feature.name)
@@ -65,9 +68,7 @@ def _call_builtin(fn: Callable[..., Column], feature: FeatureConfig, window: Bui
         raise ConfigError(f"feature '{feature.name}': bad args {args} for builtin '{feature.builtin}': {exc}") from exc
 
 
-def build_features(
-    silver: DataFrame, features: list[FeatureConfig], keep: list[str], window: BuildWindow
-) -> DataFrame:
+def build_features(silver: DataFrame, features: list[FeatureConfig], keep: list[str], window: BuildWindow) -> DataFrame:
     """The feature table's rows: the `keep` columns (key, date, event time) and every feature output."""
     outputs: dict[str, Column] = {}
     for feature in features:

@@ -1,4 +1,5 @@
 """Held-out and live metrics, bootstrap intervals and permutation importance, on numpy arrays."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

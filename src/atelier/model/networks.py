@@ -3,6 +3,7 @@
 Every model takes `(numeric [B, K] float32, categorical [B, M] int64)` and returns one raw output
 per row: a logit for a binary label, a standardized value for regression. Needs only torch.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,11 +32,12 @@ class ModelSpec:
 class TabularMLP(nn.Module):
     """Categorical embeddings concatenated with the numerics, then ReLU layers with dropout."""
 
-    def __init__(self, spec: ModelSpec, hidden: tuple[int, ...] = (128, 64), embedding_dim: int = 8,
-                 dropout: float = 0.1) -> None:
+    def __init__(
+        self, spec: ModelSpec, hidden: tuple[int, ...] = (128, 64), embedding_dim: int = 8, dropout: float = 0.1
+    ) -> None:
         super().__init__()
         self.embeddings = nn.ModuleList(
-            nn.Embedding(card, min(embedding_dim, max(2, round(1.6 * card ** 0.56)))) for card in spec.cardinalities
+            nn.Embedding(card, min(embedding_dim, max(2, round(1.6 * card**0.56)))) for card in spec.cardinalities
         )
         width = len(spec.numeric) + sum(e.embedding_dim for e in self.embeddings)
         layers: list[nn.Module] = []

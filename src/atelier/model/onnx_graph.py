@@ -10,6 +10,7 @@ vocabulary maps, so it lands at 0 as well. The network part is traced with `torc
 the lookups are put in front of it. `to_matrix_onnx` is the same path after the category lookup,
 for the Spark JVM engine, which looks categories up itself.
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,8 +38,11 @@ OUTPUT = "score"
 INDEX_SUFFIX = "__index"
 NUMERIC, CATEGORIES = "numeric", "categories"  # the inputs of `to_matrix_onnx`
 # The exporter's per-pass INFO lines, and its warning per torchvision operator (torchvision is not installed).
-QUIET = {"onnx_ir": logging.WARNING, "onnxscript": logging.WARNING, "torch.onnx._internal.exporter._registration":
-         logging.ERROR}
+QUIET = {
+    "onnx_ir": logging.WARNING,
+    "onnxscript": logging.WARNING,
+    "torch.onnx._internal.exporter._registration": logging.ERROR,
+}
 TOLERANCE = 1e-5  # the export refuses a graph whose scores differ more from the pyfunc's
 
 
@@ -75,8 +79,9 @@ class _ColumnPath(_ScorePath):
         self.categorical_at = [columns.index(c) for c in model.preprocessor.vocab]
 
     def forward(self, *columns: torch.Tensor) -> torch.Tensor:
-        return self.score(_stacked(columns, self.numeric_at, torch.float64),
-                          _stacked(columns, self.categorical_at, torch.int64))
+        return self.score(
+            _stacked(columns, self.numeric_at, torch.float64), _stacked(columns, self.categorical_at, torch.int64)
+        )
 
 
 class _MatrixPath(_ScorePath):
@@ -88,8 +93,10 @@ class _MatrixPath(_ScorePath):
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         given = iter(inputs)
-        numeric, categorical = (next(given) if width else _no_columns(inputs[0], dtype)
-                                for width, dtype in zip(self.widths, (torch.float64, torch.int64)))
+        numeric, categorical = (
+            next(given) if width else _no_columns(inputs[0], dtype)
+            for width, dtype in zip(self.widths, (torch.float64, torch.int64))
+        )
         return self.score(numeric, categorical)
 
 
@@ -110,8 +117,15 @@ def _traced(module: nn.Module, example: tuple[torch.Tensor, ...], names: list[st
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
-            module.eval(), example, input_names=names, output_names=[OUTPUT],
-            dynamic_shapes=(tuple({0: batch} for _ in example),), opset_version=OPSET, dynamo=True, verbose=False)
+            module.eval(),
+            example,
+            input_names=names,
+            output_names=[OUTPUT],
+            dynamic_shapes=(tuple({0: batch} for _ in example),),
+            opset_version=OPSET,
+            dynamo=True,
+            verbose=False,
+        )
     assert program is not None  # export returns the program when dynamo=True and no file is given
     return program.model_proto
 
@@ -132,9 +146,18 @@ def to_onnx(model: TabularModel, columns: list[str], metadata: dict[str, str]) -
         if column not in vocab:
             continue
         categories = vocab[column][1:]
-        lookups.append(helper.make_node(
-            "LabelEncoder", [column], [name], domain="ai.onnx.ml", name=f"lookup_{column}",
-            keys_strings=categories, values_int64s=list(range(1, len(categories) + 1)), default_int64=0))
+        lookups.append(
+            helper.make_node(
+                "LabelEncoder",
+                [column],
+                [name],
+                domain="ai.onnx.ml",
+                name=f"lookup_{column}",
+                keys_strings=categories,
+                values_int64s=list(range(1, len(categories) + 1)),
+                default_int64=0,
+            )
+        )
         dim = inputs[name].type.tensor_type.shape.dim[0]
         inputs[column] = helper.make_tensor_value_info(column, TensorProto.STRING, [dim.dim_param or dim.dim_value])
     ordered = [inputs[c] for c in columns]
@@ -156,8 +179,11 @@ def to_matrix_onnx(model: TabularModel) -> onnx.ModelProto:
     unseen or null); an input is left out where the model has no such columns.
     """
     widths = len(model.preprocessor.numeric), len(model.preprocessor.vocab)
-    present = [(name, width, dtype) for name, width, dtype in zip((NUMERIC, CATEGORIES), widths,
-                                                                   (torch.float64, torch.int64)) if width]
+    present = [
+        (name, width, dtype)
+        for name, width, dtype in zip((NUMERIC, CATEGORIES), widths, (torch.float64, torch.int64))
+        if width
+    ]
     example = tuple(torch.zeros((2, width), dtype=dtype) for _, width, dtype in present)
     proto = _traced(_MatrixPath(model), example, [name for name, _, _ in present])
     onnx.checker.check_model(proto, full_check=True)
@@ -190,8 +216,11 @@ def ort_scores(sess: ort.InferenceSession, frame: pd.DataFrame) -> np.ndarray:
 def matrix_scores(sess: ort.InferenceSession, model: TabularModel, frame: pd.DataFrame) -> np.ndarray:
     """The scores of `to_matrix_onnx`'s graph for a frame of raw columns (categories looked up by the pyfunc's
     preprocessor, as the JVM scorer looks them up)."""
-    numeric = frame[list(model.preprocessor.numeric)].apply(pd.to_numeric, errors="coerce").to_numpy(
-        dtype=np.float64, na_value=np.nan)
+    numeric = (
+        frame[list(model.preprocessor.numeric)]
+        .apply(pd.to_numeric, errors="coerce")
+        .to_numpy(dtype=np.float64, na_value=np.nan)
+    )
     feed = {NUMERIC: numeric, CATEGORIES: model.preprocessor.transform(frame)[1]}
     return sess.run([OUTPUT], {i.name: feed[i.name] for i in sess.get_inputs()})[0].astype(np.float64)
 

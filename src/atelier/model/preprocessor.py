@@ -5,6 +5,7 @@ to any process that scores. It works on Arrow batches in vectorized kernels (a c
 one `index_in` per column), which is what a Spark `mapInArrow` hands over. Index 0 of every
 vocabulary is the out-of-vocabulary bucket, which also takes nulls.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

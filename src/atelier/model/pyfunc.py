@@ -5,6 +5,7 @@ probability of the positive class, or the predicted value for regression) and `p
 label at the stored threshold, or the value). Imports only torch, numpy, pandas and two small
 atelier modules, which travel with the model (`code_paths`).
 """
+
 from __future__ import annotations
 
 import io
@@ -12,13 +13,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mlflow.pyfunc import PythonModel
 import numpy as np
 import pandas as pd
 import torch
+from mlflow.pyfunc import PythonModel
 
-from atelier.model.preprocessor import Batch, Preprocessor
 from atelier.model.networks import ModelSpec, build_model, output_to_score
+from atelier.model.preprocessor import Batch, Preprocessor
 
 SPEC_FILE, WEIGHTS_FILE = "model_spec.json", "weights.pt"
 
@@ -59,12 +60,22 @@ class TabularModel(PythonModel):
         return (score >= self.threshold).astype(np.int32) if self.spec.task == "binary" else score
 
 
-def write_model_files(folder: Path, spec: ModelSpec, preprocessor: Preprocessor, label_scale: tuple[float, float],
-                      threshold: float, weights: bytes) -> dict[str, str]:
+def write_model_files(
+    folder: Path,
+    spec: ModelSpec,
+    preprocessor: Preprocessor,
+    label_scale: tuple[float, float],
+    threshold: float,
+    weights: bytes,
+) -> dict[str, str]:
     """The pyfunc's artifacts on disk: {"spec": path, "weights": path}."""
     folder.mkdir(parents=True, exist_ok=True)
-    payload = {"model": spec.to_dict(), "preprocessor": preprocessor.to_dict(), "label_scale": list(label_scale),
-               "threshold": threshold}
+    payload = {
+        "model": spec.to_dict(),
+        "preprocessor": preprocessor.to_dict(),
+        "label_scale": list(label_scale),
+        "threshold": threshold,
+    }
     (folder / SPEC_FILE).write_text(json.dumps(payload, indent=1))
     (folder / WEIGHTS_FILE).write_bytes(weights)
     return {"spec": str(folder / SPEC_FILE), "weights": str(folder / WEIGHTS_FILE)}

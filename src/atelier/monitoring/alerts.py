@@ -9,6 +9,7 @@ range's rows of `ml.alerts`, are logged, and are POSTed to `monitoring.webhook_u
 Alerts of the kinds in `monitoring.retrain_on` record a pending request per date in
 `ml.retrain_requests` for the orchestrator's retraining DAG.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -78,8 +79,9 @@ def raise_alerts(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.da
     if cfg.webhook_uri and report.alerts:
         report.notified = _notify(cfg.webhook_uri, cfg.webhook_timeout_s, use_case.name, report.alerts)
     meta = {"job": "monitor", "run_id": report.run_id, "use_case": use_case.name}
-    rows = [(*astuple(a), use_case.name, a.kind in cfg.retrain_on, report.notified, report.run_id)
-            for a in report.alerts]
+    rows = [
+        (*astuple(a), use_case.name, a.kind in cfg.retrain_on, report.notified, report.run_id) for a in report.alerts
+    ]
     frame = lake.spark.createDataFrame(rows, _ALERTS).withColumn("raised_at", F.current_timestamp())
     lake.replace_dates(frame, cfg.alerts_table, ALERT_DATE, start, end, meta)
     reasons = report.retrain_reasons
@@ -87,7 +89,8 @@ def raise_alerts(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.da
         if alert.kind in cfg.retrain_on:
             reasons.setdefault(alert.alert_date, []).append(f"{alert.kind}:{alert.subject}")
     requests = lake.spark.createDataFrame(
-        [(d, use_case.name, r, "pending", report.run_id) for d, r in sorted(reasons.items())], _REQUESTS).withColumn("requested_at", F.current_timestamp())
+        [(d, use_case.name, r, "pending", report.run_id) for d, r in sorted(reasons.items())], _REQUESTS
+    ).withColumn("requested_at", F.current_timestamp())
     lake.replace_dates(requests, cfg.retrain_requests_table, "request_date", start, end, meta)
     for day in report.retrain_dates:
         log.warning("retraining requested for %s on %s: %s", use_case.name, day, ", ".join(reasons[day]))
@@ -98,11 +101,20 @@ def _no_predictions(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt
     name = use_case.scoring.predictions_table
     scored = set()
     if lake.exists(name):
-        scored = {r[0] for r in lake.read(name).filter(
-            F.col(SCORE_DATE).between(F.lit(start), F.lit(end))).select(SCORE_DATE).distinct().collect()}
+        scored = {
+            r[0]
+            for r in lake.read(name)
+            .filter(F.col(SCORE_DATE).between(F.lit(start), F.lit(end)))
+            .select(SCORE_DATE)
+            .distinct()
+            .collect()
+        }
     days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
-    return [Alert(d, "no_predictions", name, 0.0, None, f"no predictions in {name} for {d}")
-            for d in days if d not in scored]
+    return [
+        Alert(d, "no_predictions", name, 0.0, None, f"no predictions in {name} for {d}")
+        for d in days
+        if d not in scored
+    ]
 
 
 def _drift(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date, enabled: set[AlertKind]) -> list[Alert]:
@@ -112,16 +124,35 @@ def _drift(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date, en
     rows = lake.read(name).filter(F.col(SCORE_DATE).between(F.lit(start), F.lit(end)))
     found = []
     if "feature_psi" in enabled:
-        for r in rows.filter((F.col("kind") != SCORE) & (F.col("importance_rank") <= cfg.important_features)
-                             & (F.col("psi") > cfg.feature_psi)).collect():
-            found.append(Alert(r[SCORE_DATE], "feature_psi", r.feature, r.psi, cfg.feature_psi,
-                               f"feature {r.feature} (importance rank {r.importance_rank}) drifted from the training "
-                               f"window of {r.model_name} version {r.model_version}: PSI {r.psi:.3f} > {cfg.feature_psi}"))
+        for r in rows.filter(
+            (F.col("kind") != SCORE)
+            & (F.col("importance_rank") <= cfg.important_features)
+            & (F.col("psi") > cfg.feature_psi)
+        ).collect():
+            found.append(
+                Alert(
+                    r[SCORE_DATE],
+                    "feature_psi",
+                    r.feature,
+                    r.psi,
+                    cfg.feature_psi,
+                    f"feature {r.feature} (importance rank {r.importance_rank}) drifted from the training "
+                    f"window of {r.model_name} version {r.model_version}: PSI {r.psi:.3f} > {cfg.feature_psi}",
+                )
+            )
     if "score_psi" in enabled:
         for r in rows.filter((F.col("kind") == SCORE) & (F.col("psi") > cfg.score_psi)).collect():
-            found.append(Alert(r[SCORE_DATE], "score_psi", SCORE, r.psi, cfg.score_psi,
-                               f"the scores of {r.model_name} version {r.model_version} drifted from its test window: "
-                               f"PSI {r.psi:.3f} > {cfg.score_psi}"))
+            found.append(
+                Alert(
+                    r[SCORE_DATE],
+                    "score_psi",
+                    SCORE,
+                    r.psi,
+                    cfg.score_psi,
+                    f"the scores of {r.model_name} version {r.model_version} drifted from its test window: "
+                    f"PSI {r.psi:.3f} > {cfg.score_psi}",
+                )
+            )
     return found
 
 
@@ -131,17 +162,27 @@ def _live(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date, ena
         return []
     binary = use_case.label.task == "binary"
     metric = "auc" if binary else "rmse"
-    champion = (lake.read(name)
-                .filter((F.col("role") == "champion") & (F.col("population") == "all") & (F.col(SCORE_DATE) <= end))
-                .orderBy(SCORE_DATE).collect())
+    champion = (
+        lake.read(name)
+        .filter((F.col("role") == "champion") & (F.col("population") == "all") & (F.col(SCORE_DATE) <= end))
+        .orderBy(SCORE_DATE)
+        .collect()
+    )
     found = []
     if "label_completeness" in enabled:
         for r in champion:
             if r[SCORE_DATE] >= start and r.label_completeness < cfg.min_label_completeness:
-                found.append(Alert(r[SCORE_DATE], "label_completeness", r.arm, r.label_completeness,
-                                   cfg.min_label_completeness,
-                                   f"only {r.label_completeness:.1%} of {r.rows_scored} predictions have a matured "
-                                   f"outcome (minimum {cfg.min_label_completeness:.0%})"))
+                found.append(
+                    Alert(
+                        r[SCORE_DATE],
+                        "label_completeness",
+                        r.arm,
+                        r.label_completeness,
+                        cfg.min_label_completeness,
+                        f"only {r.label_completeness:.1%} of {r.rows_scored} predictions have a matured "
+                        f"outcome (minimum {cfg.min_label_completeness:.0%})",
+                    )
+                )
     if "live_metric" not in enabled:
         return found
     store.use_platform(lake.platform)
@@ -149,17 +190,25 @@ def _live(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date, ena
     for i, r in enumerate(judged):
         if r[SCORE_DATE] < start or i + 1 < cfg.metric_drop_days:
             continue
-        window = judged[i + 1 - cfg.metric_drop_days: i + 1]
+        window = judged[i + 1 - cfg.metric_drop_days : i + 1]
         tested = load_reference(use_case.model_name, r.model_version).test_metrics
         trained = tested.get(f"daily_{metric}", tested.get(metric))  # one test day's figure, like a live day's
         if trained is None:
             continue
         worse = [(trained - w[metric]) if binary else (w[metric] - trained) / trained for w in window]
         if all(x > cfg.metric_drop for x in worse):
-            found.append(Alert(r[SCORE_DATE], "live_metric", r.arm, r[metric], trained,
-                               f"live {metric} of {r.model_name} version {r.model_version} was "
-                               f"{', '.join(f'{w[metric]:.3f}' for w in window)} on its last {len(window)} reconciled "
-                               f"days, worse than its test {metric} {trained:.3f} (a day's mean) by more than {cfg.metric_drop}"))
+            found.append(
+                Alert(
+                    r[SCORE_DATE],
+                    "live_metric",
+                    r.arm,
+                    r[metric],
+                    trained,
+                    f"live {metric} of {r.model_name} version {r.model_version} was "
+                    f"{', '.join(f'{w[metric]:.3f}' for w in window)} on its last {len(window)} reconciled "
+                    f"days, worse than its test {metric} {trained:.3f} (a day's mean) by more than {cfg.metric_drop}",
+                )
+            )
     return found
 
 
@@ -178,15 +227,26 @@ def _notify(uri: str, timeout: float, use_case: str, alerts: list[Alert]) -> boo
         return False
 
 
-_ALERTS = T.StructType([
-    T.StructField(ALERT_DATE, T.DateType()), T.StructField("kind", T.StringType()),
-    T.StructField("subject", T.StringType()), T.StructField("value", T.DoubleType()),
-    T.StructField("threshold", T.DoubleType()), T.StructField("message", T.StringType()),
-    T.StructField("use_case", T.StringType()), T.StructField("retrain", T.BooleanType()),
-    T.StructField("notified", T.BooleanType()), T.StructField("monitor_run_id", T.StringType()),
-])
-_REQUESTS = T.StructType([
-    T.StructField("request_date", T.DateType()), T.StructField("use_case", T.StringType()),
-    T.StructField("reasons", T.ArrayType(T.StringType())), T.StructField("status", T.StringType()),
-    T.StructField("monitor_run_id", T.StringType()),
-])
+_ALERTS = T.StructType(
+    [
+        T.StructField(ALERT_DATE, T.DateType()),
+        T.StructField("kind", T.StringType()),
+        T.StructField("subject", T.StringType()),
+        T.StructField("value", T.DoubleType()),
+        T.StructField("threshold", T.DoubleType()),
+        T.StructField("message", T.StringType()),
+        T.StructField("use_case", T.StringType()),
+        T.StructField("retrain", T.BooleanType()),
+        T.StructField("notified", T.BooleanType()),
+        T.StructField("monitor_run_id", T.StringType()),
+    ]
+)
+_REQUESTS = T.StructType(
+    [
+        T.StructField("request_date", T.DateType()),
+        T.StructField("use_case", T.StringType()),
+        T.StructField("reasons", T.ArrayType(T.StringType())),
+        T.StructField("status", T.StringType()),
+        T.StructField("monitor_run_id", T.StringType()),
+    ]
+)

@@ -10,6 +10,7 @@ distribution is compared with its test window's the same way. Every feature of e
 counted in one Spark pass (`profile.bucket_counts`); the statistics are computed from the counts.
 Written to `ml.feature_drift`, replaced per date.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -72,12 +73,21 @@ def compare(feature: str, reference: dict, found: dict[str, int], kind: str) -> 
         # scipy.stats.chisquare's statistic and p-value, without its per-call overhead (~0.2 ms, 2,300 calls a quarter)
         chi2 = float(np.sum((observed - expected * rows) ** 2 / (expected * rows)))
         chi2_p = float(special.chdtrc(len(observed) - 1, chi2))
-    return Drift(feature=feature, kind=kind, rows=rows, psi=psi, ks=ks, chi2=chi2, chi2_p=chi2_p,
-                 null_share=float(observed[-1] / rows))
+    return Drift(
+        feature=feature,
+        kind=kind,
+        rows=rows,
+        psi=psi,
+        ks=ks,
+        chi2=chi2,
+        chi2_p=chi2_p,
+        null_share=float(observed[-1] / rows),
+    )
 
 
-def feature_drift(frame: DataFrame, by: str, reference: dict[str, dict], features: list[str],
-                  window_days: int = 1) -> dict[dt.date, list[Drift]]:
+def feature_drift(
+    frame: DataFrame, by: str, reference: dict[str, dict], features: list[str], window_days: int = 1
+) -> dict[dt.date, list[Drift]]:
     """Drift of `features` per value of `by` (a date) against their reference entries, in one Spark pass;
     with `window_days` > 1, each date's figures cover the trailing window ending on it."""
     numeric = {f: reference[f]["edges"] for f in features if reference[f]["type"] == "numeric"}
@@ -107,9 +117,14 @@ def drift(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date) -> 
     window = use_case.monitoring.drift_window_days
     back = dt.timedelta(days=window - 1)
     champion = lake.read(use_case.scoring.predictions_table).filter(
-        F.col(SCORE_DATE).between(F.lit(start - back), F.lit(end)) & (F.col("role") == "champion"))
-    versions = champion.filter(F.col(SCORE_DATE) >= F.lit(start)).groupBy("model_version").agg(
-        F.collect_set(SCORE_DATE).alias("dates"), F.max("features_version").alias("features_version")).collect()
+        F.col(SCORE_DATE).between(F.lit(start - back), F.lit(end)) & (F.col("role") == "champion")
+    )
+    versions = (
+        champion.filter(F.col(SCORE_DATE) >= F.lit(start))
+        .groupBy("model_version")
+        .agg(F.collect_set(SCORE_DATE).alias("dates"), F.max("features_version").alias("features_version"))
+        .collect()
+    )
     if not versions:
         log.warning("no champion predictions for %s..%s: no drift to compute", start, end)
     run_id, rows = uuid.uuid4().hex, []
@@ -118,21 +133,33 @@ def drift(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date) -> 
         features = [f for f in use_case.model_columns() if f in reference.features]
         dates = set(group.dates)
         days = F.col(use_case.date_column).cast("date")
-        frame = (lake.read(use_case.tables.features, group.features_version)
-                 .filter(days.between(F.lit(min(dates) - back), F.lit(max(dates)))).withColumn(SCORE_DATE, days))
+        frame = (
+            lake.read(use_case.tables.features, group.features_version)
+            .filter(days.between(F.lit(min(dates) - back), F.lit(max(dates))))
+            .withColumn(SCORE_DATE, days)
+        )
         found = feature_drift(frame, SCORE_DATE, reference.features, features, window)
         if reference.score is not None:
             scores = rolling(bucket_counts(champion, {SCORE: reference.score["edges"]}, [], [SCORE_DATE]), window)
             for day, drifts in _per_group(scores, {SCORE: reference.score}, [SCORE]).items():
                 found.setdefault(day, []).extend(drifts)
-        rows += _rows(use_case, reference, {d: v for d, v in found.items() if d in dates}, group.features_version,
-                      run_id)
+        rows += _rows(
+            use_case, reference, {d: v for d, v in found.items() if d in dates}, group.features_version, run_id
+        )
     frame = lake.spark.createDataFrame(rows, _SCHEMA).withColumn("computed_at", F.current_timestamp())
-    return lake.replace_dates(frame, use_case.monitoring.drift_table, SCORE_DATE, start, end, {
-        "job": "drift", "run_id": run_id, "use_case": use_case.name}).version
+    return lake.replace_dates(
+        frame,
+        use_case.monitoring.drift_table,
+        SCORE_DATE,
+        start,
+        end,
+        {"job": "drift", "run_id": run_id, "use_case": use_case.name},
+    ).version
 
 
-def _per_group(counts: dict[tuple, Counts], reference: dict[str, dict], features: list[str]) -> dict[dt.date, list[Drift]]:
+def _per_group(
+    counts: dict[tuple, Counts], reference: dict[str, dict], features: list[str]
+) -> dict[dt.date, list[Drift]]:
     out: dict[dt.date, list[Drift]] = {}
     for (day,), per_feature in counts.items():
         for feature in features:
@@ -148,27 +175,55 @@ def _smooth(shares: np.ndarray) -> np.ndarray:
     return shares / shares.sum()
 
 
-_SCHEMA = T.StructType([
-    T.StructField(SCORE_DATE, T.DateType()), T.StructField("model_name", T.StringType()),
-    T.StructField("model_version", T.StringType()), T.StructField("feature", T.StringType()),
-    T.StructField("kind", T.StringType()), T.StructField("importance_rank", T.IntegerType()),
-    T.StructField("importance", T.DoubleType()), T.StructField("rows", T.LongType()),
-    T.StructField("psi", T.DoubleType()), T.StructField("ks", T.DoubleType()), T.StructField("chi2", T.DoubleType()),
-    T.StructField("chi2_p", T.DoubleType()), T.StructField("null_share", T.DoubleType()),
-    T.StructField("reference_null_share", T.DoubleType()), T.StructField("features_version", T.LongType()),
-    T.StructField("drift_run_id", T.StringType()),
-])
+_SCHEMA = T.StructType(
+    [
+        T.StructField(SCORE_DATE, T.DateType()),
+        T.StructField("model_name", T.StringType()),
+        T.StructField("model_version", T.StringType()),
+        T.StructField("feature", T.StringType()),
+        T.StructField("kind", T.StringType()),
+        T.StructField("importance_rank", T.IntegerType()),
+        T.StructField("importance", T.DoubleType()),
+        T.StructField("rows", T.LongType()),
+        T.StructField("psi", T.DoubleType()),
+        T.StructField("ks", T.DoubleType()),
+        T.StructField("chi2", T.DoubleType()),
+        T.StructField("chi2_p", T.DoubleType()),
+        T.StructField("null_share", T.DoubleType()),
+        T.StructField("reference_null_share", T.DoubleType()),
+        T.StructField("features_version", T.LongType()),
+        T.StructField("drift_run_id", T.StringType()),
+    ]
+)
 
 
-def _rows(use_case: UseCaseConfig, reference: Reference, found: dict[dt.date, list[Drift]], features_version: int,
-          run_id: str) -> list[tuple]:
+def _rows(
+    use_case: UseCaseConfig, reference: Reference, found: dict[dt.date, list[Drift]], features_version: int, run_id: str
+) -> list[tuple]:
     rank = {f: i + 1 for i, f in enumerate(reference.important(len(reference.features)))}
     out = []
     for day, drifts in found.items():
         for d in drifts:
             ref = reference.score if d.feature == SCORE else reference.features[d.feature]
             assert ref is not None  # score drift is computed only where the reference has a score profile
-            out.append((day, use_case.model_name, reference.version, d.feature, d.kind, rank.get(d.feature),
-                        reference.importance.get(d.feature), d.rows, d.psi, d.ks, d.chi2, d.chi2_p, d.null_share,
-                        float(ref.get("null_share", 0.0)), int(features_version), run_id))
+            out.append(
+                (
+                    day,
+                    use_case.model_name,
+                    reference.version,
+                    d.feature,
+                    d.kind,
+                    rank.get(d.feature),
+                    reference.importance.get(d.feature),
+                    d.rows,
+                    d.psi,
+                    d.ks,
+                    d.chi2,
+                    d.chi2_p,
+                    d.null_share,
+                    float(ref.get("null_share", 0.0)),
+                    int(features_version),
+                    run_id,
+                )
+            )
     return out

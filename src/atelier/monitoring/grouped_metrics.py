@@ -9,14 +9,24 @@ A binary task is aggregated per distinct score of a group first: within one scor
 the same prediction, clipped probability and calibration bin, so each metric is a sum over score
 levels, and the AUC's rank sums come from one window over the levels in score order.
 """
+
 from __future__ import annotations
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 LABEL, SCORE, THRESHOLD = "label", "score", "threshold"
-BINARY = ["auc", "log_loss", "accuracy", "precision", "recall", "brier", "calibration_error",
-          "predicted_positive_rate", "observed_positive_rate"]
+BINARY = [
+    "auc",
+    "log_loss",
+    "accuracy",
+    "precision",
+    "recall",
+    "brier",
+    "calibration_error",
+    "predicted_positive_rate",
+    "observed_positive_rate",
+]
 REGRESSION = ["rmse", "mae", "bias"]
 METRICS = BINARY + REGRESSION  # the columns of every result, null where the task has no such metric
 CLIP = 1e-7  # as model.metrics' log loss
@@ -27,44 +37,65 @@ def grouped_metrics(rows: DataFrame, group: list[str], task: str) -> DataFrame:
     """Per `group`: rows_scored, rows_labelled, label_completeness and the task's metrics (null where
     undefined), from rows with `score`, `label` (null while unknown) and `threshold` (one per group)."""
     table = _binary(rows, group) if task == "binary" else _regression(rows, group)
-    return table.select(*group, "rows_scored", "rows_labelled",
-                        (F.col("rows_labelled") / F.col("rows_scored")).alias("label_completeness"),
-                        *[(F.col(m) if m in table.columns else F.lit(None)).cast("double").alias(m) for m in METRICS])
+    return table.select(
+        *group,
+        "rows_scored",
+        "rows_labelled",
+        (F.col("rows_labelled") / F.col("rows_scored")).alias("label_completeness"),
+        *[(F.col(m) if m in table.columns else F.lit(None)).cast("double").alias(m) for m in METRICS],
+    )
 
 
 def _regression(rows: DataFrame, group: list[str]) -> DataFrame:
     error = F.col(SCORE) - F.col(LABEL)  # null where the label is
     return rows.groupBy(*group).agg(
-        F.count(F.lit(1)).alias("rows_scored"), F.count(LABEL).alias("rows_labelled"),
-        F.sqrt(F.avg(error * error)).alias("rmse"), F.avg(F.abs(error)).alias("mae"), F.avg(error).alias("bias"))
+        F.count(F.lit(1)).alias("rows_scored"),
+        F.count(LABEL).alias("rows_labelled"),
+        F.sqrt(F.avg(error * error)).alias("rmse"),
+        F.avg(F.abs(error)).alias("mae"),
+        F.avg(error).alias("bias"),
+    )
 
 
 def _binary(rows: DataFrame, group: list[str]) -> DataFrame:
     score = F.col(SCORE)
     levels = rows.groupBy(*group, SCORE).agg(
-        F.count(F.lit(1)).alias("n"), F.count(LABEL).alias("m"), F.coalesce(F.sum(LABEL), F.lit(0.0)).alias("pos"),
-        F.first(THRESHOLD).alias("t"))
+        F.count(F.lit(1)).alias("n"),
+        F.count(LABEL).alias("m"),
+        F.coalesce(F.sum(LABEL), F.lit(0.0)).alias("pos"),
+        F.first(THRESHOLD).alias("t"),
+    )
     below = Window.partitionBy(*group).orderBy(SCORE).rowsBetween(Window.unboundedPreceding, -1)
     neg = F.col("m") - F.col("pos")
     clipped = F.least(F.greatest(score, F.lit(CLIP)), F.lit(1 - CLIP))
     predicted = (score >= F.col("t")).cast("double")
     per_level = levels.select(
-        *group, F.least(F.floor(score * BINS), F.lit(BINS - 1)).alias("bin"), "n", "m", "pos",
-        neg.alias("neg"), (score * F.col("m")).alias("score_sum"),
+        *group,
+        F.least(F.floor(score * BINS), F.lit(BINS - 1)).alias("bin"),
+        "n",
+        "m",
+        "pos",
+        neg.alias("neg"),
+        (score * F.col("m")).alias("score_sum"),
         (F.col("pos") * (F.coalesce(F.sum(neg).over(below), F.lit(0.0)) + 0.5 * neg)).alias("pairs_won"),
         (-(F.col("pos") * F.log(clipped) + neg * F.log(1 - clipped))).alias("loss"),
         (predicted * F.col("pos") + (1 - predicted) * neg).alias("correct"),
         (F.col("pos") * (score - 1) * (score - 1) + neg * score * score).alias("squared"),
-        (predicted * F.col("pos")).alias("tp"), (predicted * F.col("m")).alias("pp"))
+        (predicted * F.col("pos")).alias("tp"),
+        (predicted * F.col("m")).alias("pp"),
+    )
     summed = ["n", "m", "pos", "pairs_won", "loss", "correct", "squared", "tp", "pp"]
     per_bin = per_level.groupBy(*group, "bin").agg(
-        *[F.sum(c).alias(c) for c in summed], F.abs(F.sum("pos") - F.sum("score_sum")).alias("gap"))
+        *[F.sum(c).alias(c) for c in summed], F.abs(F.sum("pos") - F.sum("score_sum")).alias("gap")
+    )
     sums = per_bin.groupBy(*group).agg(*[F.sum(c).alias(c) for c in [*summed, "gap"]])
     m, pos = F.col("m"), F.col("pos")
     labelled, both = m > 0, (pos > 0) & (pos < m)
 
     return sums.select(
-        *group, F.col("n").alias("rows_scored"), m.alias("rows_labelled"),
+        *group,
+        F.col("n").alias("rows_scored"),
+        m.alias("rows_labelled"),
         F.when(both, F.col("pairs_won") / (pos * (m - pos))).alias("auc"),
         F.when(both, F.col("loss") / m).alias("log_loss"),
         F.when(labelled, F.col("correct") / m).alias("accuracy"),
@@ -73,4 +104,5 @@ def _binary(rows: DataFrame, group: list[str]) -> DataFrame:
         F.when(labelled, F.col("squared") / m).alias("brier"),
         F.when(both, F.col("gap") / m).alias("calibration_error"),
         F.when(labelled, F.col("pp") / m).alias("predicted_positive_rate"),
-        F.when(labelled, pos / m).alias("observed_positive_rate"))
+        F.when(labelled, pos / m).alias("observed_positive_rate"),
+    )

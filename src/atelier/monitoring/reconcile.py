@@ -10,6 +10,7 @@ entities that were never scored (`outcomes_unscored`), and predictions still wit
 rerun after more outcomes arrived replaces those dates; `label_completeness` and `computed_at` say
 how complete the labels were when each figure was computed.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -44,8 +45,9 @@ class ReconcileReport:
     rows: list[dict] = field(default_factory=list)  # the `all`-population rows written, per date and arm
 
 
-def labelled_predictions(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date,
-                         versions: dict[str, int] | None = None) -> DataFrame:
+def labelled_predictions(
+    lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date, versions: dict[str, int] | None = None
+) -> DataFrame:
     """The predictions of [start, end] with the label of their matured outcome (null while unknown) and
     their date's outcome counts (`COUNTS`: late, duplicate, unscored). Each table is read at its version
     in `versions` when given, else its latest.
@@ -59,60 +61,90 @@ def labelled_predictions(lake: Lake, use_case: UseCaseConfig, start: dt.date, en
     pinned = versions or {}
     predictions_table, outcomes_table = use_case.scoring.predictions_table, use_case.tables.outcomes
     predictions = lake.read(predictions_table, pinned.get(predictions_table)).filter(
-        F.col(SCORE_DATE).between(F.lit(start), F.lit(end)))
+        F.col(SCORE_DATE).between(F.lit(start), F.lit(end))
+    )
     fields = [c for c in predictions.columns if c not in (key, SCORE_DATE)]
     outcomes = (
         # partitioned by arrival: none before `start`
         lake.read(outcomes_table, pinned.get(outcomes_table))
         .filter((F.col(OUTCOME_DATE) >= F.lit(start)) & F.col(use_case.date_column).between(F.lit(start), F.lit(end)))
-        .select(key, F.col(use_case.date_column).cast("date").alias(SCORE_DATE), OUTCOME_DATE,
-                F.expr(use_case.label.expr).cast("double").alias(LABEL), INGESTED_AT)
+        .select(
+            key,
+            F.col(use_case.date_column).cast("date").alias(SCORE_DATE),
+            OUTCOME_DATE,
+            F.expr(use_case.label.expr).cast("double").alias(LABEL),
+            INGESTED_AT,
+        )
     )
-    both = (predictions.select(key, SCORE_DATE, F.struct(*fields).alias(_PREDICTION))
-            .unionByName(outcomes, allowMissingColumns=True)
-            .repartition(lake.date_tasks(start, end), SCORE_DATE))
+    both = (
+        predictions.select(key, SCORE_DATE, F.struct(*fields).alias(_PREDICTION))
+        .unionByName(outcomes, allowMissingColumns=True)
+        .repartition(lake.date_tasks(start, end), SCORE_DATE)
+    )
     matured = F.col(OUTCOME_DATE) <= F.date_add(F.col(SCORE_DATE), cfg.maturity_days)  # null on prediction rows
     # one row per entity and date: its predictions, the latest matured outcome's label, how many matured, how many late
     per_entity = both.groupBy(key, SCORE_DATE).agg(
         F.collect_list(_PREDICTION).alias(_PREDICTION),
         F.max_by(F.when(matured, F.col(LABEL)), F.when(matured, F.struct(OUTCOME_DATE, INGESTED_AT))).alias(LABEL),
         F.coalesce(F.sum(matured.cast("long")), F.lit(0)).alias("_matured"),
-        F.coalesce(F.sum((~matured).cast("long")), F.lit(0)).alias("_late"))
+        F.coalesce(F.sum((~matured).cast("long")), F.lit(0)).alias("_late"),
+    )
     date = Window.partitionBy(SCORE_DATE)
     counted = per_entity.select(
-        "*", F.sum("_late").over(date).alias("outcomes_late"),
+        "*",
+        F.sum("_late").over(date).alias("outcomes_late"),
         F.sum(F.greatest(F.col("_matured") - 1, F.lit(0))).over(date).alias("outcomes_duplicate"),
-        F.sum(((F.col("_matured") > 0) & (F.size(_PREDICTION) == 0)).cast("long")).over(date)
-        .alias("outcomes_unscored"))
-    return counted.select(key, SCORE_DATE, F.explode(_PREDICTION).alias(_PREDICTION),
-                          F.when(~F.isnan(LABEL), F.col(LABEL)).alias(LABEL), *COUNTS).select(
-        key, SCORE_DATE, f"{_PREDICTION}.*", LABEL, *COUNTS)
+        F.sum(((F.col("_matured") > 0) & (F.size(_PREDICTION) == 0)).cast("long"))
+        .over(date)
+        .alias("outcomes_unscored"),
+    )
+    return counted.select(
+        key,
+        SCORE_DATE,
+        F.explode(_PREDICTION).alias(_PREDICTION),
+        F.when(~F.isnan(LABEL), F.col(LABEL)).alias(LABEL),
+        *COUNTS,
+    ).select(key, SCORE_DATE, f"{_PREDICTION}.*", LABEL, *COUNTS)
 
 
 def reconcile(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date) -> ReconcileReport:
     """Compute and replace the live metrics of every date in [start, end] that has predictions.
 
     Both inputs are read at the versions recorded with the metrics, even while another job commits."""
-    versions = {name: lake.version(name)
-                for name in (use_case.scoring.predictions_table, use_case.tables.outcomes)}
+    versions = {name: lake.version(name) for name in (use_case.scoring.predictions_table, use_case.tables.outcomes)}
     joined = labelled_predictions(lake, use_case, start, end, versions)
     run_id = uuid.uuid4().hex
     populations = F.when(F.col("served"), F.array(F.lit("all"), F.lit("served"))).otherwise(F.array(F.lit("all")))
     rows = joined.withColumn("population", F.explode(populations)).select(*GROUP, *COUNTS, "score", LABEL, "threshold")
     live = grouped_metrics(rows, [*GROUP, *COUNTS], use_case.label.task).select(  # the counts: one per date
-        *GROUP, "rows_scored", "rows_labelled", "label_completeness", *METRICS, *COUNTS,
+        *GROUP,
+        "rows_scored",
+        "rows_labelled",
+        "label_completeness",
+        *METRICS,
+        *COUNTS,
         F.lit(use_case.monitoring.maturity_days).alias("maturity_days"),
         F.lit(versions[use_case.scoring.predictions_table]).alias("predictions_version"),
         F.lit(versions[use_case.tables.outcomes]).alias("outcomes_version"),
-        F.lit(run_id).alias("reconcile_run_id"), F.current_timestamp().alias("computed_at"))
+        F.lit(run_id).alias("reconcile_run_id"),
+        F.current_timestamp().alias("computed_at"),
+    )
     computed = live.collect()  # a few rows per date and arm: computed once, written and reported as they are
     if not computed:
-        raise ReconcileError(f"{use_case.scoring.predictions_table} has no predictions for {start}..{end}: "
-                             "run the score job first; nothing was written")
+        raise ReconcileError(
+            f"{use_case.scoring.predictions_table} has no predictions for {start}..{end}: "
+            "run the score job first; nothing was written"
+        )
     name = use_case.monitoring.live_metrics_table
-    version = lake.replace_dates(lake.spark.createDataFrame(computed, live.schema), name, SCORE_DATE,
-                                   start, end, {"job": "reconcile", "run_id": run_id, "use_case": use_case.name,
-                                                "inputs": versions}).version
-    reported = sorted((r.asDict() for r in computed if r["population"] == "all"), key=lambda r: (r[SCORE_DATE], r["arm"]))
+    version = lake.replace_dates(
+        lake.spark.createDataFrame(computed, live.schema),
+        name,
+        SCORE_DATE,
+        start,
+        end,
+        {"job": "reconcile", "run_id": run_id, "use_case": use_case.name, "inputs": versions},
+    ).version
+    reported = sorted(
+        (r.asDict() for r in computed if r["population"] == "all"), key=lambda r: (r[SCORE_DATE], r["arm"])
+    )
     return ReconcileReport(run_id=run_id, version=version, rows=reported)
-

@@ -1,4 +1,5 @@
 """What a registered model version was trained on: its reference profiles, importance and test metrics."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,10 +39,13 @@ def load_reference(model: str, version: str) -> Reference:
     if profile is None:
         raise RegistryError(f"{model} version {version}: run {run_id} has no profile/reference_profile.json")
     return Reference(
-        model=model, version=str(version), run_id=run_id, features=profile["features"],
+        model=model,
+        version=str(version),
+        run_id=run_id,
+        features=profile["features"],
         score=_artifact(run_id, "profile/score_profile.json"),
         importance=_artifact(run_id, "importance/permutation_importance.json") or {},
-        test_metrics={k[len("test_"):]: v for k, v in run.data.metrics.items() if k.startswith("test_")},
+        test_metrics={k[len("test_") :]: v for k, v in run.data.metrics.items() if k.startswith("test_")},
     )
 
 

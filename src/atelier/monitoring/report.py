@@ -4,6 +4,7 @@ Live metrics per arm over time, label completeness, a drift heatmap (features x 
 champion's score distribution over time, and the alerts; the same folder is logged to MLflow on the
 current champion's training run (artifact path `monitoring/`).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,18 +39,26 @@ def write_report(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.da
     alerts = _read(lake, cfg.alerts_table, ALERT_DATE, start, end)
     scores = _score_quantiles(lake, use_case, start, end)
     metric = "auc" if use_case.label.task == "binary" else "rmse"
-    charts = [c for c in (_live_chart(live, metric, folder / "live_metrics.png"),
-                          _completeness_chart(live, folder / "label_completeness.png"),
-                          _drift_heatmap(drift, folder / "drift_heatmap.png"),
-                          _score_chart(scores, folder / "score_distribution.png")) if c is not None]
-    top = (drift[drift.kind != "score"].sort_values("psi", ascending=False).head(10)
-           if not drift.empty else drift)
-    page = (f"<!doctype html><meta charset=utf-8><title>{use_case.name} monitoring</title>"
-            f"<h1>{html.escape(use_case.name)}: monitoring {start} .. {end}</h1>"
-            + "".join(f'<h2>{c.stem.replace("_", " ")}</h2><img src="{c.name}">' for c in charts)
-            + "<h2>Top drifting features</h2>" + _table(top, [SCORE_DATE, "feature", "kind", "psi", "ks", "chi2_p",
-                                                              "importance_rank"])
-            + "<h2>Alerts</h2>" + _table(alerts, [ALERT_DATE, "kind", "subject", "message", "retrain"]))
+    charts = [
+        c
+        for c in (
+            _live_chart(live, metric, folder / "live_metrics.png"),
+            _completeness_chart(live, folder / "label_completeness.png"),
+            _drift_heatmap(drift, folder / "drift_heatmap.png"),
+            _score_chart(scores, folder / "score_distribution.png"),
+        )
+        if c is not None
+    ]
+    top = drift[drift.kind != "score"].sort_values("psi", ascending=False).head(10) if not drift.empty else drift
+    page = (
+        f"<!doctype html><meta charset=utf-8><title>{use_case.name} monitoring</title>"
+        f"<h1>{html.escape(use_case.name)}: monitoring {start} .. {end}</h1>"
+        + "".join(f'<h2>{c.stem.replace("_", " ")}</h2><img src="{c.name}">' for c in charts)
+        + "<h2>Top drifting features</h2>"
+        + _table(top, [SCORE_DATE, "feature", "kind", "psi", "ks", "chi2_p", "importance_rank"])
+        + "<h2>Alerts</h2>"
+        + _table(alerts, [ALERT_DATE, "kind", "subject", "message", "retrain"])
+    )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "index.html"
     path.write_text(page)
@@ -60,18 +69,21 @@ def write_report(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.da
 def _read(lake: Lake, name: str, column: str, start: dt.date, end: dt.date) -> pd.DataFrame:
     if not lake.exists(name):
         return pd.DataFrame()
-    return lake.read(name).filter(
-        F.col(column).between(F.lit(start), F.lit(end))).toPandas()
+    return lake.read(name).filter(F.col(column).between(F.lit(start), F.lit(end))).toPandas()
 
 
 def _score_quantiles(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date) -> pd.DataFrame:
     name = use_case.scoring.predictions_table
     if not lake.exists(name):
         return pd.DataFrame()
-    return (lake.read(name)
-            .filter(F.col(SCORE_DATE).between(F.lit(start), F.lit(end)) & (F.col("role") == "champion"))
-            .groupBy(SCORE_DATE).agg(F.percentile_approx("score", QUANTILES, 1000).alias("q"))
-            .orderBy(SCORE_DATE).toPandas())
+    return (
+        lake.read(name)
+        .filter(F.col(SCORE_DATE).between(F.lit(start), F.lit(end)) & (F.col("role") == "champion"))
+        .groupBy(SCORE_DATE)
+        .agg(F.percentile_approx("score", QUANTILES, 1000).alias("q"))
+        .orderBy(SCORE_DATE)
+        .toPandas()
+    )
 
 
 def _live_chart(live: pd.DataFrame, metric: str, path: Path) -> Path | None:
@@ -133,8 +145,10 @@ def _table(frame: pd.DataFrame, columns: list[str]) -> str:
     if frame.empty:
         return "<p>none</p>"
     head = "".join(f"<th>{c}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(row[c]))}</td>" for c in columns) + "</tr>"
-                   for _, row in frame.iterrows())
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_cell(row[c]))}</td>" for c in columns) + "</tr>"
+        for _, row in frame.iterrows()
+    )
     return f"<table border=1 cellpadding=3><tr>{head}</tr>{body}</table>"
 
 

@@ -1,4 +1,5 @@
 """The orchestration command: `atelier airflow-plan`, the plan the Airflow DAG factory reads."""
+
 from __future__ import annotations
 
 import argparse
@@ -18,6 +19,11 @@ def add_airflow_plan_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 AIRFLOW_PLAN = Command(
-    "airflow-plan", "Write the DAG plan the Airflow DAG factory (dags/) reads: the jobs environment's spark-submit, "
+    "airflow-plan",
+    "Write the DAG plan the Airflow DAG factory (dags/) reads: the jobs environment's spark-submit, "
     "Spark settings, and every use case's dates; the configuration flags given here (--env, --set) are passed on to "
-    "every task.", "--env standalone", cmd_airflow_plan, add_airflow_plan_arguments)
+    "every task.",
+    "--env standalone",
+    cmd_airflow_plan,
+    add_airflow_plan_arguments,
+)

@@ -7,6 +7,7 @@ with the SPARK_HOME and PYSPARK_PYTHON it needs, Delta's jars and the session se
 configuration arguments every task passes on, the orchestration settings and, per use case, its
 dates. Regenerate it when conf/ changes (`make airflow` does).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -66,8 +67,11 @@ def build_plan(conf_dir: Path | None = None, env: str | None = None, overrides: 
         "master": platform.spark.master,
         # Without these the launcher finds the Airflow environment's pyspark-client and exits 127;
         # SPARK_LOCAL_IP keeps a local driver (and its UI, when on) on loopback.
-        "env": {"SPARK_HOME": str(Path(pyspark.__file__).parent), "PYSPARK_PYTHON": str(bin_dir / "python"),
-                **launch_env(platform)},
+        "env": {
+            "SPARK_HOME": str(Path(pyspark.__file__).parent),
+            "PYSPARK_PYTHON": str(bin_dir / "python"),
+            **launch_env(platform),
+        },
         "conf": conf,
         "jobs_dir": str(REPO / "jobs"),
         "config_args": config_args(conf_dir, env, overrides),
@@ -77,8 +81,9 @@ def build_plan(conf_dir: Path | None = None, env: str | None = None, overrides: 
     }
 
 
-def write_plan(path: Path, conf_dir: Path | None = None, env: str | None = None,
-               overrides: list[str] | None = None) -> Path:
+def write_plan(
+    path: Path, conf_dir: Path | None = None, env: str | None = None, overrides: list[str] | None = None
+) -> Path:
     """Write the plan atomically (the DAG processor may be reading the old one)."""
     plan = build_plan(conf_dir, env, overrides)
     path.parent.mkdir(parents=True, exist_ok=True)

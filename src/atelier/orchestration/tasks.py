@@ -10,6 +10,7 @@ imports them in an interpreter without site-packages.
 
 Strings in `{{ }}` are Airflow templates, rendered when the task runs.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,15 +29,20 @@ RUN = "{{ run_id | replace(':', '_') }}"  # the run id as a file name
 
 def utc_day(text: str | None) -> dt.datetime | None:
     """A plan's ISO date as midnight UTC (a DAG's start or end date)."""
-    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc) if text else None
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC) if text else None
 
 
 def task_defaults(orchestration: dict) -> dict:
     """Every task's retries, backoff and timeout, from the plan's orchestration settings."""
     o = orchestration
-    return {"owner": "atelier", "retries": o["retries"], "retry_delay": dt.timedelta(seconds=o["retry_delay_s"]),
-            "retry_exponential_backoff": True, "max_retry_delay": dt.timedelta(seconds=o["max_retry_delay_s"]),
-            "execution_timeout": dt.timedelta(minutes=o["task_timeout_minutes"])}
+    return {
+        "owner": "atelier",
+        "retries": o["retries"],
+        "retry_delay": dt.timedelta(seconds=o["retry_delay_s"]),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": dt.timedelta(seconds=o["max_retry_delay_s"]),
+        "execution_timeout": dt.timedelta(minutes=o["task_timeout_minutes"]),
+    }
 
 
 def on_or_after(ds: str, first: str | None, lag: int) -> bool:
@@ -68,12 +74,14 @@ def daily_jobs(plan: dict, use_case: str) -> dict[str, list[str]]:
     Reconcile and monitor run for the date `maturity_days` back, whose outcomes have arrived."""
     matured = f"{{{{ macros.ds_add(ds, -{plan['use_cases'][use_case]['maturity_days']}) }}}}"
     uc = ["--use-case", use_case]
-    jobs = {"collect": [*uc, "--date", DAY],
-            "features": [*uc, "--date", DAY],
-            "validate": [*uc, "--table", "features", "--date", DAY],
-            "score": [*uc, "--date", DAY],
-            "reconcile": [*uc, "--date", matured],
-            "monitor": [*uc, "--date", matured, "--summary-json", summary_path(plan, use_case, "monitor")]}
+    jobs = {
+        "collect": [*uc, "--date", DAY],
+        "features": [*uc, "--date", DAY],
+        "validate": [*uc, "--table", "features", "--date", DAY],
+        "score": [*uc, "--date", DAY],
+        "reconcile": [*uc, "--date", matured],
+        "monitor": [*uc, "--date", matured, "--summary-json", summary_path(plan, use_case, "monitor")],
+    }
     return {job: [*plan["config_args"], *args] for job, args in jobs.items()}
 
 
@@ -81,11 +89,27 @@ def retrain_jobs(plan: dict, use_case: str, window_task: str, trained_task: str)
     """The retraining DAG's Spark jobs in run order with their arguments: train on the window that
     `window_task` returned, promote the version that `trained_task` returned (a refusal is an outcome)."""
     uc = ["--use-case", use_case]
-    jobs = {"train": [*uc, "--set", f"training.window.end={{{{ ti.xcom_pull(task_ids='{window_task}') }}}}",
-                      "--run-name", "airflow {{ run_id }}", "--summary-json", summary_path(plan, use_case, "train")],
-            "promote": [*uc, "--version", f"{{{{ ti.xcom_pull(task_ids='{trained_task}') }}}}", "--allow-refusal",
-                        "--reason", "retrain DAG {{ run_id }}",
-                        "--summary-json", summary_path(plan, use_case, "promote")]}
+    jobs = {
+        "train": [
+            *uc,
+            "--set",
+            f"training.window.end={{{{ ti.xcom_pull(task_ids='{window_task}') }}}}",
+            "--run-name",
+            "airflow {{ run_id }}",
+            "--summary-json",
+            summary_path(plan, use_case, "train"),
+        ],
+        "promote": [
+            *uc,
+            "--version",
+            f"{{{{ ti.xcom_pull(task_ids='{trained_task}') }}}}",
+            "--allow-refusal",
+            "--reason",
+            "retrain DAG {{ run_id }}",
+            "--summary-json",
+            summary_path(plan, use_case, "promote"),
+        ],
+    }
     return {job: [*plan["config_args"], *args] for job, args in jobs.items()}
 
 
@@ -117,18 +141,23 @@ def training_window_end(requests: Iterable[dict | None], day: dt.date, maturity_
 def trained_version(path: str) -> str:
     """The model version that train registered, from its summary at `path`."""
     found = read_summary(path)
-    log.info("run %s registered %s version %s: %s", found["run_id"], found["model"], found["version"],
-             found["metrics"])
+    log.info("run %s registered %s version %s: %s", found["run_id"], found["model"], found["version"], found["metrics"])
     return found["version"]
 
 
 def notify(path: str, webhook: str | None) -> dict:
     """Log the promotion gate's outcome (promote's summary at `path`); POST it as JSON to `webhook` when given."""
     found = read_summary(path)
-    log.warning("%s version %s: %s (%s)", found["model"], found["version"],
-                "promoted to champion" if found["promoted"] else "kept out by the gate", found["reason"])
+    log.warning(
+        "%s version %s: %s (%s)",
+        found["model"],
+        found["version"],
+        "promoted to champion" if found["promoted"] else "kept out by the gate",
+        found["reason"],
+    )
     if webhook:
-        request = urllib.request.Request(webhook, data=json.dumps(found).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            webhook, data=json.dumps(found).encode(), method="POST", headers={"Content-Type": "application/json"}
+        )
         urllib.request.urlopen(request, timeout=10).close()
     return found

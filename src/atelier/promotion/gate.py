@@ -6,6 +6,7 @@ its paired bootstrap confidence interval are computed. `champion` moves only if 
 its margin; otherwise the refusal says which metric fell short and by how much. The comparison is
 an MLflow run (`atelier.kind=promotion`), the evidence every alias move in ml.registry_events names.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,14 +21,15 @@ import pandas as pd
 from atelier.config.common import DateRange
 from atelier.config.platform import PlatformConfig
 from atelier.config.use_case import UseCaseConfig
+from atelier.model.metrics import LOWER_IS_BETTER, bootstrap_gain, metric_value
+from atelier.spark.tables import Lake
 from atelier.tracking import registry, store
 from atelier.tracking.record import input_versions
 from atelier.tracking.registry import RegistryError, RegistryEvent
 from atelier.training.dataset import LABEL, labeled_frame
-from atelier.model.metrics import LOWER_IS_BETTER, bootstrap_gain, metric_value
-from atelier.spark.tables import Lake
 
 log = logging.getLogger(__name__)
+
 
 class PromotionRefused(RegistryError):
     """The candidate did not beat the champion by the configured margins (`comparison` holds the evidence)."""
@@ -66,8 +68,11 @@ class Comparison:
         return all(g.passed for g in self.gains.values())
 
     def shortfalls(self) -> list[str]:
-        return [f"{m}: gain {g.gain:+.4f} (95% CI {g.ci_low:+.4f}..{g.ci_high:+.4f}) is below the margin {g.margin:+.4f}"
-                for m, g in self.gains.items() if not g.passed]
+        return [
+            f"{m}: gain {g.gain:+.4f} (95% CI {g.ci_low:+.4f}..{g.ci_high:+.4f}) is below the margin {g.margin:+.4f}"
+            for m, g in self.gains.items()
+            if not g.passed
+        ]
 
 
 def held_out(lake: Lake, use_case: UseCaseConfig, version: str) -> tuple[DateRange, dict[str, int]]:
@@ -78,8 +83,10 @@ def held_out(lake: Lake, use_case: UseCaseConfig, version: str) -> tuple[DateRan
     client = mlflow.MlflowClient()
     run_id = client.get_model_version(use_case.model_name, version).run_id
     if run_id is None:
-        raise RegistryError(f"{use_case.model_name} version {version} has no training run to read its test days from "
-                            "(set promotion.window)")
+        raise RegistryError(
+            f"{use_case.model_name} version {version} has no training run to read its test days from "
+            "(set promotion.window)"
+        )
     run = client.get_run(run_id)
     start, end = run.data.params["data.test_dates"].split("..")
     window = DateRange(start=dt.date.fromisoformat(start), end=dt.date.fromisoformat(end))
@@ -117,8 +124,9 @@ def compare(lake: Lake, use_case: UseCaseConfig, candidate: str) -> Comparison:
             result.gains[metric] = Gain(value, None, None, None, None, margin)
             continue
         on_metric = functools.partial(_metric, use_case, threshold=threshold, name=metric)
-        gain, low, high = bootstrap_gain(on_metric, (label, new), (label, old), True, cfg.bootstrap_samples,
-                                         cfg.confidence, cfg.seed, sign)
+        gain, low, high = bootstrap_gain(
+            on_metric, (label, new), (label, old), True, cfg.bootstrap_samples, cfg.confidence, cfg.seed, sign
+        )
         result.gains[metric] = Gain(value, value - sign * gain, gain, low, high, margin)
     result.evidence_run_id = _log_evidence(lake.platform, use_case, result)
     return result
@@ -133,31 +141,54 @@ def _metric(use_case: UseCaseConfig, label: np.ndarray, score_: np.ndarray, thre
 
 def _log_evidence(platform: PlatformConfig, use_case: UseCaseConfig, c: Comparison) -> str:
     store.experiment(platform, use_case.name)
-    with mlflow.start_run(run_name=f"promote-v{c.candidate}", nested=mlflow.active_run() is not None,
-                          tags={"atelier.kind": "promotion", "atelier.use_case": use_case.name,
-                                "candidate_version": c.candidate, "champion_version": c.champion or "",
-                                "decision": "wins" if c.wins else "refused"}) as run:
-        mlflow.log_params({"window": f"{c.window.start}..{c.window.end}", "rows": c.rows,
-                           "bootstrap_samples": use_case.promotion.bootstrap_samples,
-                           "confidence": use_case.promotion.confidence})
+    with mlflow.start_run(
+        run_name=f"promote-v{c.candidate}",
+        nested=mlflow.active_run() is not None,
+        tags={
+            "atelier.kind": "promotion",
+            "atelier.use_case": use_case.name,
+            "candidate_version": c.candidate,
+            "champion_version": c.champion or "",
+            "decision": "wins" if c.wins else "refused",
+        },
+    ) as run:
+        mlflow.log_params(
+            {
+                "window": f"{c.window.start}..{c.window.end}",
+                "rows": c.rows,
+                "bootstrap_samples": use_case.promotion.bootstrap_samples,
+                "confidence": use_case.promotion.confidence,
+            }
+        )
         for metric, g in c.gains.items():
             mlflow.log_metric(f"candidate_{metric}", g.candidate)
             if g.gain is not None:
-                compared = {f"champion_{metric}": g.champion, f"gain_{metric}": g.gain,
-                            f"gain_{metric}_ci_low": g.ci_low, f"gain_{metric}_ci_high": g.ci_high}
+                compared = {
+                    f"champion_{metric}": g.champion,
+                    f"gain_{metric}": g.gain,
+                    f"gain_{metric}_ci_low": g.ci_low,
+                    f"gain_{metric}_ci_high": g.ci_high,
+                }
                 mlflow.log_metrics({k: v for k, v in compared.items() if v is not None})  # all set with a gain
-        mlflow.log_dict({"candidate": c.candidate, "champion": c.champion, "rows": c.rows,
-                         "window": [str(c.window.start), str(c.window.end)],
-                         "gains": {m: vars(g) | {"passed": g.passed} for m, g in c.gains.items()}},
-                        "promotion/report.json")
+        mlflow.log_dict(
+            {
+                "candidate": c.candidate,
+                "champion": c.champion,
+                "rows": c.rows,
+                "window": [str(c.window.start), str(c.window.end)],
+                "gains": {m: vars(g) | {"passed": g.passed} for m, g in c.gains.items()},
+            },
+            "promotion/report.json",
+        )
         return run.info.run_id
 
 
-def promote(lake: Lake, use_case: UseCaseConfig, version: str, force: bool = False,
-            reason: str = "") -> tuple[RegistryEvent, Comparison]:
+def promote(
+    lake: Lake, use_case: UseCaseConfig, version: str, force: bool = False, reason: str = ""
+) -> tuple[RegistryEvent, Comparison]:
     """Move `champion` to `version` if it wins the gate (or `force` with a reason); else PromotionRefused."""
     if force and not reason.strip():
-        raise RegistryError("--force needs --reason \"...\": a forced promotion must say why")
+        raise RegistryError('--force needs --reason "...": a forced promotion must say why')
     comparison = compare(lake, use_case, version)
     if comparison.champion == str(version):
         raise RegistryError(f"{use_case.model_name} version {version} is already the champion")
@@ -165,12 +196,15 @@ def promote(lake: Lake, use_case: UseCaseConfig, version: str, force: bool = Fal
         raise PromotionRefused(
             f"{use_case.model_name} version {version} does not beat champion version {comparison.champion} on "
             f"{comparison.rows} held-out rows ({comparison.window.start}..{comparison.window.end}): "
-            + "; ".join(comparison.shortfalls()) + f". Evidence: MLflow run {comparison.evidence_run_id}",
-            comparison)
+            + "; ".join(comparison.shortfalls())
+            + f". Evidence: MLflow run {comparison.evidence_run_id}",
+            comparison,
+        )
     action = "force" if force and not comparison.wins else "promote"
     why = reason or ("first champion" if comparison.champion is None else "won the promotion gate")
-    event = registry.move_alias(lake, use_case.model_name, "champion", str(version), action, why,
-                                comparison.evidence_run_id)
+    event = registry.move_alias(
+        lake, use_case.model_name, "champion", str(version), action, why, comparison.evidence_run_id
+    )
     return event, comparison
 
 
@@ -180,5 +214,11 @@ def rollback(lake: Lake, use_case: UseCaseConfig, reason: str = "") -> RegistryE
     moves = registry.history(lake, model, "champion")
     if not moves or not moves[0]["from_version"]:
         raise RegistryError(f"{model}: no earlier champion to roll back to (moves recorded: {len(moves)})")
-    return registry.move_alias(lake, model, "champion", moves[0]["from_version"], "rollback",
-                               reason or f"rollback from version {moves[0]['to_version']}")
+    return registry.move_alias(
+        lake,
+        model,
+        "champion",
+        moves[0]["from_version"],
+        "rollback",
+        reason or f"rollback from version {moves[0]['to_version']}",
+    )

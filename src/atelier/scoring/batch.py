@@ -11,6 +11,7 @@ salted key hash falls in its share, the champion for the rest. Shadows score eve
 never served. A rerun for the same date (or a backfill) replaces that date's rows and assigns every
 row to the same arm.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,10 +33,10 @@ from atelier.config.platform import PlatformConfig
 from atelier.config.scoring import ArmConfig, ChallengerArm
 from atelier.config.use_case import UseCaseConfig
 from atelier.errors import AtelierError
-from atelier.scoring import jvm_engine
-from atelier.tracking import registry, store
 from atelier.model.pyfunc import TabularModel
+from atelier.scoring import jvm_engine
 from atelier.spark.tables import Lake
+from atelier.tracking import registry, store
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,10 @@ def resolve_arms(platform: PlatformConfig, use_case: UseCaseConfig) -> list[Arm]
             log.warning("arm '%s' sits out: model %s has no alias '%s' yet", arm.name, model, arm.alias)
             continue
         if version is None:
-            raise ScoringError(f"arm '{arm.name}': model {model} has no alias '{arm.alias}' "
-                               f"(atelier promote --use-case {use_case.name} --version V --alias {arm.alias})")
+            raise ScoringError(
+                f"arm '{arm.name}': model {model} has no alias '{arm.alias}' "
+                f"(atelier promote --use-case {use_case.name} --version V --alias {arm.alias})"
+            )
         registry.check_version(model, version)
         folder = Path(platform.cache_dir).resolve() / "models" / model / str(version)
         if not (folder / "MLmodel").is_file():
@@ -119,6 +122,7 @@ def scorer(folders: list[str], carry: list[str]):
     Yields, per batch and model, the `carry` columns, `arm_index` (the model's position in
     `folders`), `score` and `predicted_label`; see `scored_schema`.
     """
+
     def score(batches):
         models = [_model(folder) for folder in folders]
         for batch in batches:
@@ -126,17 +130,28 @@ def scorer(folders: list[str], carry: list[str]):
             for index, model in enumerate(models):
                 values = model.score(batch)
                 yield pa.RecordBatch.from_arrays(
-                    [*kept, pa.array(np.full(batch.num_rows, index, dtype=np.int32)), pa.array(values),
-                     pa.array(model.label(values).astype(np.float64))],
-                    names=[*carry, ARM_INDEX, "score", "predicted_label"])
+                    [
+                        *kept,
+                        pa.array(np.full(batch.num_rows, index, dtype=np.int32)),
+                        pa.array(values),
+                        pa.array(model.label(values).astype(np.float64)),
+                    ],
+                    names=[*carry, ARM_INDEX, "score", "predicted_label"],
+                )
+
     return score
 
 
 def scored_schema(frame: DataFrame, carry: list[str]) -> T.StructType:
     """The schema `scorer` yields for `frame`."""
-    return T.StructType([frame.schema[c] for c in carry] + [
-        T.StructField(ARM_INDEX, T.IntegerType()), T.StructField("score", T.DoubleType()),
-        T.StructField("predicted_label", T.DoubleType())])
+    return T.StructType(
+        [frame.schema[c] for c in carry]
+        + [
+            T.StructField(ARM_INDEX, T.IntegerType()),
+            T.StructField("score", T.DoubleType()),
+            T.StructField("predicted_label", T.DoubleType()),
+        ]
+    )
 
 
 def _model(folder: str) -> TabularModel:
@@ -151,26 +166,30 @@ def score_dates(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.dat
     key, date = use_case.entity.key, use_case.date_column
     features_table = use_case.tables.features
     version = lake.version(features_table)
-    features = lake.read(features_table, version).filter(
-        F.col(date).between(F.lit(start), F.lit(end)))
+    features = lake.read(features_table, version).filter(F.col(date).between(F.lit(start), F.lit(end)))
     arms = resolve_arms(lake.platform, use_case)
     for arm in arms:
         missing = sorted(set(arm.columns) - set(features.columns))
         if missing:
-            raise ScoringError(f"arm '{arm.config.name}' ({arm.model} version {arm.version}) needs columns {missing} "
-                               f"that {features_table} version {version} does not have; nothing was written")
+            raise ScoringError(
+                f"arm '{arm.config.name}' ({arm.model} version {arm.version}) needs columns {missing} "
+                f"that {features_table} version {version} does not have; nothing was written"
+            )
     present = {r[0] for r in features.select(F.col(date).cast("date")).distinct().collect()}
     wanted = {start + dt.timedelta(days=i) for i in range((end - start).days + 1)}
     if wanted - present:
-        raise ScoringError(f"{features_table} version {version} has no rows for "
-                           f"{', '.join(str(d) for d in sorted(wanted - present))}: run the features job first; "
-                           "nothing was written")
+        raise ScoringError(
+            f"{features_table} version {version} has no rows for "
+            f"{', '.join(str(d) for d in sorted(wanted - present))}: run the features job first; "
+            "nothing was written"
+        )
     run_id = uuid.uuid4().hex
     challenger = next((a.config for a in arms if isinstance(a.config, ChallengerArm)), None)
     bucket = assignment(key, use_case.scoring.salt)
     to_challenger = bucket < F.lit(challenger.share if challenger else 0.0)
-    base = features.select(key, F.col(date).cast("date").alias(SCORE_DATE), *sorted(
-        {c for a in arms for c in a.columns}))
+    base = features.select(
+        key, F.col(date).cast("date").alias(SCORE_DATE), *sorted({c for a in arms for c in a.columns})
+    )
     carry, folders = [key, SCORE_DATE], [a.folder for a in arms]
     if use_case.scoring.engine == "jvm":
         scored = jvm_engine.score(base, folders, carry)
@@ -182,37 +201,81 @@ def score_dates(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.dat
         return F.element_at(F.array(*[F.lit(v) for v in values]), index + 1)
 
     roles = [a.config.role for a in arms]
-    served = F.when(per_arm(roles) == "champion", ~to_challenger).when(
-        per_arm(roles) == "challenger", to_challenger).otherwise(F.lit(False))
+    served = (
+        F.when(per_arm(roles) == "champion", ~to_challenger)
+        .when(per_arm(roles) == "challenger", to_challenger)
+        .otherwise(F.lit(False))
+    )
     predictions = scored.select(
-        key, SCORE_DATE, F.lit(use_case.model_name).alias("model_name"),
-        per_arm([a.version for a in arms]).alias("model_version"), per_arm([a.config.name for a in arms]).alias("arm"),
-        per_arm(roles).alias("role"), served.alias("served"), "score", "predicted_label",
-        per_arm([a.threshold for a in arms]).cast("double").alias("threshold"), F.lit(run_id).alias("scoring_run_id"),
-        F.lit(version).alias("features_version"), F.current_timestamp().alias("scored_at"),
+        key,
+        SCORE_DATE,
+        F.lit(use_case.model_name).alias("model_name"),
+        per_arm([a.version for a in arms]).alias("model_version"),
+        per_arm([a.config.name for a in arms]).alias("arm"),
+        per_arm(roles).alias("role"),
+        served.alias("served"),
+        "score",
+        "predicted_label",
+        per_arm([a.threshold for a in arms]).cast("double").alias("threshold"),
+        F.lit(run_id).alias("scoring_run_id"),
+        F.lit(version).alias("features_version"),
+        F.current_timestamp().alias("scored_at"),
     )
     name = use_case.scoring.predictions_table
-    written = lake.replace_dates(predictions, name, SCORE_DATE, start, end, {
-        "job": "score", "run_id": run_id, "use_case": use_case.name,
-        "inputs": {features_table: version}, "arms": {a.config.name: a.version for a in arms}}).version
+    written = lake.replace_dates(
+        predictions,
+        name,
+        SCORE_DATE,
+        start,
+        end,
+        {
+            "job": "score",
+            "run_id": run_id,
+            "use_case": use_case.name,
+            "inputs": {features_table: version},
+            "arms": {a.config.name: a.version for a in arms},
+        },
+    ).version
     if use_case.scoring.prediction_log_percent > 0:
         _write_prediction_log(lake, use_case, features, run_id, start, end)
-    rows: dict[str, int] = dict(lake.read(name, written).filter(
-        F.col(SCORE_DATE).between(F.lit(start), F.lit(end))).groupBy("arm").count().collect())
+    rows: dict[str, int] = dict(
+        lake.read(name, written)
+        .filter(F.col(SCORE_DATE).between(F.lit(start), F.lit(end)))
+        .groupBy("arm")
+        .count()
+        .collect()
+    )
     return ScoreReport(run_id=run_id, rows=rows, version=written)
 
 
-def _write_prediction_log(lake: Lake, use_case: UseCaseConfig, features: DataFrame, run_id: str, start: dt.date,
-                          end: dt.date) -> None:
+def _write_prediction_log(
+    lake: Lake, use_case: UseCaseConfig, features: DataFrame, run_id: str, start: dt.date, end: dt.date
+) -> None:
     """A hash-sampled `prediction_log_percent` of the served predictions with their full feature vectors."""
     key, cfg = use_case.entity.key, use_case.scoring
-    served = (lake.read(cfg.predictions_table)
-              .filter(F.col(SCORE_DATE).between(F.lit(start), F.lit(end)) & F.col("served")
-                      & (F.col("scoring_run_id") == run_id)))
+    served = lake.read(cfg.predictions_table).filter(
+        F.col(SCORE_DATE).between(F.lit(start), F.lit(end)) & F.col("served") & (F.col("scoring_run_id") == run_id)
+    )
     sampled = served.filter(assignment(key, cfg.salt + "/log") < F.lit(cfg.prediction_log_percent / 100.0))
     logged = sampled.join(features.drop(use_case.date_column), key).withColumn(
-        "features", F.to_json(F.struct(*use_case.feature_columns())))
-    columns = [key, SCORE_DATE, "model_name", "model_version", "arm", "score", "predicted_label", "scoring_run_id",
-               "features"]
-    lake.replace_dates(logged.select(*columns), cfg.prediction_log_table, SCORE_DATE, start, end,
-                         {"job": "score", "run_id": run_id, "use_case": use_case.name})
+        "features", F.to_json(F.struct(*use_case.feature_columns()))
+    )
+    columns = [
+        key,
+        SCORE_DATE,
+        "model_name",
+        "model_version",
+        "arm",
+        "score",
+        "predicted_label",
+        "scoring_run_id",
+        "features",
+    ]
+    lake.replace_dates(
+        logged.select(*columns),
+        cfg.prediction_log_table,
+        SCORE_DATE,
+        start,
+        end,
+        {"job": "score", "run_id": run_id, "use_case": use_case.name},
+    )

@@ -1,4 +1,5 @@
 """The scoring stage's command: `atelier score` (jobs/score.py)."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,11 +16,20 @@ def cmd_score(args: argparse.Namespace) -> None:
 
     with open_job(args, "score") as job:
         report = score_dates(job.lake, job.use_case, job.dates.start, job.dates.end)
-    log.info("scored %s..%s (run %s): %s", job.dates.start, job.dates.end, report.run_id,
-             ", ".join(f"{arm} {n} rows" for arm, n in sorted(report.rows.items())))
+    log.info(
+        "scored %s..%s (run %s): %s",
+        job.dates.start,
+        job.dates.end,
+        report.run_id,
+        ", ".join(f"{arm} {n} rows" for arm, n in sorted(report.rows.items())),
+    )
 
 
 SCORE = Command(
-    "score", "Score a date's (or a range's) feature rows with every arm of the use case (champion, challenger on its "
-    "share, shadows) into ml.predictions, replacing those dates.", "--use-case flights_delay --date 2013-10-01",
-    cmd_score, add_use_case_args)
+    "score",
+    "Score a date's (or a range's) feature rows with every arm of the use case (champion, challenger on its "
+    "share, shadows) into ml.predictions, replacing those dates.",
+    "--use-case flights_delay --date 2013-10-01",
+    cmd_score,
+    add_use_case_args,
+)

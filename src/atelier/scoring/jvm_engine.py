@@ -8,6 +8,7 @@ pyfunc by more than `onnx_graph.TOLERANCE`. `scorer.json` beside it holds what t
 itself: each categorical column's vocabulary (index 0: unseen or null), the task and the threshold.
 The rows reach the JVM side with every input cast once: numbers to double, categories to string.
 """
+
 from __future__ import annotations
 
 import functools
@@ -20,15 +21,14 @@ from pathlib import Path
 import numpy as np
 import onnx
 from mlflow.models import Model
+from py4j.java_gateway import JavaPackage
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from py4j.java_gateway import JavaPackage
 
 from atelier.errors import AtelierError
-from atelier.spark import onnx_scorer
-from atelier.model.onnx_graph import (TOLERANCE, ExportCheckFailed, matrix_scores, probe_frames, session,
-                                      to_matrix_onnx)
+from atelier.model.onnx_graph import TOLERANCE, ExportCheckFailed, matrix_scores, probe_frames, session, to_matrix_onnx
 from atelier.model.pyfunc import TabularModel
+from atelier.spark import onnx_scorer
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +53,17 @@ def graph_folder(model_folder: str) -> Path:
     try:
         onnx.save(to_matrix_onnx(model), staging / MODEL_FILE)
         _check(model, Path(model_folder), staging / MODEL_FILE)
-        (staging / SPEC_FILE).write_text(json.dumps({
-            "numeric": list(model.preprocessor.numeric), "categorical": list(model.preprocessor.vocab),
-            "categories": [v[1:] for v in model.preprocessor.vocab.values()],
-            "task": model.spec.task, "threshold": model.threshold}))
+        (staging / SPEC_FILE).write_text(
+            json.dumps(
+                {
+                    "numeric": list(model.preprocessor.numeric),
+                    "categorical": list(model.preprocessor.vocab),
+                    "categories": [v[1:] for v in model.preprocessor.vocab.values()],
+                    "task": model.spec.task,
+                    "threshold": model.threshold,
+                }
+            )
+        )
         staging.rename(folder)
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
@@ -73,11 +80,15 @@ def _check(model: TabularModel, model_folder: Path, graph: Path) -> None:
     """Refuse a graph that scores the model's probe rows unlike the pyfunc."""
     example = Model.load(str(model_folder)).load_input_example(str(model_folder))
     sess = session(graph, threads=1)
-    diff = max(float(np.abs(matrix_scores(sess, model, frame) - model.score(frame)).max())
-               for frame in probe_frames(example, list(model.preprocessor.vocab)))
+    diff = max(
+        float(np.abs(matrix_scores(sess, model, frame) - model.score(frame)).max())
+        for frame in probe_frames(example, list(model.preprocessor.vocab))
+    )
     if not diff <= TOLERANCE:
-        raise ExportCheckFailed(f"{model_folder}: the JVM scorer's graph differs from the pyfunc by up to {diff:.3g} "
-                                f"on its probe rows (tolerance {TOLERANCE})")
+        raise ExportCheckFailed(
+            f"{model_folder}: the JVM scorer's graph differs from the pyfunc by up to {diff:.3g} "
+            f"on its probe rows (tolerance {TOLERANCE})"
+        )
 
 
 def score(frame: DataFrame, model_folders: list[str], carry: list[str]) -> DataFrame:
@@ -86,18 +97,31 @@ def score(frame: DataFrame, model_folders: list[str], carry: list[str]) -> DataF
     assert jvm is not None  # a running session's JVM view (None only before it starts)
     scorer = functools.reduce(getattr, onnx_scorer.CLASS.split("."), jvm)
     if isinstance(scorer, JavaPackage):
-        raise JvmEngineMissing(f"the session has no {onnx_scorer.CLASS}: the jvm scoring engine needs the jobs' jars "
-                               "in the Ivy cache (.venv/bin/python scripts/fetch_jars.py) and javac to compile it (the "
-                               "session's warning says which is missing); or set scoring.engine: python")
+        raise JvmEngineMissing(
+            f"the session has no {onnx_scorer.CLASS}: the jvm scoring engine needs the jobs' jars "
+            "in the Ivy cache (.venv/bin/python scripts/fetch_jars.py) and javac to compile it (the "
+            "session's warning says which is missing); or set scoring.engine: python"
+        )
     graphs = [graph_folder(f) for f in model_folders]
     specs = [json.loads((g / SPEC_FILE).read_text()) for g in graphs]
     numeric = list(dict.fromkeys(c for s in specs for c in s["numeric"]))
     categorical = list(dict.fromkeys(c for s in specs for c in s["categorical"]))
-    columns: list[Column | str] = [*carry, *[F.col(c).cast("double").alias(f"n{i}") for i, c in enumerate(numeric)],
-               *[F.col(c).cast("string").alias(f"s{i}") for i, c in enumerate(categorical)]]
+    columns: list[Column | str] = [
+        *carry,
+        *[F.col(c).cast("double").alias(f"n{i}") for i, c in enumerate(numeric)],
+        *[F.col(c).cast("string").alias(f"s{i}") for i, c in enumerate(categorical)],
+    ]
     first_string = len(carry) + len(numeric)
-    plan = {"carry": len(carry), "batch_rows": BATCH_ROWS, "arms": [
-        {"folder": str(g), "numeric": [len(carry) + numeric.index(c) for c in s["numeric"]],
-         "categorical": [first_string + categorical.index(c) for c in s["categorical"]]}
-        for g, s in zip(graphs, specs)]}
+    plan = {
+        "carry": len(carry),
+        "batch_rows": BATCH_ROWS,
+        "arms": [
+            {
+                "folder": str(g),
+                "numeric": [len(carry) + numeric.index(c) for c in s["numeric"]],
+                "categorical": [first_string + categorical.index(c) for c in s["categorical"]],
+            }
+            for g, s in zip(graphs, specs)
+        ],
+    }
     return DataFrame(scorer.score(frame.select(*columns)._jdf, json.dumps(plan)), frame.sparkSession)

@@ -1,8 +1,9 @@
 """The embedded Derby catalog's folder: its URL, and setting aside a database whose creation was killed."""
+
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,11 @@ def set_aside_unfinished(metastore_dir: Path) -> None:
     database = metastore_dir / DATABASE
     if not database.is_dir() or any((database / name).exists() for name in SERVICE_FILES):
         return
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     aside = database.with_name(f"{DATABASE}.unfinished-{stamp}")
     database.rename(aside)
-    log.warning("the Derby catalog %s was never fully created (a process died creating it): moved to %s, "
-                "a new one is created", database, aside)
+    log.warning(
+        "the Derby catalog %s was never fully created (a process died creating it): moved to %s, a new one is created",
+        database,
+        aside,
+    )

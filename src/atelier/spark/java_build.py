@@ -4,6 +4,7 @@ A jar is built with `javac` against the jars it needs and kept under `$ATELIER_C
 ~/.cache/atelier), named by a digest of its sources and the names of those jars, so a new source
 or a new stack builds a new jar and an unchanged one is reused.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,21 +27,38 @@ def cache_root() -> Path:
 
 def compiled_jar(name: str, sources: list[Path], classpath: list[Path]) -> Path:
     """The jar of `sources` compiled against `classpath`; built (atomically) when missing."""
-    digest = hashlib.sha256(b"".join(s.read_bytes() for s in sources)
-                            + "".join(sorted(j.name for j in classpath)).encode()).hexdigest()
+    digest = hashlib.sha256(
+        b"".join(s.read_bytes() for s in sources) + "".join(sorted(j.name for j in classpath)).encode()
+    ).hexdigest()
     folder = cache_root() / "jars"
     jar = folder / f"{name}-{digest[:12]}.jar"
     if jar.is_file():
         return jar
     javac, jar_tool = shutil.which("javac"), shutil.which("jar")
     if not javac or not jar_tool:
-        raise RuntimeError("javac and jar (a JDK 17, e.g. apt-get install openjdk-17-jdk-headless) build atelier's "
-                           f"{name} ({', '.join(str(s) for s in sources)})")
+        raise RuntimeError(
+            "javac and jar (a JDK 17, e.g. apt-get install openjdk-17-jdk-headless) build atelier's "
+            f"{name} ({', '.join(str(s) for s in sources)})"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as build:
         classes = Path(build) / "classes"
-        subprocess.run([javac, "--release", "17", "-nowarn", "-cp", os.pathsep.join(str(j) for j in classpath),
-                        "-d", str(classes), *map(str, sources)], check=True, capture_output=True, text=True)
+        subprocess.run(
+            [
+                javac,
+                "--release",
+                "17",
+                "-nowarn",
+                "-cp",
+                os.pathsep.join(str(j) for j in classpath),
+                "-d",
+                str(classes),
+                *map(str, sources),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         subprocess.run([jar_tool, "cf", str(Path(build) / f"{name}.jar"), "-C", str(classes), "."], check=True)
         os.replace(Path(build) / f"{name}.jar", jar)  # concurrent builders: the last complete jar wins
     log.info("built %s", jar)

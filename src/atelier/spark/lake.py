@@ -4,6 +4,7 @@ Locations are strings: a local lake gives absolute paths (as before), a URI lake
 with "/". Listings of a local lake use the operating system; of a URI lake, Hadoop's FileSystem of
 the active SparkSession (its `spark.hadoop.*` settings: endpoint, credentials provider).
 """
+
 from __future__ import annotations
 
 import re
@@ -40,8 +41,10 @@ def join(base: str, *parts: str) -> str:
 
 def same_location(a: str, b: str) -> bool:
     """Whether two locations name the same folder (`file:` prefixes and trailing slashes aside)."""
+
     def norm(loc: str) -> str:
         return loc if is_uri(loc) and not loc.startswith("file:") else str(Path(re.sub(r"^file:(//)?", "", loc)))
+
     return norm(a).rstrip("/") == norm(b).rstrip("/")
 
 

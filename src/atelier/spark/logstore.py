@@ -5,6 +5,7 @@ fails atomically when another process committed that version first; Delta's defa
 checks, then renames, and can lose a concurrent commit. The jar is built against the delta-storage
 jar in the Ivy cache (`java_build`).
 """
+
 from __future__ import annotations
 
 from pathlib import Path

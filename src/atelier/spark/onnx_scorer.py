@@ -1,5 +1,6 @@
 """The JVM side of the `jvm` scoring engine: `OnnxScorer` (java/atelier/scoring/OnnxScorer.java),
 compiled against Spark's own jars and ONNX Runtime's Java package (`java_build`)."""
+
 from __future__ import annotations
 
 from pathlib import Path

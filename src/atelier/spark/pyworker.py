@@ -9,6 +9,7 @@ re-reading it before its first row, about 10 times the work of scoring one day o
 Here an archive's directory is read again only when the file changed (size, mtime or inode), which is
 when the re-read matters; the daemon installs that before it forks a worker, so every task gets it.
 """
+
 from __future__ import annotations
 
 import os

@@ -8,6 +8,7 @@ parses one statement: `SELECT 1; DROP TABLE t` does not parse and is refused. Th
 call arbitrary Java methods (`reflect`, `java_method`) and `SELECT TRANSFORM ... USING 'cmd'`
 (a shell command) are refused. Writes belong to the jobs; administration to `atelier spark-sql`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,26 +20,74 @@ from atelier.errors import InputRefused
 
 log = logging.getLogger(__name__)
 
-QUERY_NODES = frozenset({
-    "Project", "Filter", "Aggregate", "UnresolvedHaving", "Sort", "GlobalLimit", "LocalLimit", "Offset",
-    "Distinct", "Union", "Intersect", "Except", "Join", "LateralJoin", "SubqueryAlias",
-    "UnresolvedSubqueryColumnAliases", "UnresolvedWith", "WithWindowDefinition", "Generate", "Sample", "Pivot",
-    "Unpivot", "UnresolvedHint", "RepartitionByExpression", "OneRowRelation", "UnresolvedRelation",
-    "RelationTimeTravel", "UnresolvedInlineTable", "UnresolvedTableValuedFunction", "UnresolvedTVFAliases",
-})
-CATALOG_READS = frozenset({
-    "ShowTables", "ShowTableExtended", "ShowNamespaces", "ShowColumns", "ShowPartitions", "ShowCreateTable",
-    "ShowTableProperties", "ShowViews", "ShowFunctions", "DescribeRelation", "DescribeColumn", "DescribeNamespace",
-    "DescribeFunction", "DescribeDeltaHistory", "DescribeDeltaDetailCommand",
-})
-CATALOG_READ_TARGETS = frozenset({
-    "UnresolvedNamespace", "UnresolvedTable", "UnresolvedTableOrView", "UnresolvedFunctionName",
-    "UnresolvedPathBasedDeltaTable",
-})
+QUERY_NODES = frozenset(
+    {
+        "Project",
+        "Filter",
+        "Aggregate",
+        "UnresolvedHaving",
+        "Sort",
+        "GlobalLimit",
+        "LocalLimit",
+        "Offset",
+        "Distinct",
+        "Union",
+        "Intersect",
+        "Except",
+        "Join",
+        "LateralJoin",
+        "SubqueryAlias",
+        "UnresolvedSubqueryColumnAliases",
+        "UnresolvedWith",
+        "WithWindowDefinition",
+        "Generate",
+        "Sample",
+        "Pivot",
+        "Unpivot",
+        "UnresolvedHint",
+        "RepartitionByExpression",
+        "OneRowRelation",
+        "UnresolvedRelation",
+        "RelationTimeTravel",
+        "UnresolvedInlineTable",
+        "UnresolvedTableValuedFunction",
+        "UnresolvedTVFAliases",
+    }
+)
+CATALOG_READS = frozenset(
+    {
+        "ShowTables",
+        "ShowTableExtended",
+        "ShowNamespaces",
+        "ShowColumns",
+        "ShowPartitions",
+        "ShowCreateTable",
+        "ShowTableProperties",
+        "ShowViews",
+        "ShowFunctions",
+        "DescribeRelation",
+        "DescribeColumn",
+        "DescribeNamespace",
+        "DescribeFunction",
+        "DescribeDeltaHistory",
+        "DescribeDeltaDetailCommand",
+    }
+)
+CATALOG_READ_TARGETS = frozenset(
+    {
+        "UnresolvedNamespace",
+        "UnresolvedTable",
+        "UnresolvedTableOrView",
+        "UnresolvedFunctionName",
+        "UnresolvedPathBasedDeltaTable",
+    }
+)
 EXPLAIN = "ExplainCommand"
 JVM_CALLS = frozenset({"reflect", "java_method"})
-ADVICE = ("give a query (SELECT, WITH, VALUES, TABLE) or SHOW/DESCRIBE/EXPLAIN; tables change through the jobs, "
-          "and administration goes through `atelier spark-sql`")
+ADVICE = (
+    "give a query (SELECT, WITH, VALUES, TABLE) or SHOW/DESCRIBE/EXPLAIN; tables change through the jobs, "
+    "and administration goes through `atelier spark-sql`"
+)
 
 
 def check_query(spark: SparkSession, text: str) -> None:
@@ -47,8 +96,10 @@ def check_query(spark: SparkSession, text: str) -> None:
         plan = spark._jsparkSession.sessionState().sqlParser().parsePlan(text)  # noqa: SLF001 - no public parser API
     except ParseException as exc:
         first = next((line for line in str(exc).splitlines() if line.strip()), "")
-        raise InputRefused(f"atelier sql takes one query, and this does not parse as one statement "
-                           f"(several statements separated by ';' are refused): {first}") from None
+        raise InputRefused(
+            f"atelier sql takes one query, and this does not parse as one statement "
+            f"(several statements separated by ';' are refused): {first}"
+        ) from None
     _check_statement(spark, plan)
     log.debug("read-only statement accepted: %s", plan.nodeName())
 

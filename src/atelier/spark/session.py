@@ -1,4 +1,5 @@
 """Build the SparkSession every job uses: Delta Lake, a persistent Hive catalog, quiet logs."""
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -47,7 +48,6 @@ def launch_env(platform: PlatformConfig) -> dict[str, str]:
     if on_loopback(platform) and "SPARK_LOCAL_IP" not in os.environ:
         return {"SPARK_LOCAL_IP": LOOPBACK}
     return {}
-
 
 
 def submit_env(platform: PlatformConfig) -> dict[str, str]:
@@ -124,14 +124,20 @@ def runtime_packages(platform: PlatformConfig) -> dict[str, tuple[str, ...]]:
     """
     delta = importlib.metadata.version("delta-spark")
     packages = {
-        f"io.delta:delta-spark_2.12:{delta}": (f"io.delta_delta-spark_2.12-{delta}.jar",
-                                               f"io.delta_delta-storage-{delta}.jar", "org.antlr_antlr4-runtime-*.jar"),
-        onnx_scorer.ONNXRUNTIME: (onnx_scorer.ONNXRUNTIME_JAR,)}
+        f"io.delta:delta-spark_2.12:{delta}": (
+            f"io.delta_delta-spark_2.12-{delta}.jar",
+            f"io.delta_delta-storage-{delta}.jar",
+            "org.antlr_antlr4-runtime-*.jar",
+        ),
+        onnx_scorer.ONNXRUNTIME: (onnx_scorer.ONNXRUNTIME_JAR,),
+    }
     if lake.scheme(platform) in lake.OBJECT_STORE_SCHEMES:
         hadoop = hadoop_version()
         packages[f"org.apache.hadoop:hadoop-aws:{hadoop}"] = (
-            f"org.apache.hadoop_hadoop-aws-{hadoop}.jar", "com.amazonaws_aws-java-sdk-bundle-*.jar",
-            "org.wildfly.openssl_wildfly-openssl-*.jar")
+            f"org.apache.hadoop_hadoop-aws-{hadoop}.jar",
+            "com.amazonaws_aws-java-sdk-bundle-*.jar",
+            "org.wildfly.openssl_wildfly-openssl-*.jar",
+        )
     return packages
 
 
@@ -151,9 +157,11 @@ def jar_conf(platform: PlatformConfig) -> dict[str, str]:
     jars_dir = ivy_jars_dir()
     found = [sorted(jars_dir.glob(name))[-1:] for names in packages.values() for name in names]
     if not all(found):
-        log.warning("the jobs' jars are not in %s yet: Spark fetches them; Delta's default log store and no jvm "
-                    "scoring engine this time (scripts/fetch_jars.py puts them there)",
-                    jars_dir)
+        log.warning(
+            "the jobs' jars are not in %s yet: Spark fetches them; Delta's default log store and no jvm "
+            "scoring engine this time (scripts/fetch_jars.py puts them there)",
+            jars_dir,
+        )
         return {"spark.jars.packages": ",".join(packages)}
     jars = [j[0] for j in found]
     onnxruntime = next(j for j in jars if j.name == onnx_scorer.ONNXRUNTIME_JAR)

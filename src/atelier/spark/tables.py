@@ -13,6 +13,7 @@ with exponential backoff (`platform.writes`), then fails with a WriteConflict (e
 the DAGs retry). Each commit carries a `write_id` in its userMetadata, by which a writer finds its
 own commit when other writers commit after it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,6 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
 from delta import exceptions as delta_errors
 from delta.tables import DeltaTable
 from pyspark.errors.exceptions.captured import AnalysisException, CapturedException
@@ -103,7 +105,6 @@ def date_predicate(column: str, start: dt.date, end: dt.date) -> str:
     return f"{quoted(column)} >= DATE'{start.isoformat()}' AND {quoted(column)} <= DATE'{end.isoformat()}'"
 
 
-
 @dataclass(frozen=True)
 class Lake:
     """The lake a job reads and writes: its Spark session and platform configuration, built once per job."""
@@ -125,25 +126,28 @@ class Lake:
         spark = self.spark
         db, table = split_name(name)
         location = self.path(name)
-        spark.sql(f"CREATE DATABASE IF NOT EXISTS {quoted(db)} "
-                  f"LOCATION {_string_literal(storage.join(storage.root(self.platform), db))}")
+        spark.sql(
+            f"CREATE DATABASE IF NOT EXISTS {quoted(db)} "
+            f"LOCATION {_string_literal(storage.join(storage.root(self.platform), db))}"
+        )
         if spark.catalog.tableExists(name):
             registered = registered_location(spark, db, table)
             if registered is not None and storage.same_location(registered, location):
                 return
-            log.warning("catalog entry %s pointed at %s; re-pointing it at %s", name, registered or "no Delta table",
-                        location)
+            log.warning(
+                "catalog entry %s pointed at %s; re-pointing it at %s", name, registered or "no Delta table", location
+            )
             spark.sql(f"DROP TABLE {quoted(db, table)}")
         # A job in another process may register the same new table meanwhile: IF NOT EXISTS covers it until
         # the catalog's own create, which then refuses (AlreadyExistsException); its entry is the one wanted.
         try:
-            spark.sql(f"CREATE TABLE IF NOT EXISTS {quoted(db, table)} USING DELTA "
-                      f"LOCATION {_string_literal(location)}")
+            spark.sql(
+                f"CREATE TABLE IF NOT EXISTS {quoted(db, table)} USING DELTA LOCATION {_string_literal(location)}"
+            )
         except CapturedException as exc:
             if not spark.catalog.tableExists(name):
                 raise
-            log.info("catalog entry %s registered meanwhile by another job (%s)", name,
-                     str(exc).splitlines()[0][:200])
+            log.info("catalog entry %s registered meanwhile by another job (%s)", name, str(exc).splitlines()[0][:200])
 
     def date_tasks(self, start: dt.date, end: dt.date) -> int:
         """Tasks for work partitioned by date over [start, end]: one per date, at most the cores."""
@@ -193,8 +197,9 @@ class Lake:
         """Save `writer` to the table as one commit (retried on conflicts), register it; what it committed."""
         path = self.path(name)
         write_id = uuid.uuid4().hex
-        writer = writer.option("userMetadata", json.dumps({**(metadata or {}), "write_id": write_id},
-                                                          sort_keys=True, default=str))
+        writer = writer.option(
+            "userMetadata", json.dumps({**(metadata or {}), "write_id": write_id}, sort_keys=True, default=str)
+        )
         self.retry_conflicts(f"{name} {what}", lambda: writer.save(path))
         self.register(name)
         return self._commit_of(name, what, write_id)
@@ -221,21 +226,34 @@ class Lake:
                         "it is done, or raise writes.attempts"
                     ) from exc
                 delay = min(policy.max_backoff_s, policy.backoff_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-                log.warning("%s: attempt %d of %d conflicted with a concurrent commit (%s); retrying in %.2fs",
-                            what, attempt, policy.attempts, conflict, delay)
+                log.warning(
+                    "%s: attempt %d of %d conflicted with a concurrent commit (%s); retrying in %.2fs",
+                    what,
+                    attempt,
+                    policy.attempts,
+                    conflict,
+                    delay,
+                )
                 time.sleep(delay)
 
     def _commit_of(self, name: str, what: str, write_id: str) -> Commit:
         """The commit that `write_id` marks (other writers may have committed after it). A write that
         returned without one changed nothing: Delta commits no replacement that adds and removes no row."""
         history = DeltaTable.forPath(self.spark, self.path(name)).history(COMMITS_SCANNED)
-        found = (history.filter(F.get_json_object("userMetadata", "$.write_id") == write_id)
-                 .select("version", "operationMetrics").first())
+        found = (
+            history.filter(F.get_json_object("userMetadata", "$.write_id") == write_id)
+            .select("version", "operationMetrics")
+            .first()
+        )
         if found is not None:
             return Commit(int(found["version"]), int((found["operationMetrics"] or {}).get("numOutputRows", 0)), True)
         version = self.version(name)
-        log.info("nothing to write for %s %s: no row to add or remove, so no commit; the table stays at version %d",
-                 name, what, version)
+        log.info(
+            "nothing to write for %s %s: no row to add or remove, so no commit; the table stays at version %d",
+            name,
+            what,
+            version,
+        )
         return Commit(version, 0, False)
 
     def exists(self, name: str) -> bool:

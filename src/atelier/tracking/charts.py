@@ -3,6 +3,7 @@
 pyplot is not thread-safe (parallel sweep trials failed in its mathtext parser): every chart is drawn
 under one lock.
 """
+
 from __future__ import annotations
 
 import functools
@@ -29,6 +30,7 @@ def one_at_a_time(draw: F) -> F:
     def locked(*args, **kwargs):
         with _DRAWING:
             return draw(*args, **kwargs)
+
     return locked  # type: ignore[return-value]
 
 
@@ -63,8 +65,13 @@ def binary_charts(label: np.ndarray, score: np.ndarray, threshold: float, folder
     ax.imshow(matrix, cmap="Blues")
     for (i, j), v in np.ndenumerate(matrix):
         ax.text(j, i, str(v), ha="center", va="center")
-    ax.set(xticks=[0, 1], yticks=[0, 1], xlabel="predicted", ylabel="actual",
-           title=f"Confusion matrix (threshold {threshold})")
+    ax.set(
+        xticks=[0, 1],
+        yticks=[0, 1],
+        xlabel="predicted",
+        ylabel="actual",
+        title=f"Confusion matrix (threshold {threshold})",
+    )
     paths.append(save_figure(fig, folder / "confusion_matrix.png"))
     bins = np.linspace(0, 1, 11)
     which = np.clip(np.digitize(score, bins) - 1, 0, 9)
@@ -104,15 +111,16 @@ def dynamics_charts(series: Series, folder: Path) -> list[Path]:
     stats = sorted({k.rsplit("/", 1)[1] for k in series if k.startswith("dynamics/")})
     if stats:
         cols = 3
-        fig, axes = plt.subplots(math.ceil(len(stats) / cols), cols, figsize=(15, 3.3 * math.ceil(len(stats) / cols)),
-                                 squeeze=False)
+        fig, axes = plt.subplots(
+            math.ceil(len(stats) / cols), cols, figsize=(15, 3.3 * math.ceil(len(stats) / cols)), squeeze=False
+        )
         for ax, stat in zip(axes.flat, stats):
             for key, points in sorted(series.items()):
                 if key.startswith("dynamics/") and key.endswith("/" + stat):
                     ax.plot(*zip(*points), label=key.split("/")[1])
             ax.set(title=stat, xlabel="step", yscale="symlog" if "var" in stat or "ratio" in stat else "linear")
             ax.legend(fontsize=6)
-        for ax in list(axes.flat)[len(stats):]:
+        for ax in list(axes.flat)[len(stats) :]:
             ax.axis("off")
         paths.append(save_figure(fig, folder / "layer_dynamics.png"))
     return paths
@@ -138,7 +146,7 @@ def histograms_chart(profile: dict, path: Path) -> Path:
         ax.bar(range(len(feat["bins"])), feat["shares"])
         ax.set_title(name, fontsize=9)
         ax.set_xticks([])
-    for ax in list(axes.flat)[len(features):]:
+    for ax in list(axes.flat)[len(features) :]:
         ax.axis("off")
     return save_figure(fig, path)
 
@@ -151,13 +159,24 @@ def graph_chart(nodes: list[tuple[str, str, list[str]]], path: Path) -> Path:
     position = {name: (0.5, 1 - (i + 0.5) / len(nodes)) for i, (name, _, _) in enumerate(nodes)}
     for name, op, inputs in nodes:
         x, y = position[name]
-        ax.text(x, y, f"{name}\n{op}", ha="center", va="center", fontsize=7,
-                bbox={"boxstyle": "round", "fc": "#e8f0fe", "ec": "#4a6fa5"})
+        ax.text(
+            x,
+            y,
+            f"{name}\n{op}",
+            ha="center",
+            va="center",
+            fontsize=7,
+            bbox={"boxstyle": "round", "fc": "#e8f0fe", "ec": "#4a6fa5"},
+        )
         for src in inputs:
             if src in position:
                 sx, sy = position[src]
-                ax.annotate("", xy=(x, y + 0.4 / len(nodes)), xytext=(sx, sy - 0.4 / len(nodes)),
-                            arrowprops={"arrowstyle": "->", "color": "#888", "connectionstyle": "arc3,rad=0.3"})
+                ax.annotate(
+                    "",
+                    xy=(x, y + 0.4 / len(nodes)),
+                    xytext=(sx, sy - 0.4 / len(nodes)),
+                    arrowprops={"arrowstyle": "->", "color": "#888", "connectionstyle": "arc3,rad=0.3"},
+                )
     ax.axis("off")
     ax.set_title("Computational graph (torch.fx)")
     return save_figure(fig, path)

@@ -4,6 +4,7 @@ The folder holds the pyfunc (with the atelier modules it imports, as MLflow code
 requirements, and a README naming the model, version, training run, inputs and outputs. Loading it
 needs mlflow, torch, numpy and pandas, not atelier.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -101,10 +102,18 @@ def export(use_case: UseCaseConfig, alias: str, target: Path, protected: Iterabl
         shutil.copy(local / "requirements.txt", staging / "requirements.txt")
         binary = use_case.label.task == "binary"
         metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(found.run.data.metrics.items()) if k.startswith("test_"))
-        (staging / "README.md").write_text(README.format(
-            model=found.model, version=found.version, alias=alias, use_case=use_case.name,
-            run_id=found.run.info.run_id, score="probability of the positive class" if binary else "predicted value",
-            prediction=f"label at threshold {use_case.training.threshold}" if binary else "the same value",
-            features=use_case.tables.features, columns=", ".join(f"`{c}`" for c in input_columns(local)),
-            metrics=metrics))
+        (staging / "README.md").write_text(
+            README.format(
+                model=found.model,
+                version=found.version,
+                alias=alias,
+                use_case=use_case.name,
+                run_id=found.run.info.run_id,
+                score="probability of the positive class" if binary else "predicted value",
+                prediction=f"label at threshold {use_case.training.threshold}" if binary else "the same value",
+                features=use_case.tables.features,
+                columns=", ".join(f"`{c}`" for c in input_columns(local)),
+                metrics=metrics,
+            )
+        )
     return target.resolve()

@@ -6,6 +6,7 @@ data give the drift statistics (PSI, KS, chi-square) that monitoring compares wi
 Three Spark jobs in all, whatever the number of features; `bucket_counts` counts every feature's
 bins in one pass, per date when asked.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,14 +24,26 @@ def reference_profile(df: DataFrame, numeric: list[str], categorical: list[str],
     rows = df.count()
     features: dict[str, dict] = {}
     if numeric:
-        stats = df.agg(*[f(c).alias(f"{n}_{i}") for i, c in enumerate(numeric) for n, f in
-                         (("mean", F.mean), ("std", F.stddev_pop), ("min", F.min), ("max", F.max),
-                          ("nulls", lambda c: F.sum(F.col(c).isNull().cast("int"))))]).collect()[0]
+        stats = df.agg(
+            *[
+                f(c).alias(f"{n}_{i}")
+                for i, c in enumerate(numeric)
+                for n, f in (
+                    ("mean", F.mean),
+                    ("std", F.stddev_pop),
+                    ("min", F.min),
+                    ("max", F.max),
+                    ("nulls", lambda c: F.sum(F.col(c).isNull().cast("int"))),
+                )
+            ]
+        ).collect()[0]
         quantiles = df.approxQuantile(numeric, [i / 10 for i in range(1, 10)], 0.001)
         for i, c in enumerate(numeric):
             edges = sorted(set(quantiles[i]))
             features[c] = {
-                "type": "numeric", "edges": edges, "bins": bin_labels(edges),
+                "type": "numeric",
+                "edges": edges,
+                "bins": bin_labels(edges),
                 **{k: _float(stats[f"{k}_{i}"]) for k in ("mean", "std", "min", "max")},
                 "null_share": (stats[f"nulls_{i}"] or 0) / rows if rows else 0.0,
             }
@@ -38,12 +51,18 @@ def reference_profile(df: DataFrame, numeric: list[str], categorical: list[str],
     for c in categorical:
         found = counts.setdefault(c, {})
         ranked = sorted((k for k in found if k not in (OTHER, NULL)), key=lambda k: (-found[k], k))[:top]
-        features[c] = {"type": "categorical", "bins": ranked + [OTHER], "null_share": found.get(NULL, 0) / rows if rows else 0.0}
+        features[c] = {
+            "type": "categorical",
+            "bins": ranked + [OTHER],
+            "null_share": found.get(NULL, 0) / rows if rows else 0.0,
+        }
         found[OTHER] = sum(v for k, v in found.items() if k not in ranked and k != NULL)
     for name, feat in features.items():
         found = counts.get(name, {})
-        feat["shares"] = [found.get(b if feat["type"] == "categorical" else str(i), 0) / rows if rows else 0.0
-                          for i, b in enumerate(feat["bins"])]
+        feat["shares"] = [
+            found.get(b if feat["type"] == "categorical" else str(i), 0) / rows if rows else 0.0
+            for i, b in enumerate(feat["bins"])
+        ]
     return {"rows": rows, "features": {c: features[c] for c in numeric + categorical if c in features}}
 
 
@@ -51,8 +70,14 @@ def score_profile(score: np.ndarray) -> dict:
     """The reference distribution of a model's scores (on its test window), binned like a numeric feature."""
     edges = sorted(set(np.quantile(score, [i / 10 for i in range(1, 10)]).tolist())) if len(score) else []
     counts = np.bincount(np.searchsorted(edges, score, side="left"), minlength=len(edges) + 1)
-    return {"type": "numeric", "edges": edges, "bins": bin_labels(edges), "null_share": 0.0,
-            "shares": (counts / max(len(score), 1)).tolist(), "rows": int(len(score))}
+    return {
+        "type": "numeric",
+        "edges": edges,
+        "bins": bin_labels(edges),
+        "null_share": 0.0,
+        "shares": (counts / max(len(score), 1)).tolist(),
+        "rows": int(len(score)),
+    }
 
 
 def bin_labels(edges: list[float]) -> list[str]:
@@ -71,8 +96,9 @@ def numeric_bucket(column: str, edges: list[float]) -> Column:
     return F.expr(f"CASE WHEN {name} IS NOT NULL THEN {index} END")
 
 
-def bucket_counts(df: DataFrame, numeric: dict[str, list[float]], categorical: list[str],
-                  by: list[str] | None = None) -> dict[tuple, Counts]:
+def bucket_counts(
+    df: DataFrame, numeric: dict[str, list[float]], categorical: list[str], by: list[str] | None = None
+) -> dict[tuple, Counts]:
     """Rows per bucket of every feature, in one Spark job: {group values: {feature: {bucket: rows}}}.
 
     Numeric buckets are bin indices (as strings) of `numeric[column]`'s edges, categorical ones the
@@ -80,14 +106,16 @@ def bucket_counts(df: DataFrame, numeric: dict[str, list[float]], categorical: l
     only key is `()`.
     """
     by = by or []
-    pairs = [F.struct(F.lit(c).alias("f"), F.coalesce(numeric_bucket(c, edges).cast("string"), F.lit(NULL)).alias("b"))
-             for c, edges in numeric.items()]
-    pairs += [F.struct(F.lit(c).alias("f"), F.coalesce(F.col(c).cast("string"), F.lit(NULL)).alias("b"))
-              for c in categorical]
+    pairs = [
+        F.struct(F.lit(c).alias("f"), F.coalesce(numeric_bucket(c, edges).cast("string"), F.lit(NULL)).alias("b"))
+        for c, edges in numeric.items()
+    ]
+    pairs += [
+        F.struct(F.lit(c).alias("f"), F.coalesce(F.col(c).cast("string"), F.lit(NULL)).alias("b")) for c in categorical
+    ]
     if not pairs:
         return {}
-    counted = (df.select(*by, F.explode(F.array(*pairs)).alias("p"))
-               .groupBy(*by, "p.f", "p.b").count().collect())
+    counted = df.select(*by, F.explode(F.array(*pairs)).alias("p")).groupBy(*by, "p.f", "p.b").count().collect()
     out: dict[tuple, Counts] = {}
     for row in counted:
         group = tuple(row[c] for c in by)

@@ -3,6 +3,7 @@
 Each function logs into the active run; `tracking.mlflow_setup` points MLflow at the platform's
 tracking store first.
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -21,13 +22,25 @@ from mlflow.data.meta_dataset import MetaDataset
 
 from atelier.config.platform import PlatformConfig
 from atelier.config.use_case import UseCaseConfig
-from atelier.tracking import charts
 from atelier.model.networks import parameter_count
+from atelier.tracking import charts
 
 log = logging.getLogger(__name__)
 
-KEY_PACKAGES = ("atelier", "pyspark", "delta-spark", "torch", "horovod", "petastorm", "pyarrow", "numpy",
-                "pandas", "mlflow", "great-expectations", "scikit-learn")
+KEY_PACKAGES = (
+    "atelier",
+    "pyspark",
+    "delta-spark",
+    "torch",
+    "horovod",
+    "petastorm",
+    "pyarrow",
+    "numpy",
+    "pandas",
+    "mlflow",
+    "great-expectations",
+    "scikit-learn",
+)
 MAX_PARAM = 6000
 
 
@@ -63,12 +76,17 @@ def flatten(data: Any, prefix: str = "") -> dict[str, str]:
 def log_config(use_case: UseCaseConfig, platform: PlatformConfig) -> None:
     """Training settings, label and features as params; the full resolved YAML of both as artifacts."""
     uc = use_case.model_dump(mode="json")
-    params = {"use_case": use_case.name, **flatten(uc["training"], "training."), **flatten(uc["label"], "label."),
-              "features": json.dumps(use_case.model_columns()), "tables.features": use_case.tables.features,
-              "tables.outcomes": use_case.tables.outcomes}
+    params = {
+        "use_case": use_case.name,
+        **flatten(uc["training"], "training."),
+        **flatten(uc["label"], "label."),
+        "features": json.dumps(use_case.model_columns()),
+        "tables.features": use_case.tables.features,
+        "tables.outcomes": use_case.tables.outcomes,
+    }
     items = list(params.items())
     for i in range(0, len(items), 100):
-        mlflow.log_params(dict(items[i:i + 100]))
+        mlflow.log_params(dict(items[i : i + 100]))
     mlflow.log_text(yaml.safe_dump(uc, sort_keys=False), "config/use_case.yaml")
     mlflow.log_text(yaml.safe_dump(platform.model_dump(mode="json"), sort_keys=False), "config/platform.yaml")
 
@@ -82,8 +100,11 @@ def log_inputs(tables: dict[str, tuple[str, int, int]]) -> None:
 
 def input_versions(tags: dict[str, str]) -> dict[str, int]:
     """The input tables' Delta versions a run pinned, from its `input.<table>.version` tags."""
-    return {key[len("input."):-len(".version")]: int(value) for key, value in tags.items()
-            if key.startswith("input.") and key.endswith(".version")}
+    return {
+        key[len("input.") : -len(".version")]: int(value)
+        for key, value in tags.items()
+        if key.startswith("input.") and key.endswith(".version")
+    }
 
 
 def log_environment() -> None:
@@ -106,8 +127,9 @@ def log_environment() -> None:
 
 def _git(repo: Path, *args: str) -> str:
     try:
-        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=10,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
 
@@ -122,7 +144,7 @@ def log_series(series: dict[str, list[tuple[int, float]]]) -> None:
     now = int(time.time() * 1000)
     metrics = [Metric(key, float(v), now, int(step)) for key, points in series.items() for step, v in points]
     for i in range(0, len(metrics), 1000):
-        client.log_batch(run_id, metrics=metrics[i:i + 1000])
+        client.log_batch(run_id, metrics=metrics[i : i + 1000])
 
 
 def log_graph(model: torch.nn.Module, folder: Path) -> None:

@@ -3,6 +3,7 @@
 MLflow keeps only where an alias points now; each move here also appends who moved it, when, from
 which version to which, the evidence run and the reason, so a rollback knows where to go back to.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -42,13 +43,19 @@ class RegistryEvent:
     reason: str
 
 
-EVENT_SCHEMA = T.StructType([
-    T.StructField("model", T.StringType(), False), T.StructField("alias", T.StringType(), False),
-    T.StructField("action", T.StringType(), False), T.StructField("from_version", T.StringType()),
-    T.StructField("to_version", T.StringType(), False), T.StructField("at", T.TimestampType(), False),
-    T.StructField("user", T.StringType(), False), T.StructField("evidence_run_id", T.StringType()),
-    T.StructField("reason", T.StringType(), False),
-])
+EVENT_SCHEMA = T.StructType(
+    [
+        T.StructField("model", T.StringType(), False),
+        T.StructField("alias", T.StringType(), False),
+        T.StructField("action", T.StringType(), False),
+        T.StructField("from_version", T.StringType()),
+        T.StructField("to_version", T.StringType(), False),
+        T.StructField("at", T.TimestampType(), False),
+        T.StructField("user", T.StringType(), False),
+        T.StructField("evidence_run_id", T.StringType()),
+        T.StructField("reason", T.StringType(), False),
+    ]
+)
 
 
 def events_table(platform: PlatformConfig) -> str:
@@ -77,15 +84,24 @@ def alias_version(model: str, alias: str) -> str | None:
         return None
 
 
-def move_alias(lake: Lake, model: str, alias: str, version: str, action: str, reason: str,
-               evidence_run_id: str | None = None) -> RegistryEvent:
+def move_alias(
+    lake: Lake, model: str, alias: str, version: str, action: str, reason: str, evidence_run_id: str | None = None
+) -> RegistryEvent:
     """Point `alias` at `version` and append the move to ml.registry_events."""
     if alias not in ALIASES:
         raise RegistryError(f"alias '{alias}' is not one of {ALIASES}")
     check_version(model, version)
-    event = RegistryEvent(model=model, alias=alias, action=action, from_version=alias_version(model, alias),
-                          to_version=str(version), at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
-                          user=getpass.getuser(), evidence_run_id=evidence_run_id, reason=reason)
+    event = RegistryEvent(
+        model=model,
+        alias=alias,
+        action=action,
+        from_version=alias_version(model, alias),
+        to_version=str(version),
+        at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        user=getpass.getuser(),
+        evidence_run_id=evidence_run_id,
+        reason=reason,
+    )
     mlflow.MlflowClient().set_registered_model_alias(model, alias, str(version))
     frame = lake.spark.createDataFrame([tuple(asdict(event).values())], EVENT_SCHEMA)
     lake.append(frame, events_table(lake.platform), {"job": "promote", "model": model})
@@ -97,6 +113,10 @@ def history(lake: Lake, model: str, alias: str) -> list[dict]:
     """The alias's moves, newest first."""
     if not lake.exists(events_table(lake.platform)):
         return []
-    rows = (lake.read(events_table(lake.platform))
-            .filter((F.col("model") == model) & (F.col("alias") == alias)).orderBy("at", ascending=False).collect())
+    rows = (
+        lake.read(events_table(lake.platform))
+        .filter((F.col("model") == model) & (F.col("alias") == alias))
+        .orderBy("at", ascending=False)
+        .collect()
+    )
     return [r.asDict() for r in rows]

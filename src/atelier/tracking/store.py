@@ -1,4 +1,5 @@
 """Point MLflow at the platform's tracking store and registry, and at a use case's experiment."""
+
 from __future__ import annotations
 
 import fcntl
@@ -20,7 +21,7 @@ _initialized: set[str] = set()
 def resolve_uri(uri: str) -> str:
     """A relative SQLite path becomes absolute (its folder created), so any working directory finds it."""
     if uri.startswith(SQLITE) and not uri.startswith(SQLITE + "/"):
-        path = Path(uri[len(SQLITE):]).resolve()
+        path = Path(uri[len(SQLITE) :]).resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
         return f"{SQLITE}{path}"
     return uri
@@ -47,7 +48,7 @@ def initialize(uri: str) -> None:
     """
     if not uri.startswith(SQLITE) or uri in _initialized:
         return
-    path = Path(uri[len(SQLITE):])
+    path = Path(uri[len(SQLITE) :])
     path.parent.mkdir(parents=True, exist_ok=True)
     with (path.parent / f"{path.name}.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
@@ -66,7 +67,9 @@ def experiment(platform: PlatformConfig, use_case: str) -> str:
         experiment_id = found.experiment_id
     else:
         root = Path(platform.mlflow.artifact_root)
-        location = root.resolve().as_uri() if "://" not in platform.mlflow.artifact_root else platform.mlflow.artifact_root
+        location = (
+            root.resolve().as_uri() if "://" not in platform.mlflow.artifact_root else platform.mlflow.artifact_root
+        )
         try:
             experiment_id = mlflow.create_experiment(name, artifact_location=f"{location}/{use_case}")
             log.info("created MLflow experiment %s", name)

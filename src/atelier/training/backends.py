@@ -3,6 +3,7 @@
 All three run the same `loop.run_worker`; only the launcher and the collective differ. A failure
 on any rank fails the call with that rank's error (the Spark job is cancelled, never left to hang).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,7 +16,6 @@ from pyspark.sql import SparkSession
 
 from atelier.errors import EXIT_INTERNAL, AtelierError
 from atelier.training.loop import WorkerResult, WorkerSpec, run_worker, worker_errors
-
 
 
 class TrainingFailed(AtelierError):
@@ -37,8 +37,9 @@ class Launch:
         return first - self.started if first else float("nan")
 
 
-def train_with(spark: SparkSession | None, spec: WorkerSpec, backend: str, num_proc: int,
-               timeout_s: int = 120) -> Launch:
+def train_with(
+    spark: SparkSession | None, spec: WorkerSpec, backend: str, num_proc: int, timeout_s: int = 120
+) -> Launch:
     """Run `spec` on `backend` with `num_proc` processes; rank 0's result and the wall time."""
     started = time.time()
     try:
@@ -64,8 +65,15 @@ def _horovod(spec: WorkerSpec, num_proc: int, timeout_s: int) -> WorkerResult:
     import horovod.spark
 
     env = {**os.environ, "HOROVOD_GLOO_TIMEOUT_SECONDS": str(timeout_s)}
-    results = horovod.spark.run(run_worker, args=(spec, "horovod"), num_proc=num_proc, use_gloo=True,
-                                start_timeout=timeout_s, env=env, verbose=0)
+    results = horovod.spark.run(
+        run_worker,
+        args=(spec, "horovod"),
+        num_proc=num_proc,
+        use_gloo=True,
+        start_timeout=timeout_s,
+        env=env,
+        verbose=0,
+    )
     return next(r for r in results if r.rank == 0)
 
 

@@ -4,6 +4,7 @@ Each collective knows its rank and size, the device this rank trains on (its loc
 `use_gpu`), how to make a model and optimizer distributed (parameters broadcast from rank 0,
 gradients averaged), and how to sum a tensor across ranks (for metrics).
 """
+
 from __future__ import annotations
 
 import gc
@@ -37,9 +38,11 @@ class HorovodCollective(LocalCollective):
         import horovod.torch as hvd
 
         if use_gpu and not hvd.nccl_built():
-            raise RuntimeError("training.use_gpu with backend horovod needs a Horovod built with GPU operations "
-                               "(HOROVOD_GPU_OPERATIONS=NCCL); this build has CPU (gloo) operations only. "
-                               "Use backend torch_distributor (NCCL) or rebuild Horovod on the GPU machines")
+            raise RuntimeError(
+                "training.use_gpu with backend horovod needs a Horovod built with GPU operations "
+                "(HOROVOD_GPU_OPERATIONS=NCCL); this build has CPU (gloo) operations only. "
+                "Use backend torch_distributor (NCCL) or rebuild Horovod on the GPU machines"
+            )
         hvd.init()
         self.hvd = hvd
         self.rank, self.size, self.local_rank = hvd.rank(), hvd.size(), hvd.local_rank()

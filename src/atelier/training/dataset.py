@@ -7,6 +7,7 @@ preprocessing on train only and writes each split, already encoded, as Parquet s
 cache folder. The shards are what the loaders read on every rank; a rerun with the same versions
 and settings finds them by fingerprint and reuses them.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -150,17 +151,32 @@ def build_training_set(
         label_scale = _label_scale(raw["train"], use_case.label.task)
         _write_shards(raw, root, preprocessor, label_scale, cfg.shards)
     return TrainingSet(
-        root=root, splits=splits, versions=versions, rows=rows, positives=positives, numeric=numeric,
-        categorical=categorical, preprocessor=preprocessor, label_scale=label_scale, fingerprint=fingerprint, raw=raw,
+        root=root,
+        splits=splits,
+        versions=versions,
+        rows=rows,
+        positives=positives,
+        numeric=numeric,
+        categorical=categorical,
+        preprocessor=preprocessor,
+        label_scale=label_scale,
+        fingerprint=fingerprint,
+        raw=raw,
         labeled=frame,
     )
 
 
 def _count(frame: DataFrame, splits: Splits, binary: bool) -> tuple[dict[str, int], dict[str, int]]:
-    split = F.when(F.col(DATE) < F.lit(splits.validation.start), "train").when(
-        F.col(DATE) < F.lit(splits.test.start), "validation").otherwise("test")
-    agg = frame.groupBy(split.alias("split")).agg(
-        F.count("*").alias("n"), F.sum(F.col(LABEL) if binary else F.lit(0)).alias("pos")).collect()
+    split = (
+        F.when(F.col(DATE) < F.lit(splits.validation.start), "train")
+        .when(F.col(DATE) < F.lit(splits.test.start), "validation")
+        .otherwise("test")
+    )
+    agg = (
+        frame.groupBy(split.alias("split"))
+        .agg(F.count("*").alias("n"), F.sum(F.col(LABEL) if binary else F.lit(0)).alias("pos"))
+        .collect()
+    )
     found = {r["split"]: (int(r["n"]), int(r["pos"] or 0)) for r in agg}
     return {s: found.get(s, (0, 0))[0] for s in SPLITS}, {s: found.get(s, (0, 0))[1] for s in SPLITS}
 
@@ -168,8 +184,10 @@ def _count(frame: DataFrame, splits: Splits, binary: bool) -> tuple[dict[str, in
 def _check_usable(
     use_case: UseCaseConfig, window: DateRange, versions: dict[str, int], rows: dict[str, int], pos: dict[str, int]
 ) -> None:
-    where = f"use case {use_case.name}, window {window.start}..{window.end}, {use_case.tables.outcomes} " \
-            f"version {versions[use_case.tables.outcomes]}"
+    where = (
+        f"use case {use_case.name}, window {window.start}..{window.end}, {use_case.tables.outcomes} "
+        f"version {versions[use_case.tables.outcomes]}"
+    )
     empty = [s for s in SPLITS if rows[s] == 0]
     if empty:
         raise TrainingDataError(
@@ -196,17 +214,25 @@ def _label_scale(train: DataFrame, task: str) -> tuple[float, float]:
 def _fingerprint(use_case: UseCaseConfig, versions: dict[str, int], splits: Splits) -> str:
     cfg = use_case.training
     spec = {
-        "versions": versions, "splits": [str(splits.of(s).start) + str(splits.of(s).end) for s in SPLITS],
-        "features": [f.model_dump() for f in use_case.features], "columns": use_case.model_columns(),
+        "versions": versions,
+        "splits": [str(splits.of(s).start) + str(splits.of(s).end) for s in SPLITS],
+        "features": [f.model_dump() for f in use_case.features],
+        "columns": use_case.model_columns(),
         "label": use_case.label.model_dump(),
-        "max_categories": cfg.max_categories, "shards": cfg.shards, "format": 2,
+        "max_categories": cfg.max_categories,
+        "shards": cfg.shards,
+        "format": 2,
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def encoded_schema(preprocessor: Preprocessor) -> T.StructType:
-    fields = [T.StructField(KEY, T.StringType()), T.StructField(DATE, T.DateType()),
-              T.StructField(ROW_ID, T.LongType()), T.StructField(LABEL, T.FloatType())]
+    fields = [
+        T.StructField(KEY, T.StringType()),
+        T.StructField(DATE, T.DateType()),
+        T.StructField(ROW_ID, T.LongType()),
+        T.StructField(LABEL, T.FloatType()),
+    ]
     fields += [T.StructField(c, T.FloatType()) for c in preprocessor.numeric]
     fields += [T.StructField(c, T.IntegerType()) for c in preprocessor.vocab]
     return T.StructType(fields)
@@ -226,7 +252,9 @@ def _write_shards(
     def encode(batches):
         for pdf in batches:
             num, cat = preprocessor.transform(pdf)
-            out = pd.DataFrame({KEY: pdf[KEY], DATE: pdf[DATE], ROW_ID: pdf[ROW_ID], LABEL: pdf[LABEL].astype("float32")})
+            out = pd.DataFrame(
+                {KEY: pdf[KEY], DATE: pdf[DATE], ROW_ID: pdf[ROW_ID], LABEL: pdf[LABEL].astype("float32")}
+            )
             for j, column in enumerate(preprocessor.numeric):
                 out[column] = num[:, j]
             for j, column in enumerate(preprocessor.vocab):
@@ -237,9 +265,12 @@ def _write_shards(
     shutil.rmtree(staging, ignore_errors=True)
     for split, df in raw.items():
         (
-            df.withColumn(ROW_ID, F.xxhash64(KEY)).repartition(shards, ROW_ID).sortWithinPartitions(KEY)
+            df.withColumn(ROW_ID, F.xxhash64(KEY))
+            .repartition(shards, ROW_ID)
+            .sortWithinPartitions(KEY)
             .mapInPandas(encode, schema)
-            .write.option("compression", "snappy").parquet(str(staging / split))
+            .write.option("compression", "snappy")
+            .parquet(str(staging / split))
         )
     payload = {"preprocessor": preprocessor.to_dict(), "label_scale": label_scale}
     (staging / "preprocessor.json").write_text(json.dumps(payload))

@@ -3,6 +3,7 @@
 Recorded every N steps on rank 0 only; between those steps the hooks cost one flag check.
 Series are `{metric name: [(step, value), ...]}`, logged to MLflow as metric histories.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -29,6 +30,7 @@ class DynamicsRecorder:
                 out = output.detach().float()
                 self._add(name, "activation_mean", out.mean())
                 self._add(name, "activation_var", out.var(unbiased=False))
+
         return record
 
     @property

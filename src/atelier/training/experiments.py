@@ -1,4 +1,5 @@
 """Experiments over training runs: rerun a past run (optionally changed), sweep a grid, list runs."""
+
 from __future__ import annotations
 
 import itertools
@@ -15,10 +16,10 @@ from atelier.config.loader import load_use_case, use_case_from_mapping
 from atelier.config.platform import PlatformConfig
 from atelier.config.use_case import UseCaseConfig
 from atelier.errors import ConfigError
-from atelier.tracking import record, store
-from atelier.training.job import TrainReport, train
 from atelier.model.metrics import headline
 from atelier.spark.tables import Lake
+from atelier.tracking import record, store
+from atelier.training.job import TrainReport, train
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,16 @@ def trials(grid: dict[str, list[str]], random_trials: int | None, seed: int) -> 
     return combos
 
 
-def sweep(lake: Lake, name: str, base_overrides: list[str],
-          grid: dict[str, list[str]], random_trials: int | None = None, seed: int = 13,
-          conf_dir=None, env: str | None = None) -> tuple[str, list[tuple[list[str], TrainReport]], TrainReport]:
+def sweep(
+    lake: Lake,
+    name: str,
+    base_overrides: list[str],
+    grid: dict[str, list[str]],
+    random_trials: int | None = None,
+    seed: int = 13,
+    conf_dir=None,
+    env: str | None = None,
+) -> tuple[str, list[tuple[list[str], TrainReport]], TrainReport]:
     """Trials as child runs of one parent run; the best by validation headline metric is named and registered.
 
     `training.parallel_trials` trials train at once, each in a thread with its own child run.
@@ -79,14 +87,21 @@ def sweep(lake: Lake, name: str, base_overrides: list[str],
     store.experiment(lake.platform, name)
     parallel = configs[0].training.parallel_trials
     with mlflow.start_run(run_name=f"sweep-{name}", tags={"atelier.use_case": name, "atelier.kind": "sweep"}) as parent:
-        mlflow.log_dict({"grid": grid, "random_trials": random_trials, "seed": seed, "trials": combos,
-                         "parallel_trials": parallel}, "sweep/grid.json")
+        mlflow.log_dict(
+            {"grid": grid, "random_trials": random_trials, "seed": seed, "trials": combos, "parallel_trials": parallel},
+            "sweep/grid.json",
+        )
 
         def run_trial(i: int) -> tuple[list[str], TrainReport]:
             log.info("trial %d/%d: %s", i + 1, len(combos), " ".join(combos[i]))
-            return combos[i], train(lake, configs[i], run_name=f"trial-{i}", register=False,
-                                    tags={"atelier.kind": "trial", "atelier.trial": " ".join(combos[i])},
-                                    parent_run_id=parent.info.run_id)
+            return combos[i], train(
+                lake,
+                configs[i],
+                run_name=f"trial-{i}",
+                register=False,
+                tags={"atelier.kind": "trial", "atelier.trial": " ".join(combos[i])},
+                parent_run_id=parent.info.run_id,
+            )
 
         with ThreadPoolExecutor(parallel, thread_name_prefix="trial") as pool:
             results: list[tuple[list[str], TrainReport]] = list(pool.map(run_trial, range(len(combos))))
@@ -95,8 +110,9 @@ def sweep(lake: Lake, name: str, base_overrides: list[str],
         best_combo, best = (max if higher else min)(results, key=lambda r: r[1].metrics[key])
         version = mlflow.register_model(f"runs:/{best.run_id}/model", configs[0].model_name).version
         best.model_version = str(version)
-        mlflow.set_tags({"best_run_id": best.run_id, "best_trial": " ".join(best_combo),
-                         "best_model_version": str(version)})
+        mlflow.set_tags(
+            {"best_run_id": best.run_id, "best_trial": " ".join(best_combo), "best_model_version": str(version)}
+        )
         mlflow.log_metric(f"best_{key}", best.metrics[key])
         summary = [{"trial": " ".join(c), "run_id": r.run_id, key: r.metrics[key]} for c, r in results]
         mlflow.log_dict(summary, "sweep/results.json")  # type: ignore[arg-type]  # typed dict, logs any JSON value
@@ -110,14 +126,27 @@ def list_runs(platform: PlatformConfig, use_case: str, filter_string: str = "", 
     if experiment is None:
         raise ConfigError(f"no runs yet for use case '{use_case}' in {mlflow.get_tracking_uri()}")
     try:
-        runs = mlflow.search_runs([experiment.experiment_id], filter_string=filter_string,
-                                  max_results=max_results, order_by=["attributes.start_time DESC"])
+        runs = mlflow.search_runs(
+            [experiment.experiment_id],
+            filter_string=filter_string,
+            max_results=max_results,
+            order_by=["attributes.start_time DESC"],
+        )
     except mlflow.exceptions.MlflowException as exc:
         raise ConfigError(f"--filter {filter_string!r}: {exc.message}") from None
-    wanted = {"run_id": "run_id", "start_time": "start", "status": "status", "tags.mlflow.user": "user",
-              "tags.atelier.kind": "kind", "params.training.backend": "backend", "params.training.model.name": "model",
-              "tags.atelier.model_version": "version", "metrics.validation_auc": "val_auc",
-              "metrics.test_auc": "test_auc", "metrics.test_rmse": "test_rmse"}
+    wanted = {
+        "run_id": "run_id",
+        "start_time": "start",
+        "status": "status",
+        "tags.mlflow.user": "user",
+        "tags.atelier.kind": "kind",
+        "params.training.backend": "backend",
+        "params.training.model.name": "model",
+        "tags.atelier.model_version": "version",
+        "metrics.validation_auc": "val_auc",
+        "metrics.test_auc": "test_auc",
+        "metrics.test_rmse": "test_rmse",
+    }
     present = {k: v for k, v in wanted.items() if k in runs.columns}
     out = runs[list(present)].rename(columns=present)
     if "start" in out:
@@ -126,5 +155,6 @@ def list_runs(platform: PlatformConfig, use_case: str, filter_string: str = "", 
 
 
 def describe(results: list[tuple[list[str], TrainReport]], key: str) -> str:
-    return json.dumps([{"trial": " ".join(c), key: round(r.metrics[key], 4), "run": r.run_id} for c, r in results],
-                      indent=1)
+    return json.dumps(
+        [{"trial": " ".join(c), key: round(r.metrics[key], 4), "run": r.run_id} for c, r in results], indent=1
+    )

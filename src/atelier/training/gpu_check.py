@@ -8,6 +8,7 @@
 `loop.train` the backends run (torch.distributed when launched by torchrun) and prints samples/s
 and the loader's share of step time, as one JSON line per rank.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,9 +21,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from atelier.model.networks import ModelSpec
 from atelier.training.loaders import LABEL, ROW_ID, Columns
 from atelier.training.loop import WorkerSpec, run_worker, summary
-from atelier.model.networks import ModelSpec
 
 NUMERIC = [f"x{i}" for i in range(22)]
 CATEGORICAL = {"carrier": 17, "origin": 4, "dest": 105, "route": 225, "plane_manufacturer": 36}
@@ -38,15 +39,21 @@ def make_sample(folder: Path, rows: int, shards: int = 8, seed: int = 13) -> Non
         logit = numeric[:, 0] - 0.5 * numeric[:, 1] + 0.3 * (cats["carrier"] % 3) - 1.5
         label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.float32)
         for s, part in enumerate(np.array_split(np.arange(n), shards)):
-            table = pa.table({ROW_ID: pa.array(part.astype(np.int64)), LABEL: label[part],
-                              **{c: numeric[part, j] for j, c in enumerate(NUMERIC)},
-                              **{c: v[part] for c, v in cats.items()}})
+            table = pa.table(
+                {
+                    ROW_ID: pa.array(part.astype(np.int64)),
+                    LABEL: label[part],
+                    **{c: numeric[part, j] for j, c in enumerate(NUMERIC)},
+                    **{c: v[part] for c, v in cats.items()},
+                }
+            )
             pq.write_table(table, folder / split / f"part-{s:05d}.parquet")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="atelier.training.gpu_check", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="atelier.training.gpu_check", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, required=True, help="folder with train/ and validation/ shards")
     parser.add_argument("--make-sample", type=int, metavar="N", help="first write N synthetic rows to --data")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda")
@@ -62,16 +69,35 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.data}/train has no .parquet shards (use --make-sample N)")
     numeric, categorical, cards = _layout(files["train"][0])
     spec = WorkerSpec(
-        model=ModelSpec(name="mlp", task="binary", numeric=numeric, categorical=categorical, cardinalities=cards,
-                        params={"hidden": [256, 128], "embedding_dim": 16}),
-        columns=Columns(numeric, categorical), train_files=files["train"], validation_files=files["validation"],
-        loader=args.loader, epochs=args.epochs, batch_size=args.batch_size, use_gpu=args.device == "cuda",
-        threads=args.threads, log_every_steps=50, dynamics_every_steps=200,
+        model=ModelSpec(
+            name="mlp",
+            task="binary",
+            numeric=numeric,
+            categorical=categorical,
+            cardinalities=cards,
+            params={"hidden": [256, 128], "embedding_dim": 16},
+        ),
+        columns=Columns(numeric, categorical),
+        train_files=files["train"],
+        validation_files=files["validation"],
+        loader=args.loader,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        use_gpu=args.device == "cuda",
+        threads=args.threads,
+        log_every_steps=50,
+        dynamics_every_steps=200,
     )
     result = run_worker(spec, "torch" if "WORLD_SIZE" in os.environ else "local")
-    report = {"rank": result.rank, "size": result.size, "device": args.device, "loader": args.loader,
-              **{k: round(v, 4) for k, v in summary(result).items()},
-              "steps": int(result.timings["steps"]), "train_seconds": round(result.timings["train_seconds"], 3)}
+    report = {
+        "rank": result.rank,
+        "size": result.size,
+        "device": args.device,
+        "loader": args.loader,
+        **{k: round(v, 4) for k, v in summary(result).items()},
+        "steps": int(result.timings["steps"]),
+        "train_seconds": round(result.timings["train_seconds"], 3),
+    }
     if result.rank == 0:
         report["val_auc"] = result.series["val_auc"][-1][1]
     sys.stdout.flush()

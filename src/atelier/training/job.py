@@ -6,6 +6,7 @@ the code and package versions, feature distributions, importance and reference p
 and charts, training dynamics, the graph and the learned parameters, and the pyfunc model
 registered as a new version of the use case's model.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,16 +26,16 @@ from mlflow.models import infer_signature
 import atelier
 from atelier.config.use_case import UseCaseConfig
 from atelier.errors import AtelierError
+from atelier.model.metrics import daily_headline, headline, permutation_importance, task_metrics
+from atelier.model.networks import ModelSpec, build_model, output_to_score
+from atelier.model.pyfunc import TabularModel, write_model_files
+from atelier.spark.tables import Lake
 from atelier.tracking import charts, record, store
 from atelier.tracking.profile import reference_profile, score_profile
-from atelier.model.pyfunc import TabularModel, write_model_files
 from atelier.training.backends import Launch, train_with
 from atelier.training.dataset import DATE, TrainingSet, build_training_set
 from atelier.training.loaders import Batch, Columns, read_all
 from atelier.training.loop import WorkerSpec, load_state
-from atelier.model.metrics import daily_headline, headline, permutation_importance, task_metrics
-from atelier.model.networks import ModelSpec, build_model, output_to_score
-from atelier.spark.tables import Lake
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +77,32 @@ def train(
         training_set.release()
 
 
-def _train_and_record(lake: Lake, use_case: UseCaseConfig, training_set: TrainingSet, run_name: str | None,
-                      tags: dict[str, str] | None, register: bool, parent_run_id: str | None) -> TrainReport:
+def _train_and_record(
+    lake: Lake,
+    use_case: UseCaseConfig,
+    training_set: TrainingSet,
+    run_name: str | None,
+    tags: dict[str, str] | None,
+    register: bool,
+    parent_run_id: str | None,
+) -> TrainReport:
     cfg = use_case.training
     store.experiment(lake.platform, use_case.name)
     nested = mlflow.active_run() is not None
-    with mlflow.start_run(run_name=run_name, nested=nested, parent_run_id=parent_run_id,
-                          tags={"atelier.use_case": use_case.name, **(tags or {})}) as run:
+    with mlflow.start_run(
+        run_name=run_name,
+        nested=nested,
+        parent_run_id=parent_run_id,
+        tags={"atelier.use_case": use_case.name, **(tags or {})},
+    ) as run:
         run_id = run.info.run_id
-        log.info("MLflow run %s (%s backend, %d process(es), %s loader)", run_id, cfg.backend,
-                 1 if cfg.backend == "local" else cfg.num_proc, cfg.loader)
+        log.info(
+            "MLflow run %s (%s backend, %d process(es), %s loader)",
+            run_id,
+            cfg.backend,
+            1 if cfg.backend == "local" else cfg.num_proc,
+            cfg.loader,
+        )
         record.log_config(use_case, lake.platform)
         _log_data(lake, training_set)
         record.log_environment()
@@ -104,37 +121,60 @@ def _train_and_record(lake: Lake, use_case: UseCaseConfig, training_set: Trainin
             record.log_graph(model, folder)
             record.log_parameters(model, spec.model.numeric, training_set.preprocessor.vocab, folder)
             report.model_version = _log_model(launch, spec, use_case, training_set, folder, register)
-        log.info("run %s: %s", run_id, ", ".join(f"{k}={v:.4f}" for k, v in sorted(report.metrics.items())
-                                                  if k.startswith("test_")))
+        log.info(
+            "run %s: %s",
+            run_id,
+            ", ".join(f"{k}={v:.4f}" for k, v in sorted(report.metrics.items()) if k.startswith("test_")),
+        )
         return report
 
 
 def worker_spec(use_case: UseCaseConfig, ts: TrainingSet, work_dir: Path | None) -> WorkerSpec:
     """What every rank needs to train `use_case` on `ts`; `work_dir` gets the ranks' heartbeats and errors."""
     cfg = use_case.training
-    model = ModelSpec(name=cfg.model.name, task=use_case.label.task, numeric=ts.numeric, categorical=ts.categorical,
-                      cardinalities=ts.preprocessor.cardinalities(), params=dict(cfg.model.params))
+    model = ModelSpec(
+        name=cfg.model.name,
+        task=use_case.label.task,
+        numeric=ts.numeric,
+        categorical=ts.categorical,
+        cardinalities=ts.preprocessor.cardinalities(),
+        params=dict(cfg.model.params),
+    )
     return WorkerSpec(
-        model=model, columns=Columns(ts.numeric, ts.categorical), train_files=ts.files("train"),
-        validation_files=ts.files("validation"), loader=cfg.loader, epochs=cfg.epochs, batch_size=cfg.batch_size,
-        learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay, seed=cfg.seed,
-        log_every_steps=cfg.log_every_steps, dynamics_every_steps=cfg.dynamics_every_steps, use_gpu=cfg.use_gpu,
-        positive_rate=ts.positives["train"] / ts.rows["train"], label_scale=ts.label_scale,
+        model=model,
+        columns=Columns(ts.numeric, ts.categorical),
+        train_files=ts.files("train"),
+        validation_files=ts.files("validation"),
+        loader=cfg.loader,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        weight_decay=cfg.weight_decay,
+        seed=cfg.seed,
+        log_every_steps=cfg.log_every_steps,
+        dynamics_every_steps=cfg.dynamics_every_steps,
+        use_gpu=cfg.use_gpu,
+        positive_rate=ts.positives["train"] / ts.rows["train"],
+        label_scale=ts.label_scale,
         work_dir=str(work_dir) if work_dir else None,
     )
 
 
 def _log_data(lake: Lake, ts: TrainingSet) -> None:
     """Inputs at their versions, split sizes and dates, and the training features' reference profile."""
-    record.log_inputs({
-        name: (str(lake.path(name)), version, lake.read(name, version).count())
-        for name, version in ts.versions.items()
-    })
-    mlflow.log_params({
-        **{f"data.{s}_rows": n for s, n in ts.rows.items()},
-        **{f"data.{s}_dates": f"{ts.splits.of(s).start}..{ts.splits.of(s).end}" for s in ts.rows},
-        "data.fingerprint": ts.fingerprint,
-    })
+    record.log_inputs(
+        {
+            name: (str(lake.path(name)), version, lake.read(name, version).count())
+            for name, version in ts.versions.items()
+        }
+    )
+    mlflow.log_params(
+        {
+            **{f"data.{s}_rows": n for s, n in ts.rows.items()},
+            **{f"data.{s}_dates": f"{ts.splits.of(s).start}..{ts.splits.of(s).end}" for s in ts.rows},
+            "data.fingerprint": ts.fingerprint,
+        }
+    )
     profile = reference_profile(ts.raw["train"], ts.numeric, ts.categorical)
     mlflow.log_dict(profile, "profile/reference_profile.json")
     mlflow.log_dict(ts.preprocessor.to_dict(), "profile/preprocessor.json")
@@ -148,12 +188,17 @@ def _log_training(launch: Launch, report: TrainReport) -> None:
     t = result.timings
     report.launch_seconds, report.wall_seconds = launch.launch_seconds, launch.wall_seconds
     report.samples_per_s = t["samples"] * result.size / max(t["train_seconds"], 1e-9)
-    mlflow.log_metrics({
-        "time_to_first_step_s": report.launch_seconds, "wall_s": report.wall_seconds,
-        "train_s": t["train_seconds"], "samples_per_s": report.samples_per_s,
-        "loader_share": t["loader_seconds"] / max(t["train_seconds"], 1e-9), "steps": t["steps"],
-        **{f"epoch_s_{k.split('_')[1]}": v for k, v in t.items() if k.startswith("epoch_")},
-    })
+    mlflow.log_metrics(
+        {
+            "time_to_first_step_s": report.launch_seconds,
+            "wall_s": report.wall_seconds,
+            "train_s": t["train_seconds"],
+            "samples_per_s": report.samples_per_s,
+            "loader_share": t["loader_seconds"] / max(t["train_seconds"], 1e-9),
+            "steps": t["steps"],
+            **{f"epoch_s_{k.split('_')[1]}": v for k, v in t.items() if k.startswith("epoch_")},
+        }
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for path in charts.dynamics_charts(result.series, Path(tmp)):
             mlflow.log_artifact(str(path), "charts")
@@ -165,8 +210,9 @@ def predict_batch(model: torch.nn.Module, batch: Batch, spec: WorkerSpec) -> np.
     return output_to_score(out, spec.model.task, spec.label_scale).double().numpy()
 
 
-def _evaluate(model: torch.nn.Module, spec: WorkerSpec, use_case: UseCaseConfig, ts: TrainingSet,
-              folder: Path) -> dict[str, float]:
+def _evaluate(
+    model: torch.nn.Module, spec: WorkerSpec, use_case: UseCaseConfig, ts: TrainingSet, folder: Path
+) -> dict[str, float]:
     """Validation and test metrics, test charts, and permutation importance on validation."""
     task, threshold = use_case.label.task, use_case.training.threshold
     found: dict[str, float] = {}
@@ -175,44 +221,69 @@ def _evaluate(model: torch.nn.Module, spec: WorkerSpec, use_case: UseCaseConfig,
         score = predict_batch(model, batch, spec)
         label = batch.label.double().numpy()
         found.update({f"{split}_{k}": v for k, v in task_metrics(task, label, score, threshold).items()})
-    days = pq.ParquetDataset(sorted(ts.files("test"))).read(columns=[DATE]).column(DATE).to_numpy()  # read_all's row order
+    days = (
+        pq.ParquetDataset(sorted(ts.files("test"))).read(columns=[DATE]).column(DATE).to_numpy()
+    )  # read_all's row order
     daily = daily_headline(task, label, score, days, threshold)
     if daily is not None:
         found[f"test_daily_{headline(task)[0]}"] = daily  # what monitoring compares a live day with
     mlflow.log_metrics(found)
     mlflow.log_dict(score_profile(score), "profile/score_profile.json")  # the test window's, for score drift
-    test_charts = (charts.binary_charts(label, score, threshold, folder / "charts") if task == "binary"
-                   else charts.regression_charts(label, score, folder / "charts"))
+    test_charts = (
+        charts.binary_charts(label, score, threshold, folder / "charts")
+        if task == "binary"
+        else charts.regression_charts(label, score, folder / "charts")
+    )
     for path in test_charts:
         mlflow.log_artifact(str(path), "charts")
     val = held_out["validation"]
 
     def score_fn(numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
-        return predict_batch(model, Batch(torch.from_numpy(numeric), torch.from_numpy(categorical),
-                                          val.label, val.row_id), spec)
+        return predict_batch(
+            model, Batch(torch.from_numpy(numeric), torch.from_numpy(categorical), val.label, val.row_id), spec
+        )
 
-    importance = permutation_importance(score_fn, val.numeric.numpy(), val.categorical.numpy(),
-                                        val.label.double().numpy(), ts.numeric + ts.categorical, task,
-                                        use_case.training.importance_repeats, use_case.training.seed)
+    importance = permutation_importance(
+        score_fn,
+        val.numeric.numpy(),
+        val.categorical.numpy(),
+        val.label.double().numpy(),
+        ts.numeric + ts.categorical,
+        task,
+        use_case.training.importance_repeats,
+        use_case.training.seed,
+    )
     mlflow.log_dict(importance, "importance/permutation_importance.json")
     metric, _ = headline(task)
     mlflow.log_artifact(str(charts.importance_chart(importance, metric, folder / "importance.png")), "importance")
     return found
 
 
-def _log_model(launch: Launch, spec: WorkerSpec, use_case: UseCaseConfig, ts: TrainingSet, folder: Path,
-               register: bool) -> str | None:
+def _log_model(
+    launch: Launch, spec: WorkerSpec, use_case: UseCaseConfig, ts: TrainingSet, folder: Path, register: bool
+) -> str | None:
     """The pyfunc (signature, input example, code) logged, and registered: the new version's number."""
-    artifacts = write_model_files(folder / "model_files", spec.model, ts.preprocessor, ts.label_scale,
-                                  use_case.training.threshold, launch.result.state_dict)
+    artifacts = write_model_files(
+        folder / "model_files",
+        spec.model,
+        ts.preprocessor,
+        ts.label_scale,
+        use_case.training.threshold,
+        launch.result.state_dict,
+    )
     example = ts.raw["validation"].select(*use_case.model_columns()).limit(5).toPandas()
     local = TabularModel().load(Path(artifacts["spec"]), Path(artifacts["weights"]))
     with warnings.catch_warnings():  # the int `prediction` column is never missing: MLflow's hint does not apply
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
         signature = infer_signature(example, local.predict(None, example))
     info = mlflow.pyfunc.log_model(
-        name="model", python_model=TabularModel(), artifacts=artifacts, signature=signature, input_example=example,
-        code_paths=[str(Path(atelier.__file__).parent)], pip_requirements=_requirements(),
+        name="model",
+        python_model=TabularModel(),
+        artifacts=artifacts,
+        signature=signature,
+        input_example=example,
+        code_paths=[str(Path(atelier.__file__).parent)],
+        pip_requirements=_requirements(),
         registered_model_name=use_case.model_name if register else None,
     )
     if not register:
@@ -220,8 +291,12 @@ def _log_model(launch: Launch, spec: WorkerSpec, use_case: UseCaseConfig, ts: Tr
     version = str(info.registered_model_version)
     client, run = mlflow.MlflowClient(), mlflow.active_run()
     assert run is not None  # the model is logged in train's run
-    for key, value in {"use_case": use_case.name, "run_id": run.info.run_id,
-                       "data_versions": json.dumps(ts.versions), "task": use_case.label.task}.items():
+    for key, value in {
+        "use_case": use_case.name,
+        "run_id": run.info.run_id,
+        "data_versions": json.dumps(ts.versions),
+        "task": use_case.label.task,
+    }.items():
         client.set_model_version_tag(use_case.model_name, version, key, value)
     mlflow.set_tag("atelier.model_version", version)
     log.info("registered %s version %s", use_case.model_name, version)

@@ -6,6 +6,7 @@ of steps per epoch (the largest shard's, in per-rank batches): a rank whose shar
 freshly shuffled pass over it, as `DistributedSampler` pads, so collective operations never wait
 on a rank that has stopped. Needs only numpy, pyarrow and torch (petastorm only for its loader).
 """
+
 from __future__ import annotations
 
 import math
@@ -16,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow.parquet as pq
 import torch
-
 
 ROW_ID, LABEL = "atelier_row_id", "atelier_label"  # no leading underscore: petastorm makes namedtuples
 
@@ -44,7 +44,9 @@ class Batch:
         return self.label.shape[0]
 
     def to(self, device: torch.device) -> Batch:
-        return Batch(*(t.to(device, non_blocking=True) for t in (self.numeric, self.categorical, self.label, self.row_id)))
+        return Batch(
+            *(t.to(device, non_blocking=True) for t in (self.numeric, self.categorical, self.label, self.row_id))
+        )
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,9 @@ def fixed_steps(make_pass: Callable[[int], Iterator[Batch]], steps: int) -> Iter
 class ArrowLoader:
     """Reads this rank's row groups with pyarrow, shuffles group order and rows, slices batches."""
 
-    def __init__(self, files: list[str], columns: Columns, rank: int, size: int, batch_size: int, seed: int,
-                 shuffle: bool = True) -> None:
+    def __init__(
+        self, files: list[str], columns: Columns, rank: int, size: int, batch_size: int, seed: int, shuffle: bool = True
+    ) -> None:
         groups = row_groups(files)
         if len(groups) < size:
             raise ValueError(f"{len(groups)} row groups cannot feed {size} processes: write more shards")
@@ -127,7 +130,7 @@ class ArrowLoader:
                 arrays = [np.concatenate([c, a]) for c, a in zip(carry, arrays)]
             full = len(arrays[0]) - len(arrays[0]) % self.batch_size
             for start in range(0, full, self.batch_size):
-                yield _batch([a[start:start + self.batch_size] for a in arrays])
+                yield _batch([a[start : start + self.batch_size] for a in arrays])
             carry = [a[full:] for a in arrays]
         if carry is not None and len(carry[0]):
             yield _batch(carry)
@@ -157,8 +160,17 @@ def _batch(arrays: list[np.ndarray]) -> Batch:
 class PetastormLoader:
     """Petastorm's batch reader (row groups sharded by rank) and its batched PyTorch loader."""
 
-    def __init__(self, files: list[str], columns: Columns, rank: int, size: int, batch_size: int, seed: int,
-                 shuffle: bool = True, workers: int = 2) -> None:
+    def __init__(
+        self,
+        files: list[str],
+        columns: Columns,
+        rank: int,
+        size: int,
+        batch_size: int,
+        seed: int,
+        shuffle: bool = True,
+        workers: int = 2,
+    ) -> None:
         groups = row_groups(files)
         self.urls = [f"file://{g}" for g in sorted({g.file for g in groups})]
         self.columns, self.rank, self.size, self.batch_size = columns, rank, size, batch_size
@@ -178,12 +190,19 @@ class PetastormLoader:
         from petastorm.pytorch import BatchedDataLoader
 
         reader = make_batch_reader(
-            self.urls, schema_fields=self.columns.all, cur_shard=self.rank, shard_count=self.size,
-            shuffle_row_groups=self.shuffle, seed=seed % 2**31, num_epochs=1, workers_count=self.workers,
+            self.urls,
+            schema_fields=self.columns.all,
+            cur_shard=self.rank,
+            shard_count=self.size,
+            shuffle_row_groups=self.shuffle,
+            seed=seed % 2**31,
+            num_epochs=1,
+            workers_count=self.workers,
         )
         try:
-            loader = BatchedDataLoader(reader, batch_size=self.batch_size,
-                                       shuffling_queue_capacity=8 * self.batch_size if self.shuffle else 0)
+            loader = BatchedDataLoader(
+                reader, batch_size=self.batch_size, shuffling_queue_capacity=8 * self.batch_size if self.shuffle else 0
+            )
             for item in loader:
                 n = len(item[LABEL])
                 yield _batch(_arrays(lambda c: item[c].numpy(), self.columns, n))
@@ -195,8 +214,16 @@ class PetastormLoader:
 LOADERS = {"arrow": ArrowLoader, "petastorm": PetastormLoader}
 
 
-def make_loader(kind: str, files: list[str], columns: Columns, rank: int, size: int, batch_size: int, seed: int,
-                shuffle: bool = True) -> ArrowLoader | PetastormLoader:
+def make_loader(
+    kind: str,
+    files: list[str],
+    columns: Columns,
+    rank: int,
+    size: int,
+    batch_size: int,
+    seed: int,
+    shuffle: bool = True,
+) -> ArrowLoader | PetastormLoader:
     return LOADERS[kind](files, columns, rank, size, batch_size, seed, shuffle)
 
 

@@ -6,6 +6,7 @@ ranks, evaluates on the (sharded) validation set after each epoch with metrics s
 ranks, records layer dynamics every N steps on rank 0, and stops with `TrainingDiverged` on a
 non-finite loss. Rank 0 returns the learned weights and every metric series to the caller.
 """
+
 from __future__ import annotations
 
 import io
@@ -21,11 +22,10 @@ import numpy as np
 import torch
 
 from atelier.errors import AtelierError
+from atelier.model.networks import ModelSpec, build_model, initial_bias, loss_function, output_to_score
 from atelier.training.collective import COLLECTIVES, LocalCollective
 from atelier.training.dynamics import DynamicsRecorder
 from atelier.training.loaders import Columns, make_loader
-from atelier.model.networks import ModelSpec, build_model, initial_bias, loss_function, output_to_score
-
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,9 @@ def train(spec: WorkerSpec, coll: LocalCollective) -> WorkerResult:
     model = build_model(spec.model)
     initial_bias(model, spec.model.task, spec.positive_rate)
     model.to(coll.device)
-    optimizer: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), lr=spec.learning_rate,
-                                                         weight_decay=spec.weight_decay)
+    optimizer: torch.optim.Optimizer = torch.optim.AdamW(
+        model.parameters(), lr=spec.learning_rate, weight_decay=spec.weight_decay
+    )
     dynamics = DynamicsRecorder(model) if coll.rank == 0 else None
     model, optimizer = coll.wrap(model, optimizer)
     per_rank = max(1, -(-spec.batch_size // coll.size))
@@ -143,11 +144,19 @@ def train(spec: WorkerSpec, coll: LocalCollective) -> WorkerResult:
         for name, value in validation.items():
             _add(series, f"val_{name}", epoch, value)
         if coll.rank == 0:
-            log.info("epoch %d/%d: %.1f s, validation %s", epoch + 1, spec.epochs, timings[f"epoch_{epoch}_seconds"],
-                     " ".join(f"{k}={v:.4f}" for k, v in validation.items()))
+            log.info(
+                "epoch %d/%d: %.1f s, validation %s",
+                epoch + 1,
+                spec.epochs,
+                timings[f"epoch_{epoch}_seconds"],
+                " ".join(f"{k}={v:.4f}" for k, v in validation.items()),
+            )
     timings.update(
-        train_seconds=time.perf_counter() - started, loader_seconds=loader_s, compute_seconds=compute_s,
-        samples=float(samples), steps=float(step),
+        train_seconds=time.perf_counter() - started,
+        loader_seconds=loader_s,
+        compute_seconds=compute_s,
+        samples=float(samples),
+        steps=float(step),
     )
     result = WorkerResult(rank=coll.rank, size=coll.size, timings=timings)
     if coll.rank == 0:
@@ -162,8 +171,9 @@ def train(spec: WorkerSpec, coll: LocalCollective) -> WorkerResult:
 def evaluate(model: torch.nn.Module, spec: WorkerSpec, coll: LocalCollective) -> dict[str, float]:
     """Validation metrics over all ranks' shards: sums (and score histograms for AUC) are all-reduced."""
     model.eval()
-    loader = make_loader(spec.loader, spec.validation_files, spec.columns, coll.rank, coll.size,
-                         4096, spec.seed, shuffle=False)
+    loader = make_loader(
+        spec.loader, spec.validation_files, spec.columns, coll.rank, coll.size, 4096, spec.seed, shuffle=False
+    )
     criterion = loss_function(spec.model.task)
     binary = spec.model.task == "binary"
     sums = torch.zeros(4, dtype=torch.float64)  # loss*n, n, correct | abs error, squared error
@@ -235,7 +245,9 @@ def worker_errors(work_dir: str | None) -> list[str]:
     """The errors workers recorded, rank 0 first."""
     if not work_dir or not Path(work_dir).is_dir():
         return []
-    return [f"rank {p.stem.rsplit('-', 1)[1]}: {p.read_text()}" for p in sorted(Path(work_dir).glob("error-rank-*.txt"))]
+    return [
+        f"rank {p.stem.rsplit('-', 1)[1]}: {p.read_text()}" for p in sorted(Path(work_dir).glob("error-rank-*.txt"))
+    ]
 
 
 def load_state(model: torch.nn.Module, state: bytes) -> torch.nn.Module:
@@ -245,5 +257,7 @@ def load_state(model: torch.nn.Module, state: bytes) -> torch.nn.Module:
 
 def summary(result: WorkerResult) -> dict[str, Any]:
     t = result.timings
-    return {"samples_per_s": t["samples"] * result.size / t["train_seconds"],
-            "loader_share": t["loader_seconds"] / max(t["train_seconds"], 1e-9)}
+    return {
+        "samples_per_s": t["samples"] * result.size / t["train_seconds"],
+        "loader_share": t["loader_seconds"] / max(t["train_seconds"], 1e-9),
+    }

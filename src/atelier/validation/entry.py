@@ -1,4 +1,5 @@
 """The validation stage's commands: `atelier validate` (jobs/validate.py) and `atelier quarantine`."""
+
 from __future__ import annotations
 
 import argparse
@@ -50,11 +51,19 @@ def add_quarantine_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 VALIDATE = Command(
-    "validate", "Validate a table's dates against the use case's rules: rows that break a row rule move to the "
+    "validate",
+    "Validate a table's dates against the use case's rules: rows that break a row rule move to the "
     "quarantine, a table-rule breach fails; the run goes to ops.validation_runs and a Data Docs page under "
-    "var/reports/data_docs.", "--use-case flights_delay --table flights --date 2013-02-12",
-    cmd_validate, add_validate_arguments)
+    "var/reports/data_docs.",
+    "--use-case flights_delay --table flights --date 2013-02-12",
+    cmd_validate,
+    add_validate_arguments,
+)
 QUARANTINE = Command(
-    "quarantine", "List quarantined rows by table, date and rule, or release the rows of a table's dates that pass "
+    "quarantine",
+    "List quarantined rows by table, date and rule, or release the rows of a table's dates that pass "
     "the current rules back into it (exactly once).",
-    "release --use-case flights_delay --table weather --date 2013-02-12", cmd_quarantine, add_quarantine_arguments)
+    "release --use-case flights_delay --table weather --date 2013-02-12",
+    cmd_quarantine,
+    add_quarantine_arguments,
+)

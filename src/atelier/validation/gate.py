@@ -12,6 +12,7 @@ a source that did not parse come shaped for the quarantine (`write_quarantine(..
 their entries in `failed_rules` prefixed `unparsed: `, and are counted as rule `unparsed`
 (`count_unparsed`).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -99,13 +100,21 @@ def check(
         _docs[folder] = DataDocs(folder)  # one GX context per process and reports folder
     docs = _docs[folder]
     # GX reads the persisted rows: its one-job-per-expectation never recomputes the frame's lineage.
-    report = docs.validate(flagged.drop(FAILED), scope.table, f"{scope.job}-{scope.run_id}", rules, list(expected_schema), len(scope.dates()))
+    report = docs.validate(
+        flagged.drop(FAILED),
+        scope.table,
+        f"{scope.job}-{scope.run_id}",
+        rules,
+        list(expected_schema),
+        len(scope.dates()),
+    )
     if breaches:
         _record(lake, scope, measures, {}, breaches, report.page)
         flagged.unpersist()
         raise ValidationError(
             f"{scope.table} {scope.start}..{scope.end} failed {len(breaches)} table rule(s): "
-            + "; ".join(map(str, breaches)) + f". Report: {report.page}"
+            + "; ".join(map(str, breaches))
+            + f". Report: {report.page}"
         )
     return GateOutcome(scope, flagged, measures, report.page)
 
@@ -121,12 +130,24 @@ def confirm(lake: Lake, outcome: GateOutcome, written: int, quarantined: int | N
         quarantined = write_quarantine(lake, outcome)
     outcome.flagged.unpersist()
     rows_in = sum(m.rows_in for m in outcome.measures.values())
-    log.info("%s %s..%s: %d rows in, %d written, %d quarantined; report %s",
-             scope.table, scope.start, scope.end, rows_in, written, quarantined, outcome.report)
+    log.info(
+        "%s %s..%s: %d rows in, %d written, %d quarantined; report %s",
+        scope.table,
+        scope.start,
+        scope.end,
+        rows_in,
+        written,
+        quarantined,
+        outcome.report,
+    )
     counts = {"written": written, "quarantined": quarantined}
     if rows_in != written + quarantined:
-        lost = Breach("rows_in_equals_written_plus_quarantined", None, f"{written} written + {quarantined} quarantined",
-                      f"{rows_in} (rows in)")
+        lost = Breach(
+            "rows_in_equals_written_plus_quarantined",
+            None,
+            f"{written} written + {quarantined} quarantined",
+            f"{rows_in} (rows in)",
+        )
         _record(lake, scope, outcome.measures, counts, [lost], outcome.report)
         raise ValidationError(f"{scope.table} {scope.start}..{scope.end}: {lost}")
     _record(lake, scope, outcome.measures, counts, [], outcome.report)
@@ -153,16 +174,23 @@ def store_quarantine(lake: Lake, scope: Scope, rows: DataFrame, rejected_any: bo
     `validate` adds to it; other jobs replace the dates' quarantine (none is a valid, empty
     replacement, skipped when nothing is rejected and nothing held).
     """
-    rows = rows.withColumns({"job": F.lit(scope.job), "run_id": F.lit(scope.run_id),
-                             "quarantined_at": F.current_timestamp()})
+    rows = rows.withColumns(
+        {"job": F.lit(scope.job), "run_id": F.lit(scope.run_id), "quarantined_at": F.current_timestamp()}
+    )
     name = quarantine_table(lake.platform, scope.table)
     meta = {"job": scope.job, "run_id": scope.run_id, "table": scope.table}
     if scope.job == "validate" and lake.exists(name):
         # The table no longer holds rows quarantined earlier: add, never replace; a rerun adds nothing twice.
-        lake.retry_conflicts(f"{name} dates {scope.start}..{scope.end}", lambda: (
-            DeltaTable.forPath(lake.spark, str(lake.path(name))).alias("q")
-            .merge(rows.alias("r"), f"q.{QUARANTINE_DATE} = r.{QUARANTINE_DATE} AND q.row = r.row")
-            .whenNotMatchedInsertAll().execute()))
+        lake.retry_conflicts(
+            f"{name} dates {scope.start}..{scope.end}",
+            lambda: (
+                DeltaTable.forPath(lake.spark, str(lake.path(name)))
+                .alias("q")
+                .merge(rows.alias("r"), f"q.{QUARANTINE_DATE} = r.{QUARANTINE_DATE} AND q.row = r.row")
+                .whenNotMatchedInsertAll()
+                .execute()
+            ),
+        )
         # What counts is that every rejected row is now in the quarantine, inserted now or before.
         held = lake.read(name).select(QUARANTINE_DATE, "row")
         return rows.join(held, [QUARANTINE_DATE, "row"], "left_semi").count()
@@ -180,8 +208,12 @@ def count_unparsed(outcome: GateOutcome, unparsed: dict[dt.date, int]) -> GateOu
     for day, count in unparsed.items():
         if count:
             m = measures.get(day, Measures())
-            measures[day] = replace(m, rows_in=m.rows_in + count, rows_failed=m.rows_failed + count,
-                                    failures_by_rule={**m.failures_by_rule, UNPARSED: count})
+            measures[day] = replace(
+                m,
+                rows_in=m.rows_in + count,
+                rows_failed=m.rows_failed + count,
+                failures_by_rule={**m.failures_by_rule, UNPARSED: count},
+            )
     return replace(outcome, measures=measures)
 
 
@@ -205,16 +237,24 @@ def _trailing_averages(
     if lake.exists(validation_runs_table(lake.platform)):
         recorded = (
             lake.read(validation_runs_table(lake.platform))
-            .filter((F.col("table_name") == scope.table) & F.col("date").between(first, scope.end)
-                    & (F.col("outcome") != "failed"))
-            .groupBy("date").agg(F.max_by("rows_in", "validated_at").alias("rows_in")).collect()
+            .filter(
+                (F.col("table_name") == scope.table)
+                & F.col("date").between(first, scope.end)
+                & (F.col("outcome") != "failed")
+            )
+            .groupBy("date")
+            .agg(F.max_by("rows_in", "validated_at").alias("rows_in"))
+            .collect()
         )
         history = {r["date"]: int(r["rows_in"]) for r in recorded}
     history.update({d: m.rows_in for d, m in measures.items()})
     averages = {}
     for day in scope.dates():
-        window = [history[d] for d in DateRange(start=day - dt.timedelta(days=trailing), end=day - dt.timedelta(days=1)).dates()
-                  if d in history]
+        window = [
+            history[d]
+            for d in DateRange(start=day - dt.timedelta(days=trailing), end=day - dt.timedelta(days=1)).dates()
+            if d in history
+        ]
         averages[day] = sum(window) / len(window) if window else None
     return averages
 
@@ -228,17 +268,35 @@ def _record(
     report: Path | None,
 ) -> None:
     """One row per date in ops.validation_runs: counts, failures by rule, outcome, report."""
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     rows = []
     for day in scope.dates():
         m = measures.get(day, Measures())
         day_breaches = [str(b) for b in breaches if b.date in (None, day)]
         outcome = "failed" if day_breaches else ("quarantined" if m.rows_failed else "passed")
-        rows.append((scope.run_id, scope.job, scope.table, day, m.rows_in, m.rows_in - m.rows_failed, m.rows_failed,
-                     {k: v for k, v in m.failures_by_rule.items() if v}, outcome, day_breaches,
-                     str(report) if report else None, now))
-    schema = ("run_id string, job string, table_name string, date date, rows_in long, rows_passed long, "
-              "rows_quarantined long, failures_by_rule map<string,long>, outcome string, breaches array<string>, "
-              "report string, validated_at timestamp")
-    lake.append(lake.spark.createDataFrame(rows, schema), validation_runs_table(lake.platform),
-                  {"job": scope.job, "run_id": scope.run_id, **counts})
+        rows.append(
+            (
+                scope.run_id,
+                scope.job,
+                scope.table,
+                day,
+                m.rows_in,
+                m.rows_in - m.rows_failed,
+                m.rows_failed,
+                {k: v for k, v in m.failures_by_rule.items() if v},
+                outcome,
+                day_breaches,
+                str(report) if report else None,
+                now,
+            )
+        )
+    schema = (
+        "run_id string, job string, table_name string, date date, rows_in long, rows_passed long, "
+        "rows_quarantined long, failures_by_rule map<string,long>, outcome string, breaches array<string>, "
+        "report string, validated_at timestamp"
+    )
+    lake.append(
+        lake.spark.createDataFrame(rows, schema),
+        validation_runs_table(lake.platform),
+        {"job": scope.job, "run_id": scope.run_id, **counts},
+    )

@@ -1,4 +1,5 @@
 """Table rules judged on the measures of one pass: each breach says what was observed and expected."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,7 +29,9 @@ def schema_breaches(rules: list[TableRule], actual: dict[str, str], expected: di
         missing = sorted(c for c in wanted if c not in actual)
         wrong = sorted(f"{c}: {actual[c]}" for c, t in wanted.items() if t and c in actual and actual[c] != t)
         if missing or wrong:
-            observed = "; ".join(filter(None, [f"missing {missing}" if missing else "", f"types {wrong}" if wrong else ""]))
+            observed = "; ".join(
+                filter(None, [f"missing {missing}" if missing else "", f"types {wrong}" if wrong else ""])
+            )
             breaches.append(Breach(rule.name, None, observed, f"columns {wanted}"))
     return breaches
 
@@ -47,8 +50,14 @@ def date_breaches(
             if rule.type == "row_count":
                 breaches += _volume(rule, day, m.rows_in, trailing_average.get(day))
             elif rule.type == "unique" and m.duplicate_keys.get(rule.name):
-                breaches.append(Breach(rule.name, day, f"{m.duplicate_keys[rule.name]} duplicate row(s) of {rule.columns}",
-                                       "each key once"))
+                breaches.append(
+                    Breach(
+                        rule.name,
+                        day,
+                        f"{m.duplicate_keys[rule.name]} duplicate row(s) of {rule.columns}",
+                        "each key once",
+                    )
+                )
             elif rule.type == "freshness":
                 breaches += _freshness(rule, day, m.latest.get(rule.name))
     return breaches
@@ -72,4 +81,11 @@ def _freshness(rule: FreshnessRule, day: dt.date, latest: object) -> list[Breach
     oldest_ok = end_of_day - dt.timedelta(hours=rule.max_age_hours)
     if isinstance(latest, dt.datetime) and latest >= oldest_ok:
         return []
-    return [Breach(rule.name, day, f"latest {rule.column} {latest}", f">= {oldest_ok} ({rule.max_age_hours} h before the day's end)")]
+    return [
+        Breach(
+            rule.name,
+            day,
+            f"latest {rule.column} {latest}",
+            f">= {oldest_ok} ({rule.max_age_hours} h before the day's end)",
+        )
+    ]

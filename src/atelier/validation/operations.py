@@ -1,23 +1,25 @@
 """What users run on validated tables: validate a table's dates after the fact, list the
 quarantine, and release quarantined rows back once they pass (exactly once)."""
+
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import uuid
+
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from atelier.catalog import QUARANTINE_DATE, quarantine_table
 from atelier.config.platform import PlatformConfig
 from atelier.config.use_case import UseCaseConfig
 from atelier.config.validation import TableValidation
 from atelier.errors import ConfigError
 from atelier.identifiers import quoted
-from atelier.validation import gate
-from atelier.catalog import QUARANTINE_DATE, quarantine_table
 from atelier.spark.tables import Lake
+from atelier.validation import gate
 from atelier.validation.gate import JSON_OPTIONS, UNPARSED, Scope
 from atelier.validation.rules import FAILED, applicable, flag_rows
 from atelier.validation.targets import Target, validated_target
@@ -45,8 +47,9 @@ def validate_table(lake: Lake, use_case: UseCaseConfig, role: str, start: dt.dat
     rows_in = sum(m.rows_in for m in outcome.measures.values())
     quarantined = gate.write_quarantine(lake, outcome)  # before the table loses those rows
     if failed:
-        written = lake.replace_dates(outcome.passed, t.table, t.date_column, start, end,
-                                       {"job": "validate", "run_id": scope.run_id}).rows
+        written = lake.replace_dates(
+            outcome.passed, t.table, t.date_column, start, end, {"job": "validate", "run_id": scope.run_id}
+        ).rows
     else:
         written = rows_in
     gate.confirm(lake, outcome, written, quarantined)
@@ -57,17 +60,26 @@ def quarantine_summary(lake: Lake) -> DataFrame:
     """Per quarantine table, date and rule: how many rows wait, and from which run."""
     frames = []
     for name in lake.names(lake.platform.databases.quarantine):
-        frames.append(lake.read(name).select(
-            F.lit(name).alias("quarantine_table"), QUARANTINE_DATE, F.explode("failed_rules").alias("rule"), "run_id"))
+        frames.append(
+            lake.read(name).select(
+                F.lit(name).alias("quarantine_table"),
+                QUARANTINE_DATE,
+                F.explode("failed_rules").alias("rule"),
+                "run_id",
+            )
+        )
     if not frames:
-        return lake.spark.createDataFrame([],
-                                          "quarantine_table string, date date, rule string, rows long, run_id string")
+        return lake.spark.createDataFrame(
+            [], "quarantine_table string, date date, rule string, rows long, run_id string"
+        )
     union = frames[0]
     for frame in frames[1:]:
         union = union.unionByName(frame)
-    return (union.groupBy("quarantine_table", F.col(QUARANTINE_DATE).alias("date"), "rule")
-            .agg(F.count(F.lit(1)).alias("rows"), F.max("run_id").alias("run_id"))
-            .orderBy("quarantine_table", "date", "rule"))
+    return (
+        union.groupBy("quarantine_table", F.col(QUARANTINE_DATE).alias("date"), "rule")
+        .agg(F.count(F.lit(1)).alias("rows"), F.max("run_id").alias("run_id"))
+        .orderBy("quarantine_table", "date", "rule")
+    )
 
 
 def release(lake: Lake, use_case: UseCaseConfig, role: str, start: dt.date, end: dt.date) -> dict[str, int]:
@@ -95,13 +107,23 @@ def release(lake: Lake, use_case: UseCaseConfig, role: str, start: dt.date, end:
     still = rechecked.count() - released
     if released:
         condition = " AND ".join(f"{quoted('t', c)} <=> {quoted('s', c)}" for c in table_schema.names)
-        lake.retry_conflicts(f"{t.table} release of dates {start}..{end}", lambda: (
-            DeltaTable.forPath(lake.spark, str(lake.path(t.table))).alias("t")
-            .merge(passing.select(*table_schema.names).alias("s"), condition).whenNotMatchedInsertAll().execute()))
+        lake.retry_conflicts(
+            f"{t.table} release of dates {start}..{end}",
+            lambda: (
+                DeltaTable.forPath(lake.spark, str(lake.path(t.table)))
+                .alias("t")
+                .merge(passing.select(*table_schema.names).alias("s"), condition)
+                .whenNotMatchedInsertAll()
+                .execute()
+            ),
+        )
         rows = [r["row"] for r in passing.select("row").collect()]
-        lake.retry_conflicts(f"{qname} dates {start}..{end}", lambda: (
-            DeltaTable.forPath(lake.spark, str(lake.path(qname)))
-            .delete(F.col(QUARANTINE_DATE).between(start, end) & F.col("row").isin(rows))))
+        lake.retry_conflicts(
+            f"{qname} dates {start}..{end}",
+            lambda: DeltaTable.forPath(lake.spark, str(lake.path(qname))).delete(
+                F.col(QUARANTINE_DATE).between(start, end) & F.col("row").isin(rows)
+            ),
+        )
     log.info("released %d row(s) of %s %s..%s; %d still quarantined", released, t.table, start, end, still)
     return {"released": released, "still_quarantined": still}
 

@@ -4,6 +4,7 @@ The suite is built from the YAML at run time (no hand-kept GX JSON). GX computes
 results (one Spark job per expectation); atelier's gate decides on its one-pass measures, and
 GX's page is the report a user opens.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,8 +37,11 @@ def row_expectations(rule: RowRule) -> list[Any]:
     if rule.type == "not_null":
         return [gxe.ExpectColumnValuesToNotBeNull(column=c, description=rule.name) for c in rule.checked_columns()]
     if rule.type == "between":
-        return [gxe.ExpectColumnValuesToBeBetween(column=rule.column, min_value=rule.min, max_value=rule.max,
-                                                  description=rule.name)]
+        return [
+            gxe.ExpectColumnValuesToBeBetween(
+                column=rule.column, min_value=rule.min, max_value=rule.max, description=rule.name
+            )
+        ]
     if rule.type == "in_set":
         return [gxe.ExpectColumnValuesToBeInSet(column=rule.column, value_set=list(rule.values), description=rule.name)]
     if rule.type == "regex":
@@ -52,8 +56,11 @@ def table_expectations(rule: TableRule, expected_columns: list[str], dates: int)
     import great_expectations.expectations as gxe
 
     if rule.type == "schema":
-        return [gxe.ExpectTableColumnsToMatchSet(column_set=rule.columns or expected_columns, exact_match=False,
-                                                 description=rule.name)]
+        return [
+            gxe.ExpectTableColumnsToMatchSet(
+                column_set=rule.columns or expected_columns, exact_match=False, description=rule.name
+            )
+        ]
     if rule.type == "unique":
         if len(rule.columns) == 1:
             return [gxe.ExpectColumnValuesToBeUnique(column=rule.columns[0], description=rule.name)]
@@ -95,8 +102,11 @@ class DataDocs:
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(self.folder)},
         }
         config = DataContextConfig(
-            store_backend_defaults=defaults, stores=stores, data_docs_sites={SITE: site},
-            progress_bars=ProgressBarsConfig(globally=False), analytics_enabled=False,
+            store_backend_defaults=defaults,
+            stores=stores,
+            data_docs_sites={SITE: site},
+            progress_bars=ProgressBarsConfig(globally=False),
+            analytics_enabled=False,
         )
         self.context = gx.get_context(mode="ephemeral", project_config=config)
 
@@ -119,18 +129,26 @@ class DataDocs:
         definition = self.context.validation_definitions.add(
             gx.ValidationDefinition(name=f"{table}_{n}", data=batch, suite=self.context.suites.add_or_update(suite))
         )
-        checkpoint = self.context.checkpoints.add(gx.Checkpoint(
-            name=f"checkpoint_{n}", validation_definitions=[definition],
-            actions=[UpdateDataDocsAction(name="docs", site_names=[SITE])], result_format={"result_format": "BASIC"},
-        ))
-        run_id = gx.RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.timezone.utc))
+        checkpoint = self.context.checkpoints.add(
+            gx.Checkpoint(
+                name=f"checkpoint_{n}",
+                validation_definitions=[definition],
+                actions=[UpdateDataDocsAction(name="docs", site_names=[SITE])],
+                result_format={"result_format": "BASIC"},
+            )
+        )
+        run_id = gx.RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.UTC))
         result = checkpoint.run(batch_parameters={"dataframe": df}, run_id=run_id)
         identifier, suite_result = next(iter(result.run_results.items()))
         urls = self.context.get_docs_sites_urls(resource_identifier=identifier, site_names=[SITE])
         page = Path(urls[0]["site_url"].removeprefix("file://")) if urls else None
         results = [
-            {"rule": r.expectation_config.description, "expectation": r.expectation_config.type,
-             "success": r.success, **{k: v for k, v in (r.result or {}).items() if k in ("observed_value", "unexpected_count")}}
+            {
+                "rule": r.expectation_config.description,
+                "expectation": r.expectation_config.type,
+                "success": r.success,
+                **{k: v for k, v in (r.result or {}).items() if k in ("observed_value", "unexpected_count")},
+            }
             for r in suite_result.results
         ]
         return GxReport(bool(result.success), page, results)

@@ -4,12 +4,12 @@ Pure functions: `flag_rows` adds the names of the row rules each row breaks; `ta
 gives the aggregate columns that table rules are judged on, so that counting rows per rule and
 measuring the table is a single Spark job.
 """
+
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-
 import logging
+from dataclasses import dataclass, field
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame
@@ -53,7 +53,11 @@ def applicable(df: DataFrame, rules: list[RowRule]) -> list[RowRule]:
             df.select(row_valid(rule)).schema  # noqa: B018 - analysing the select raises for a missing column
             kept.append(rule)
         except AnalysisException:
-            log.info("rule '%s' skipped: %s lacks its columns", rule.name, rule.condition if rule.type == "sql" else rule.checked_columns())
+            log.info(
+                "rule '%s' skipped: %s lacks its columns",
+                rule.name,
+                rule.condition if rule.type == "sql" else rule.checked_columns(),
+            )
     return kept
 
 

@@ -1,4 +1,5 @@
 """The tables a use case validates: a source's bronze table, `silver` and `features`."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,6 +32,10 @@ def validated_target(platform: PlatformConfig, use_case: UseCaseConfig, role: st
     if role == "silver":
         return Target(role, use_case.tables.silver, use_case.date_column, rules, {})
     if role == "features":
-        expected = {c: ("string" if f.type == "categorical" else "double") for f in use_case.features for c in f.output_columns()}
+        expected = {
+            c: ("string" if f.type == "categorical" else "double")
+            for f in use_case.features
+            for c in f.output_columns()
+        }
         return Target(role, use_case.tables.features, use_case.date_column, rules, expected)
     raise ConfigError(f"use case '{use_case.name}' has no table '{role}': use a source name, 'silver' or 'features'")

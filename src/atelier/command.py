@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from atelier import runtime
+from atelier import outcome, runtime
+from atelier.errors import EXIT_REFUSED
 
 
 def _no_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +55,12 @@ def run_parsed(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     """Parse `argv` and run the chosen command through runtime.run_main (errors as one line and an exit status)."""
 
     def run(args_list: list[str] | None) -> None:
-        args = parser.parse_args(args_list)
+        try:
+            args = parser.parse_args(args_list)
+        except SystemExit as stop:  # argparse refused the arguments (its usage and error are on stderr)
+            if stop.code == EXIT_REFUSED:
+                outcome.record(EXIT_REFUSED, f"{parser.prog}: the arguments were refused (usage above in the log)")
+            raise
         args.fn(args)
 
     return runtime.run_main(run, argv)

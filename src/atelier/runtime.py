@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pyspark.sql import SparkSession
 
@@ -20,7 +21,9 @@ from atelier.config.loader import load_platform, load_use_case
 from atelier.config.platform import PlatformConfig
 from atelier.config.use_case import UseCaseConfig
 from atelier.errors import AtelierError, ConfigError
-from atelier.spark.tables import Lake
+
+if TYPE_CHECKING:
+    from atelier.spark.tables import Lake  # imported when a job opens: Delta's modules are not the CLI's start-up
 
 log = logging.getLogger("atelier")
 
@@ -34,6 +37,8 @@ class Job:
     lake: Lake = field(init=False)  # built once from spark and platform: what the stages take
 
     def __post_init__(self) -> None:
+        from atelier.spark.tables import Lake
+
         object.__setattr__(self, "lake", Lake(self.spark, self.platform))
 
     @property

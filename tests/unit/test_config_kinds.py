@@ -53,7 +53,7 @@ def test_a_past_run_s_config_with_the_other_kinds_keys_at_their_old_defaults_loa
     named(data["scoring"]["arms"], "champion")["share"] = 0.0
     assert use_case_from_mapping(data, "run: config/use_case.yaml") == load_use_case("flights_delay", CONF)
     named(data["scoring"]["arms"], "champion")["share"] = 0.5  # not a default: it meant something
-    with pytest.raises(ConfigError, match=r"scoring\.arms\.0\.share: unknown key for 'champion'"):
+    with pytest.raises(ConfigError, match=r"scoring\.arms\.0\.share \('champion'\): unknown key for 'champion'"):
         use_case_from_mapping(data, "run: config/use_case.yaml")
 
 
@@ -125,17 +125,17 @@ def challenger_without_share(d: dict) -> None:
         (drop_tolerance, r"clean\.joins\.0\.tolerance_hours: Field required for 'asof'"),
         (drop_join_type, r"clean\.joins\.1\.type: Field required"),
         (misspell_join_type, r"clean\.joins\.1\.type: 'lokup' is not one of 'lookup', 'asof'"),
-        (columns_on_drop, r"clean\.rules\.0\.columns: unknown key for 'drop'"),
-        (set_null_without_columns, r"clean\.rules\.1\.columns: Field required for 'set_null'"),
-        (cyclic_categorical, r"features\.\d+\.cyclic: unknown key for 'categorical'"),
+        (columns_on_drop, r"clean\.rules\.0\.columns \('scheduled_time_valid'\): unknown key for 'drop'"),
+        (set_null_without_columns, r"clean\.rules\.1\.columns \('distance_positive'\): Field required for 'set_null'"),
+        (cyclic_categorical, r"features\.\d+\.cyclic \('carrier'\): unknown key for 'categorical'"),
         (between_without_bounds, r"row_rules\.2: row rule 'distance_plausible': between needs 'min' or 'max'"),
-        (values_on_between, r"row_rules\.2\.values: unknown key for 'between'"),
-        (in_set_without_values, r"row_rules\.1\.values: Field required for 'in_set'"),
+        (values_on_between, r"row_rules\.2\.values \('distance_plausible'\): unknown key for 'between'"),
+        (in_set_without_values, r"row_rules\.1\.values \('origin_is_nyc'\): Field required for 'in_set'"),
         (not_null_without_columns, r"row_rules\.0: row rule 'key_present': not_null needs 'columns'"),
-        (freshness_without_age, r"table_rules\.3\.max_age_hours: Field required for 'freshness'"),
-        (window_on_schema, r"table_rules\.0\.trailing_days: unknown key for 'schema'"),
-        (share_on_champion, r"scoring\.arms\.0\.share: unknown key for 'champion'"),
-        (challenger_without_share, r"scoring\.arms\.1\.share: Field required for 'challenger'"),
+        (freshness_without_age, r"table_rules\.3\.max_age_hours \('fresh'\): Field required for 'freshness'"),
+        (window_on_schema, r"table_rules\.0\.trailing_days \('schema'\): unknown key for 'schema'"),
+        (share_on_champion, r"scoring\.arms\.0\.share \('champion'\): unknown key for 'champion'"),
+        (challenger_without_share, r"scoring\.arms\.1\.share \('challenger'\): Field required for 'challenger'"),
     ],
 )
 def test_a_key_wrong_for_the_kind_is_named(edit: Callable[[dict], None], error: str, tmp_path: Path) -> None:

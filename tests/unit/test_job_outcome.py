@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from atelier import outcome
+from atelier.collect.entry import COLLECT
 from atelier.errors import TableError, WriteConflict
 from atelier.runtime import run_main
 
@@ -53,3 +54,21 @@ def test_an_unwritable_outcome_file_keeps_the_jobs_exit_status(
 
     assert run_main(refuse, []) == 2
     assert "could not write the outcome file" in caplog.text
+
+
+def test_arguments_the_job_refuses_are_a_refusal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """argparse exits with 2 on a bad argument (a mis-templated task): as a refused input, not retried."""
+    path = tmp_path / "run.try1.json"
+    monkeypatch.setenv(outcome.ENV, str(path))
+    with pytest.raises(SystemExit) as stop:
+        COLLECT.main(["--use-case", "flights_delay", "--date", "2013-13-01"])
+    assert stop.value.code == 2
+    assert outcome.refusal(str(path)) == "atelier collect: the arguments were refused (usage above in the log)"
+
+
+def test_help_is_no_refusal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "run.try1.json"
+    monkeypatch.setenv(outcome.ENV, str(path))
+    with pytest.raises(SystemExit) as stop:
+        COLLECT.main(["--help"])
+    assert stop.value.code == 0 and not path.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -115,3 +116,9 @@ def test_a_category_named_like_the_null_marker_is_refused(tmp_path: Path) -> Non
     pyfunc = model(tmp_path, "linear", "binary", NUMERIC, {"carrier": [OOV, "UA", OOV]})
     with pytest.raises(AtelierError, match="reserved for null"):
         to_onnx(pyfunc, ["carrier", *NUMERIC], {})
+
+
+def test_a_model_pickled_before_the_model_package_loads_its_class() -> None:
+    """MLflow pickles the pyfunc's class by reference; versions registered before it moved name the old path."""
+    old_reference = b"catelier.tracking.pyfunc\nTabularModel\n."
+    assert pickle.loads(old_reference) is TabularModel

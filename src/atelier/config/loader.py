@@ -275,6 +275,8 @@ def _describe(exc: ValidationError, data: dict, origin: dict[KeyPath, str], base
         if where == "<defaults>":
             where = str(base)
         key = ".".join(path) or "(top level)"
+        name = _item_name(data, path[:-1])
+        key += f" ('{name}')" if name else ""
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key" + (f" for '{kind}'" if kind else "")
@@ -286,6 +288,19 @@ def _describe(exc: ValidationError, data: dict, origin: dict[KeyPath, str], base
             msg = f"'{err['ctx']['tag']}' is not one of {err['ctx']['expected_tags']}"
         lines.append(f"{where}: {key}: {msg}")
     return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _item_name(data: Any, path: KeyPath) -> str | None:
+    """The `name` of the list item at `path` (a rule, a feature, an arm), which a user knows it by."""
+    node = data
+    for part in path:
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return None
+    return str(node["name"]) if path and path[-1].isdigit() and isinstance(node, dict) and "name" in node else None
 
 
 def _key_path(err: Any, data: dict) -> tuple[KeyPath, str | None]:

@@ -216,7 +216,9 @@ def _fingerprint(use_case: UseCaseConfig, versions: dict[str, int], splits: Spli
     spec = {
         "versions": versions,
         "splits": [str(splits.of(s).start) + str(splits.of(s).end) for s in SPLITS],
-        "features": [f.model_dump() for f in use_case.features],
+        # `cyclic: None` on a categorical feature: the hash of the one-model-per-feature config before it had kinds,
+        # so that prepared sets and the runs' data.fingerprint stay the same for the same data
+        "features": [{"cyclic": None, **f.model_dump()} for f in use_case.features],
         "columns": use_case.model_columns(),
         "label": use_case.label.model_dump(),
         "max_categories": cfg.max_categories,

@@ -26,7 +26,16 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from atelier.catalog import BATCH_DATE, INGESTED_AT, OUTCOME_DATE, QUARANTINE_DATE, QUARANTINE_ROW, SOURCE, bronze_table
+from atelier.catalog import (
+    BATCH_DATE,
+    INGESTED_AT,
+    OUTCOME_DATE,
+    OUTCOMES,
+    QUARANTINE_DATE,
+    QUARANTINE_ROW,
+    SOURCE,
+    bronze_table,
+)
 from atelier.collect import sources as src
 from atelier.config.common import DateRange
 from atelier.config.sources import SourceConfig
@@ -304,6 +313,10 @@ def _write_outcomes(batch: Batch, source: CheckedSource) -> None:
         *source.config.outcome_columns,
         INGESTED_AT,
     )
+    contract = OUTCOMES.columns_for(
+        entity=use_case.entity.key, date=use_case.date_column, outcomes=source.config.outcome_columns
+    )
+    outcomes = outcomes.select(*contract)  # the contract's columns, in its order
     table = use_case.tables.outcomes
     commit = batch.lake.replace_dates(
         outcomes,

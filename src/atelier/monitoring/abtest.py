@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import functions as F
 
+from atelier.catalog import ARM, MODEL_VERSION, ROLE, SCORE, SCORE_DATE, SERVED, THRESHOLD
 from atelier.config.use_case import UseCaseConfig
 from atelier.errors import AtelierError
 from atelier.model.metrics import LOWER_IS_BETTER, bootstrap_gain, defined_metric, defined_metrics
@@ -57,7 +58,7 @@ def ab_readout(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date
     joined = labelled_predictions(lake, use_case, start, end)
     rows: pd.DataFrame = (
         joined.filter(F.col(LABEL).isNotNull())
-        .select(key, "score_date", "arm", "role", "model_version", "served", "score", LABEL, "threshold")
+        .select(key, SCORE_DATE, ARM, ROLE, MODEL_VERSION, SERVED, SCORE, LABEL, THRESHOLD)
         .toPandas()
     )
     if rows.empty:
@@ -66,7 +67,7 @@ def ab_readout(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date
     cfg, task = use_case.promotion, use_case.label.task
     report = ABReport(start=start, end=end, champion=str(champion.arm.iloc[0]), confidence=cfg.confidence)
     metrics = list(cfg.margins)
-    for arm, group in rows.groupby("arm", sort=True):
+    for arm, group in rows.groupby(ARM, sort=True):
         for population, part in (("all", group), ("served", group[group.served])):
             if len(part):
                 report.arms[f"{arm} ({population})"] = {
@@ -78,16 +79,16 @@ def ab_readout(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date
                         float(part.threshold.iloc[0]),
                     ),
                 }
-    for arm, group in rows[rows.role != "champion"].groupby("arm", sort=True):
+    for arm, group in rows[rows.role != "champion"].groupby(ARM, sort=True):
         pairs = [("all", group, champion, True)]
         if (group.role == "challenger").all():
             pairs.insert(0, ("served", group[group.served], champion[champion.served], False))
         for population, mine, theirs, paired in pairs:
             if paired:
-                both = mine.merge(theirs, on=[key, "score_date"], suffixes=("", "_champion"))
+                both = mine.merge(theirs, on=[key, SCORE_DATE], suffixes=("", "_champion"))
                 mine = both
-                theirs = both[[f"{LABEL}_champion", "score_champion", "threshold_champion"]].set_axis(
-                    [LABEL, "score", "threshold"], axis=1
+                theirs = both[[f"{LABEL}_champion", f"{SCORE}_champion", f"{THRESHOLD}_champion"]].set_axis(
+                    [LABEL, SCORE, THRESHOLD], axis=1
                 )
             report.contrasts += _contrasts(
                 arm, str(group.model_version.iloc[0]), population, mine, theirs, paired, metrics, use_case

@@ -22,7 +22,19 @@ from dataclasses import asdict, astuple, dataclass, field
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from atelier.catalog import SCORE_DATE
+from atelier.catalog import (
+    ALERT_DATE,
+    ALERTS,
+    IMPORTANCE_RANK,
+    KIND,
+    POPULATION,
+    PSI,
+    REQUEST_DATE,
+    RETRAIN_REQUESTS,
+    ROLE,
+    SCORE_DATE,
+    THRESHOLD,
+)
 from atelier.config.monitoring import AlertKind
 from atelier.config.use_case import UseCaseConfig
 from atelier.monitoring.drift import SCORE
@@ -31,8 +43,6 @@ from atelier.spark.tables import Lake
 from atelier.tracking import store
 
 log = logging.getLogger(__name__)
-
-ALERT_DATE = "alert_date"
 
 
 @dataclass(frozen=True)
@@ -82,7 +92,11 @@ def raise_alerts(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.da
     rows = [
         (*astuple(a), use_case.name, a.kind in cfg.retrain_on, report.notified, report.run_id) for a in report.alerts
     ]
-    frame = lake.spark.createDataFrame(rows, _ALERTS).withColumn("raised_at", F.current_timestamp())
+    frame = (
+        lake.spark.createDataFrame(rows, _ALERTS)
+        .withColumn("raised_at", F.current_timestamp())
+        .select(*ALERTS.columns)  # the contract's columns, in its order
+    )
     lake.replace_dates(frame, cfg.alerts_table, ALERT_DATE, start, end, meta)
     reasons = report.retrain_reasons
     for alert in report.alerts:
@@ -91,7 +105,9 @@ def raise_alerts(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.da
     requests = lake.spark.createDataFrame(
         [(d, use_case.name, r, "pending", report.run_id) for d, r in sorted(reasons.items())], _REQUESTS
     ).withColumn("requested_at", F.current_timestamp())
-    lake.replace_dates(requests, cfg.retrain_requests_table, "request_date", start, end, meta)
+    lake.replace_dates(
+        requests.select(*RETRAIN_REQUESTS.columns), cfg.retrain_requests_table, REQUEST_DATE, start, end, meta
+    )
     for day in report.retrain_dates:
         log.warning("retraining requested for %s on %s: %s", use_case.name, day, ", ".join(reasons[day]))
     return report
@@ -125,9 +141,7 @@ def _drift(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date, en
     found = []
     if "feature_psi" in enabled:
         for r in rows.filter(
-            (F.col("kind") != SCORE)
-            & (F.col("importance_rank") <= cfg.important_features)
-            & (F.col("psi") > cfg.feature_psi)
+            (F.col(KIND) != SCORE) & (F.col(IMPORTANCE_RANK) <= cfg.important_features) & (F.col(PSI) > cfg.feature_psi)
         ).collect():
             found.append(
                 Alert(
@@ -141,7 +155,7 @@ def _drift(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date, en
                 )
             )
     if "score_psi" in enabled:
-        for r in rows.filter((F.col("kind") == SCORE) & (F.col("psi") > cfg.score_psi)).collect():
+        for r in rows.filter((F.col(KIND) == SCORE) & (F.col(PSI) > cfg.score_psi)).collect():
             found.append(
                 Alert(
                     r[SCORE_DATE],
@@ -164,7 +178,7 @@ def _live(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date, ena
     metric = "auc" if binary else "rmse"
     champion = (
         lake.read(name)
-        .filter((F.col("role") == "champion") & (F.col("population") == "all") & (F.col(SCORE_DATE) <= end))
+        .filter((F.col(ROLE) == "champion") & (F.col(POPULATION) == "all") & (F.col(SCORE_DATE) <= end))
         .orderBy(SCORE_DATE)
         .collect()
     )
@@ -230,10 +244,10 @@ def _notify(uri: str, timeout: float, use_case: str, alerts: list[Alert]) -> boo
 _ALERTS = T.StructType(
     [
         T.StructField(ALERT_DATE, T.DateType()),
-        T.StructField("kind", T.StringType()),
+        T.StructField(KIND, T.StringType()),
         T.StructField("subject", T.StringType()),
         T.StructField("value", T.DoubleType()),
-        T.StructField("threshold", T.DoubleType()),
+        T.StructField(THRESHOLD, T.DoubleType()),
         T.StructField("message", T.StringType()),
         T.StructField("use_case", T.StringType()),
         T.StructField("retrain", T.BooleanType()),
@@ -243,7 +257,7 @@ _ALERTS = T.StructType(
 )
 _REQUESTS = T.StructType(
     [
-        T.StructField("request_date", T.DateType()),
+        T.StructField(REQUEST_DATE, T.DateType()),
         T.StructField("use_case", T.StringType()),
         T.StructField("reasons", T.ArrayType(T.StringType())),
         T.StructField("status", T.StringType()),

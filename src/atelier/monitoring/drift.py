@@ -24,7 +24,18 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from scipy import special
 
-from atelier.catalog import SCORE_DATE
+from atelier.catalog import (
+    FEATURE,
+    FEATURE_DRIFT,
+    FEATURES_VERSION,
+    IMPORTANCE_RANK,
+    KIND,
+    MODEL_NAME,
+    MODEL_VERSION,
+    PSI,
+    ROLE,
+    SCORE_DATE,
+)
 from atelier.config.use_case import UseCaseConfig
 from atelier.monitoring.reference import Reference, load_reference
 from atelier.spark.tables import Lake
@@ -117,12 +128,12 @@ def drift(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date) -> 
     window = use_case.monitoring.drift_window_days
     back = dt.timedelta(days=window - 1)
     champion = lake.read(use_case.scoring.predictions_table).filter(
-        F.col(SCORE_DATE).between(F.lit(start - back), F.lit(end)) & (F.col("role") == "champion")
+        F.col(SCORE_DATE).between(F.lit(start - back), F.lit(end)) & (F.col(ROLE) == "champion")
     )
     versions = (
         champion.filter(F.col(SCORE_DATE) >= F.lit(start))
-        .groupBy("model_version")
-        .agg(F.collect_set(SCORE_DATE).alias("dates"), F.max("features_version").alias("features_version"))
+        .groupBy(MODEL_VERSION)
+        .agg(F.collect_set(SCORE_DATE).alias("dates"), F.max(FEATURES_VERSION).alias(FEATURES_VERSION))
         .collect()
     )
     if not versions:
@@ -146,7 +157,11 @@ def drift(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date) -> 
         rows += _rows(
             use_case, reference, {d: v for d, v in found.items() if d in dates}, group.features_version, run_id
         )
-    frame = lake.spark.createDataFrame(rows, _SCHEMA).withColumn("computed_at", F.current_timestamp())
+    frame = (
+        lake.spark.createDataFrame(rows, _SCHEMA)
+        .withColumn("computed_at", F.current_timestamp())
+        .select(*FEATURE_DRIFT.columns)  # the contract's columns, in its order
+    )
     return lake.replace_dates(
         frame,
         use_case.monitoring.drift_table,
@@ -178,20 +193,20 @@ def _smooth(shares: np.ndarray) -> np.ndarray:
 _SCHEMA = T.StructType(
     [
         T.StructField(SCORE_DATE, T.DateType()),
-        T.StructField("model_name", T.StringType()),
-        T.StructField("model_version", T.StringType()),
-        T.StructField("feature", T.StringType()),
-        T.StructField("kind", T.StringType()),
-        T.StructField("importance_rank", T.IntegerType()),
+        T.StructField(MODEL_NAME, T.StringType()),
+        T.StructField(MODEL_VERSION, T.StringType()),
+        T.StructField(FEATURE, T.StringType()),
+        T.StructField(KIND, T.StringType()),
+        T.StructField(IMPORTANCE_RANK, T.IntegerType()),
         T.StructField("importance", T.DoubleType()),
         T.StructField("rows", T.LongType()),
-        T.StructField("psi", T.DoubleType()),
+        T.StructField(PSI, T.DoubleType()),
         T.StructField("ks", T.DoubleType()),
         T.StructField("chi2", T.DoubleType()),
         T.StructField("chi2_p", T.DoubleType()),
         T.StructField("null_share", T.DoubleType()),
         T.StructField("reference_null_share", T.DoubleType()),
-        T.StructField("features_version", T.LongType()),
+        T.StructField(FEATURES_VERSION, T.LongType()),
         T.StructField("drift_run_id", T.StringType()),
     ]
 )

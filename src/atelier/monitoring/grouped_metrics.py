@@ -15,19 +15,19 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-LABEL, SCORE, THRESHOLD = "label", "score", "threshold"
-BINARY = [
-    "auc",
-    "log_loss",
-    "accuracy",
-    "precision",
-    "recall",
-    "brier",
-    "calibration_error",
-    "predicted_positive_rate",
-    "observed_positive_rate",
-]
-REGRESSION = ["rmse", "mae", "bias"]
+from atelier.catalog import (
+    BINARY_METRICS,
+    LABEL_COMPLETENESS,
+    REGRESSION_METRICS,
+    ROWS_LABELLED,
+    ROWS_SCORED,
+    SCORE,
+    THRESHOLD,
+)
+
+LABEL = "label"
+BINARY = list(BINARY_METRICS)
+REGRESSION = list(REGRESSION_METRICS)
 METRICS = BINARY + REGRESSION  # the columns of every result, null where the task has no such metric
 CLIP = 1e-7  # as model.metrics' log loss
 BINS = 10  # as model.metrics.expected_calibration_error
@@ -39,9 +39,9 @@ def grouped_metrics(rows: DataFrame, group: list[str], task: str) -> DataFrame:
     table = _binary(rows, group) if task == "binary" else _regression(rows, group)
     return table.select(
         *group,
-        "rows_scored",
-        "rows_labelled",
-        (F.col("rows_labelled") / F.col("rows_scored")).alias("label_completeness"),
+        ROWS_SCORED,
+        ROWS_LABELLED,
+        (F.col(ROWS_LABELLED) / F.col(ROWS_SCORED)).alias(LABEL_COMPLETENESS),
         *[(F.col(m) if m in table.columns else F.lit(None)).cast("double").alias(m) for m in METRICS],
     )
 
@@ -49,8 +49,8 @@ def grouped_metrics(rows: DataFrame, group: list[str], task: str) -> DataFrame:
 def _regression(rows: DataFrame, group: list[str]) -> DataFrame:
     error = F.col(SCORE) - F.col(LABEL)  # null where the label is
     return rows.groupBy(*group).agg(
-        F.count(F.lit(1)).alias("rows_scored"),
-        F.count(LABEL).alias("rows_labelled"),
+        F.count(F.lit(1)).alias(ROWS_SCORED),
+        F.count(LABEL).alias(ROWS_LABELLED),
         F.sqrt(F.avg(error * error)).alias("rmse"),
         F.avg(F.abs(error)).alias("mae"),
         F.avg(error).alias("bias"),
@@ -94,8 +94,8 @@ def _binary(rows: DataFrame, group: list[str]) -> DataFrame:
 
     return sums.select(
         *group,
-        F.col("n").alias("rows_scored"),
-        m.alias("rows_labelled"),
+        F.col("n").alias(ROWS_SCORED),
+        m.alias(ROWS_LABELLED),
         F.when(both, F.col("pairs_won") / (pos * (m - pos))).alias("auc"),
         F.when(both, F.col("loss") / m).alias("log_loss"),
         F.when(labelled, F.col("correct") / m).alias("accuracy"),

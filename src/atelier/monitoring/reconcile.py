@@ -21,17 +21,36 @@ from dataclasses import dataclass, field
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from atelier.catalog import INGESTED_AT, OUTCOME_DATE, SCORE_DATE
+from atelier.catalog import (
+    ARM,
+    INGESTED_AT,
+    LABEL_COMPLETENESS,
+    LIVE_METRICS,
+    METRICS,
+    MODEL_NAME,
+    MODEL_VERSION,
+    OUTCOME_COUNTS,
+    OUTCOME_DATE,
+    POPULATION,
+    ROLE,
+    ROWS_LABELLED,
+    ROWS_SCORED,
+    SCORE,
+    SCORE_DATE,
+    SERVED,
+    THRESHOLD,
+)
 from atelier.config.use_case import UseCaseConfig
 from atelier.errors import AtelierError
-from atelier.monitoring.grouped_metrics import LABEL, METRICS, grouped_metrics
+from atelier.monitoring.grouped_metrics import LABEL, grouped_metrics
 from atelier.spark.tables import Lake
 
 log = logging.getLogger(__name__)
 
-GROUP = [SCORE_DATE, "model_name", "model_version", "arm", "role", "population"]
-COUNTS = ["outcomes_late", "outcomes_duplicate", "outcomes_unscored"]
+GROUP = [SCORE_DATE, MODEL_NAME, MODEL_VERSION, ARM, ROLE, POPULATION]
+COUNTS = list(OUTCOME_COUNTS)
 _PREDICTION = "_prediction"
+LATE, DUPLICATE, UNSCORED = OUTCOME_COUNTS
 
 
 class ReconcileError(AtelierError):
@@ -92,11 +111,9 @@ def labelled_predictions(
     date = Window.partitionBy(SCORE_DATE)
     counted = per_entity.select(
         "*",
-        F.sum("_late").over(date).alias("outcomes_late"),
-        F.sum(F.greatest(F.col("_matured") - 1, F.lit(0))).over(date).alias("outcomes_duplicate"),
-        F.sum(((F.col("_matured") > 0) & (F.size(_PREDICTION) == 0)).cast("long"))
-        .over(date)
-        .alias("outcomes_unscored"),
+        F.sum("_late").over(date).alias(LATE),
+        F.sum(F.greatest(F.col("_matured") - 1, F.lit(0))).over(date).alias(DUPLICATE),
+        F.sum(((F.col("_matured") > 0) & (F.size(_PREDICTION) == 0)).cast("long")).over(date).alias(UNSCORED),
     )
     return counted.select(
         key,
@@ -114,21 +131,25 @@ def reconcile(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date)
     versions = {name: lake.version(name) for name in (use_case.scoring.predictions_table, use_case.tables.outcomes)}
     joined = labelled_predictions(lake, use_case, start, end, versions)
     run_id = uuid.uuid4().hex
-    populations = F.when(F.col("served"), F.array(F.lit("all"), F.lit("served"))).otherwise(F.array(F.lit("all")))
-    rows = joined.withColumn("population", F.explode(populations)).select(*GROUP, *COUNTS, "score", LABEL, "threshold")
-    live = grouped_metrics(rows, [*GROUP, *COUNTS], use_case.label.task).select(  # the counts: one per date
-        *GROUP,
-        "rows_scored",
-        "rows_labelled",
-        "label_completeness",
-        *METRICS,
-        *COUNTS,
-        F.lit(use_case.monitoring.maturity_days).alias("maturity_days"),
-        F.lit(versions[use_case.scoring.predictions_table]).alias("predictions_version"),
-        F.lit(versions[use_case.tables.outcomes]).alias("outcomes_version"),
-        F.lit(run_id).alias("reconcile_run_id"),
-        F.current_timestamp().alias("computed_at"),
-    )
+    populations = F.when(F.col(SERVED), F.array(F.lit("all"), F.lit("served"))).otherwise(F.array(F.lit("all")))
+    rows = joined.withColumn(POPULATION, F.explode(populations)).select(*GROUP, *COUNTS, SCORE, LABEL, THRESHOLD)
+    live = (
+        grouped_metrics(rows, [*GROUP, *COUNTS], use_case.label.task)
+        .select(  # the counts: one per date
+            *GROUP,
+            ROWS_SCORED,
+            ROWS_LABELLED,
+            LABEL_COMPLETENESS,
+            *METRICS,
+            *COUNTS,
+            F.lit(use_case.monitoring.maturity_days).alias("maturity_days"),
+            F.lit(versions[use_case.scoring.predictions_table]).alias("predictions_version"),
+            F.lit(versions[use_case.tables.outcomes]).alias("outcomes_version"),
+            F.lit(run_id).alias("reconcile_run_id"),
+            F.current_timestamp().alias("computed_at"),
+        )
+        .select(*LIVE_METRICS.columns)
+    )  # the contract's columns, in its order
     computed = live.collect()  # a few rows per date and arm: computed once, written and reported as they are
     if not computed:
         raise ReconcileError(
@@ -144,7 +165,5 @@ def reconcile(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.date)
         end,
         {"job": "reconcile", "run_id": run_id, "use_case": use_case.name, "inputs": versions},
     ).version
-    reported = sorted(
-        (r.asDict() for r in computed if r["population"] == "all"), key=lambda r: (r[SCORE_DATE], r["arm"])
-    )
+    reported = sorted((r.asDict() for r in computed if r[POPULATION] == "all"), key=lambda r: (r[SCORE_DATE], r[ARM]))
     return ReconcileReport(run_id=run_id, version=version, rows=reported)

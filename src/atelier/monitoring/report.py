@@ -18,10 +18,21 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import functions as F
 
-from atelier.catalog import SCORE_DATE
+from atelier.catalog import (
+    ALERT_DATE,
+    ARM,
+    FEATURE,
+    IMPORTANCE_RANK,
+    KIND,
+    LABEL_COMPLETENESS,
+    POPULATION,
+    PSI,
+    ROLE,
+    SCORE,
+    SCORE_DATE,
+)
 from atelier.config.platform import PlatformConfig
 from atelier.config.use_case import UseCaseConfig
-from atelier.monitoring.alerts import ALERT_DATE
 from atelier.spark.tables import Lake
 from atelier.tracking import registry, store
 from atelier.tracking.charts import save_figure
@@ -49,15 +60,15 @@ def write_report(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.da
         )
         if c is not None
     ]
-    top = drift[drift.kind != "score"].sort_values("psi", ascending=False).head(10) if not drift.empty else drift
+    top = drift[drift[KIND] != "score"].sort_values(PSI, ascending=False).head(10) if not drift.empty else drift
     page = (
         f"<!doctype html><meta charset=utf-8><title>{use_case.name} monitoring</title>"
         f"<h1>{html.escape(use_case.name)}: monitoring {start} .. {end}</h1>"
         + "".join(f'<h2>{c.stem.replace("_", " ")}</h2><img src="{c.name}">' for c in charts)
         + "<h2>Top drifting features</h2>"
-        + _table(top, [SCORE_DATE, "feature", "kind", "psi", "ks", "chi2_p", "importance_rank"])
+        + _table(top, [SCORE_DATE, FEATURE, KIND, PSI, "ks", "chi2_p", IMPORTANCE_RANK])
         + "<h2>Alerts</h2>"
-        + _table(alerts, [ALERT_DATE, "kind", "subject", "message", "retrain"])
+        + _table(alerts, [ALERT_DATE, KIND, "subject", "message", "retrain"])
     )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "index.html"
@@ -78,9 +89,9 @@ def _score_quantiles(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: d
         return pd.DataFrame()
     return (
         lake.read(name)
-        .filter(F.col(SCORE_DATE).between(F.lit(start), F.lit(end)) & (F.col("role") == "champion"))
+        .filter(F.col(SCORE_DATE).between(F.lit(start), F.lit(end)) & (F.col(ROLE) == "champion"))
         .groupBy(SCORE_DATE)
-        .agg(F.percentile_approx("score", QUANTILES, 1000).alias("q"))
+        .agg(F.percentile_approx(SCORE, QUANTILES, 1000).alias("q"))
         .orderBy(SCORE_DATE)
         .toPandas()
     )
@@ -90,7 +101,7 @@ def _live_chart(live: pd.DataFrame, metric: str, path: Path) -> Path | None:
     if live.empty or live[metric].isna().all():
         return None
     fig, ax = plt.subplots(figsize=(9, 3.5))
-    for (arm, population), group in live.sort_values(SCORE_DATE).groupby(["arm", "population"]):
+    for (arm, population), group in live.sort_values(SCORE_DATE).groupby([ARM, POPULATION]):
         ax.plot(group[SCORE_DATE], group[metric], "-" if population == "all" else "--", label=f"{arm} ({population})")
     ax.set_ylabel(f"live {metric}")
     ax.legend(fontsize=7)
@@ -99,12 +110,12 @@ def _live_chart(live: pd.DataFrame, metric: str, path: Path) -> Path | None:
 
 
 def _completeness_chart(live: pd.DataFrame, path: Path) -> Path | None:
-    champion = live[(live.role == "champion") & (live.population == "all")] if not live.empty else live
+    champion = live[(live[ROLE] == "champion") & (live[POPULATION] == "all")] if not live.empty else live
     if champion.empty:
         return None
     champion = champion.sort_values(SCORE_DATE)
     fig, ax = plt.subplots(figsize=(9, 2.5))
-    ax.bar(champion[SCORE_DATE], champion.label_completeness)
+    ax.bar(champion[SCORE_DATE], champion[LABEL_COMPLETENESS])
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("label completeness")
     fig.autofmt_xdate()
@@ -114,8 +125,8 @@ def _completeness_chart(live: pd.DataFrame, path: Path) -> Path | None:
 def _drift_heatmap(drift: pd.DataFrame, path: Path) -> Path | None:
     if drift.empty:
         return None
-    grid = drift.pivot_table(index="feature", columns=SCORE_DATE, values="psi", aggfunc="max")
-    order = drift.groupby("feature").importance_rank.min().sort_values(na_position="last").index
+    grid = drift.pivot_table(index=FEATURE, columns=SCORE_DATE, values=PSI, aggfunc="max")
+    order = drift.groupby(FEATURE)[IMPORTANCE_RANK].min().sort_values(na_position="last").index
     grid = grid.reindex([f for f in order if f in grid.index])
     fig, ax = plt.subplots(figsize=(10, 0.25 * len(grid) + 1.5))
     image = ax.imshow(grid.to_numpy(dtype=np.float64), aspect="auto", cmap="Reds", vmin=0, vmax=0.5)

@@ -28,7 +28,22 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from atelier.catalog import SCORE_DATE
+from atelier.catalog import (
+    ARM,
+    FEATURES_JSON,
+    FEATURES_VERSION,
+    MODEL_NAME,
+    MODEL_VERSION,
+    PREDICTED_LABEL,
+    PREDICTION_LOG,
+    PREDICTIONS,
+    ROLE,
+    SCORE,
+    SCORE_DATE,
+    SCORING_RUN_ID,
+    SERVED,
+    THRESHOLD,
+)
 from atelier.config.platform import PlatformConfig
 from atelier.config.scoring import ArmConfig, ChallengerArm
 from atelier.config.use_case import UseCaseConfig
@@ -136,7 +151,7 @@ def scorer(folders: list[str], carry: list[str]):
                         pa.array(values),
                         pa.array(model.label(values).astype(np.float64)),
                     ],
-                    names=[*carry, ARM_INDEX, "score", "predicted_label"],
+                    names=[*carry, ARM_INDEX, SCORE, PREDICTED_LABEL],
                 )
 
     return score
@@ -148,8 +163,8 @@ def scored_schema(frame: DataFrame, carry: list[str]) -> T.StructType:
         [frame.schema[c] for c in carry]
         + [
             T.StructField(ARM_INDEX, T.IntegerType()),
-            T.StructField("score", T.DoubleType()),
-            T.StructField("predicted_label", T.DoubleType()),
+            T.StructField(SCORE, T.DoubleType()),
+            T.StructField(PREDICTED_LABEL, T.DoubleType()),
         ]
     )
 
@@ -209,18 +224,18 @@ def score_dates(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.dat
     predictions = scored.select(
         key,
         SCORE_DATE,
-        F.lit(use_case.model_name).alias("model_name"),
-        per_arm([a.version for a in arms]).alias("model_version"),
-        per_arm([a.config.name for a in arms]).alias("arm"),
-        per_arm(roles).alias("role"),
-        served.alias("served"),
-        "score",
-        "predicted_label",
-        per_arm([a.threshold for a in arms]).cast("double").alias("threshold"),
-        F.lit(run_id).alias("scoring_run_id"),
-        F.lit(version).alias("features_version"),
+        F.lit(use_case.model_name).alias(MODEL_NAME),
+        per_arm([a.version for a in arms]).alias(MODEL_VERSION),
+        per_arm([a.config.name for a in arms]).alias(ARM),
+        per_arm(roles).alias(ROLE),
+        served.alias(SERVED),
+        SCORE,
+        PREDICTED_LABEL,
+        per_arm([a.threshold for a in arms]).cast("double").alias(THRESHOLD),
+        F.lit(run_id).alias(SCORING_RUN_ID),
+        F.lit(version).alias(FEATURES_VERSION),
         F.current_timestamp().alias("scored_at"),
-    )
+    ).select(*PREDICTIONS.columns_for(entity=key))  # the contract's columns, in its order
     name = use_case.scoring.predictions_table
     written = lake.replace_dates(
         predictions,
@@ -241,7 +256,7 @@ def score_dates(lake: Lake, use_case: UseCaseConfig, start: dt.date, end: dt.dat
     rows: dict[str, int] = dict(
         lake.read(name, written)
         .filter(F.col(SCORE_DATE).between(F.lit(start), F.lit(end)))
-        .groupBy("arm")
+        .groupBy(ARM)
         .count()
         .collect()
     )
@@ -254,25 +269,14 @@ def _write_prediction_log(
     """A hash-sampled `prediction_log_percent` of the served predictions with their full feature vectors."""
     key, cfg = use_case.entity.key, use_case.scoring
     served = lake.read(cfg.predictions_table).filter(
-        F.col(SCORE_DATE).between(F.lit(start), F.lit(end)) & F.col("served") & (F.col("scoring_run_id") == run_id)
+        F.col(SCORE_DATE).between(F.lit(start), F.lit(end)) & F.col(SERVED) & (F.col(SCORING_RUN_ID) == run_id)
     )
     sampled = served.filter(assignment(key, cfg.salt + "/log") < F.lit(cfg.prediction_log_percent / 100.0))
     logged = sampled.join(features.drop(use_case.date_column), key).withColumn(
-        "features", F.to_json(F.struct(*use_case.feature_columns()))
+        FEATURES_JSON, F.to_json(F.struct(*use_case.feature_columns()))
     )
-    columns = [
-        key,
-        SCORE_DATE,
-        "model_name",
-        "model_version",
-        "arm",
-        "score",
-        "predicted_label",
-        "scoring_run_id",
-        "features",
-    ]
     lake.replace_dates(
-        logged.select(*columns),
+        logged.select(*PREDICTION_LOG.columns_for(entity=key)),
         cfg.prediction_log_table,
         SCORE_DATE,
         start,

@@ -16,6 +16,7 @@ from mlflow.exceptions import MlflowException
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from atelier.catalog import REGISTRY_EVENTS
 from atelier.config.platform import PlatformConfig
 from atelier.errors import AtelierError
 from atelier.spark.tables import Lake
@@ -103,7 +104,7 @@ def move_alias(
         reason=reason,
     )
     mlflow.MlflowClient().set_registered_model_alias(model, alias, str(version))
-    frame = lake.spark.createDataFrame([tuple(asdict(event).values())], EVENT_SCHEMA)
+    frame = lake.spark.createDataFrame([tuple(asdict(event).values())], EVENT_SCHEMA).select(*REGISTRY_EVENTS.columns)
     lake.append(frame, events_table(lake.platform), {"job": "promote", "model": model})
     log.info("%s: %s %s -> %s (%s)", model, alias, event.from_version, version, action)
     return event

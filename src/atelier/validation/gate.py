@@ -25,7 +25,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from atelier.catalog import QUARANTINE_DATE, quarantine_table, validation_runs_table
+from atelier.catalog import QUARANTINE_DATE, VALIDATION_RUNS, quarantine_table, validation_runs_table
 from atelier.config.common import DateRange
 from atelier.config.platform import PlatformConfig
 from atelier.config.validation import TableValidation
@@ -296,7 +296,7 @@ def _record(
         "report string, validated_at timestamp"
     )
     lake.append(
-        lake.spark.createDataFrame(rows, schema),
+        lake.spark.createDataFrame(rows, schema).select(*VALIDATION_RUNS.columns),
         validation_runs_table(lake.platform),
         {"job": scope.job, "run_id": scope.run_id, **counts},
     )

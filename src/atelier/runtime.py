@@ -9,7 +9,8 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,12 +35,13 @@ class Job:
     spark: SparkSession
     use_case_or_none: UseCaseConfig | None = None  # None: opened with use_case=False
     dates_or_none: DateRange | None = None  # None: opened with use_case=False or dated=False
-    lake: Lake = field(init=False)  # built once from spark and platform: what the stages take
 
-    def __post_init__(self) -> None:
+    @cached_property
+    def lake(self) -> Lake:
+        """The lake of this job's session and platform, built once: what the stages take."""
         from atelier.spark.tables import Lake
 
-        object.__setattr__(self, "lake", Lake(self.spark, self.platform))
+        return Lake(self.spark, self.platform)
 
     @property
     def use_case(self) -> UseCaseConfig:
